@@ -1,0 +1,102 @@
+//! The catalog: what a database holds (tables, columns, keys, indexes, relationships),
+//! independent of the engine it was read from. Later stages (plan, transforms, inspect)
+//! work on these types only.
+
+pub mod mysql;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Catalog {
+    pub database: String,
+    pub server_version: String,
+    pub tables: Vec<Table>,
+}
+
+impl Catalog {
+    pub fn table(&self, name: &str) -> Option<&Table> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Table {
+    pub name: String,
+    pub comment: Option<String>,
+    pub columns: Vec<Column>,
+    /// Primary key columns in key order; empty when the table has none.
+    pub primary_key: Vec<String>,
+    /// Unique and secondary indexes (not the primary key).
+    pub indexes: Vec<Index>,
+    pub foreign_keys: Vec<ForeignKey>,
+    /// The server's estimate (information_schema.TABLES.TABLE_ROWS), for planning only.
+    pub estimated_rows: u64,
+    /// The next AUTO_INCREMENT value, so sequences do not reuse ids of deleted rows.
+    pub auto_increment: Option<u64>,
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Column {
+    pub name: String,
+    /// `information_schema.COLUMNS.DATA_TYPE`, lower case (`int`, `varchar`, `enum`…).
+    pub data_type: String,
+    /// The full declaration (`int(10) unsigned`, `enum('a','b')`, `tinyint(1)`).
+    pub column_type: String,
+    pub nullable: bool,
+    /// The default as the server reports it: a literal or an expression (see `default_kind`).
+    pub default: Option<String>,
+    pub default_kind: DefaultKind,
+    pub char_max_length: Option<u64>,
+    pub numeric_precision: Option<u32>,
+    pub numeric_scale: Option<u32>,
+    pub datetime_precision: Option<u32>,
+    pub charset: Option<String>,
+    pub auto_increment: bool,
+    /// `ON UPDATE CURRENT_TIMESTAMP…` and similar, which PostgreSQL has no column clause for.
+    pub on_update: Option<String>,
+    pub comment: Option<String>,
+    /// MariaDB stores JSON as LONGTEXT with a `json_valid()` CHECK; this marks such columns.
+    pub json_checked: bool,
+}
+
+/// Whether a reported default is a literal value or an SQL expression. The two servers
+/// report them differently (MariaDB quotes string literals, MySQL flags expressions).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub enum DefaultKind {
+    #[default]
+    None,
+    Literal,
+    Expression,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Index {
+    pub name: String,
+    pub unique: bool,
+    pub columns: Vec<IndexColumn>,
+    /// BTREE, HASH, FULLTEXT, SPATIAL.
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IndexColumn {
+    pub name: String,
+    /// A prefix length (`KEY (title(20))`).
+    pub prefix: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ForeignKey {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub ref_table: String,
+    pub ref_columns: Vec<String>,
+    pub on_update: String,
+    pub on_delete: String,
+}

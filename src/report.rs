@@ -1,0 +1,190 @@
+//! The summary of a run: one row a table, totals, problems. Text for people, JSON for machines.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Failed,
+    /// Not finished because the run stopped.
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TableReport {
+    pub source: String,
+    pub target: String,
+    pub status: Status,
+    /// `SELECT COUNT(*)` on the source before reading.
+    pub source_rows: u64,
+    pub rows_read: u64,
+    pub rows_written: u64,
+    /// Per column: zero or impossible dates written as NULL.
+    pub zero_dates_nulled: BTreeMap<String, u64>,
+    pub partitions: usize,
+    pub seconds: f64,
+    pub rows_per_second: f64,
+    pub error: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub source: String,
+    pub target: String,
+    pub schema: String,
+    pub mode: String,
+    pub tables: Vec<TableReport>,
+    /// Problems outside any single table (e.g. a foreign key that could not be created).
+    pub errors: Vec<String>,
+    pub rows_read: u64,
+    pub rows_written: u64,
+    pub seconds: f64,
+    pub rows_per_second: f64,
+}
+
+impl Report {
+    /// True when every table loaded and verified and nothing else failed.
+    pub fn ok(&self) -> bool {
+        self.errors.is_empty() && self.tables.iter().all(|t| t.status == Status::Ok)
+    }
+
+    pub fn table(&self, name: &str) -> Option<&TableReport> {
+        self.tables.iter().find(|t| t.source == name)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let header = [
+            "table",
+            "status",
+            "rows read",
+            "rows written",
+            "zero dates",
+            "parts",
+            "time s",
+            "rows/s",
+        ];
+        let mut rows: Vec<[String; 8]> = self
+            .tables
+            .iter()
+            .map(|t| {
+                [
+                    if t.source == t.target {
+                        t.source.clone()
+                    } else {
+                        format!("{} → {}", t.source, t.target)
+                    },
+                    format!("{:?}", t.status).to_lowercase(),
+                    t.rows_read.to_string(),
+                    t.rows_written.to_string(),
+                    t.zero_dates_nulled.values().sum::<u64>().to_string(),
+                    t.partitions.to_string(),
+                    format!("{:.2}", t.seconds),
+                    format!("{:.0}", t.rows_per_second),
+                ]
+            })
+            .collect();
+        rows.push([
+            format!("total ({} tables)", self.tables.len()),
+            if self.ok() {
+                "ok".into()
+            } else {
+                "FAILED".into()
+            },
+            self.rows_read.to_string(),
+            self.rows_written.to_string(),
+            self.tables
+                .iter()
+                .map(|t| t.zero_dates_nulled.values().sum::<u64>())
+                .sum::<u64>()
+                .to_string(),
+            self.tables
+                .iter()
+                .map(|t| t.partitions)
+                .sum::<usize>()
+                .to_string(),
+            format!("{:.2}", self.seconds),
+            format!("{:.0}", self.rows_per_second),
+        ]);
+        let mut widths = header.map(|h| h.chars().count());
+        for r in &rows {
+            for (w, c) in widths.iter_mut().zip(r) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        let line = |cells: &[String]| {
+            let mut l = String::new();
+            for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
+                let pad = w - c.chars().count();
+                if i == 0 || i == 1 {
+                    l.push_str(c);
+                    l.push_str(&" ".repeat(pad));
+                } else {
+                    l.push_str(&" ".repeat(pad));
+                    l.push_str(c);
+                }
+                l.push_str("  ");
+            }
+            l.trim_end().to_string()
+        };
+        let _ = writeln!(
+            out,
+            "{} → {} (schema {}, {})",
+            self.source, self.target, self.schema, self.mode
+        );
+        let _ = writeln!(out, "{}", line(&header.map(String::from)));
+        let _ = writeln!(
+            out,
+            "{}",
+            widths
+                .iter()
+                .map(|w| "-".repeat(*w))
+                .collect::<Vec<_>>()
+                .join("  ")
+        );
+        let n = rows.len();
+        for (i, r) in rows.iter().enumerate() {
+            if i == n - 1 {
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    widths
+                        .iter()
+                        .map(|w| "-".repeat(*w))
+                        .collect::<Vec<_>>()
+                        .join("  ")
+                );
+            }
+            let _ = writeln!(out, "{}", line(r));
+        }
+        for t in &self.tables {
+            for (col, n) in &t.zero_dates_nulled {
+                if *n > 0 {
+                    let _ = writeln!(
+                        out,
+                        "note: {}.{}: {n} zero/invalid date(s) written as NULL",
+                        t.source, col
+                    );
+                }
+            }
+            for w in &t.warnings {
+                let _ = writeln!(out, "warning: {w}");
+            }
+            if let Some(e) = &t.error {
+                let _ = writeln!(out, "error: {}: {e}", t.source);
+            }
+        }
+        for e in &self.errors {
+            let _ = writeln!(out, "error: {e}");
+        }
+        out
+    }
+}

@@ -1,0 +1,597 @@
+//! The copy executor: validate, plan partitions, run `jobs` workers that each own one
+//! connection per side, finish each table when its last partition lands, then add the
+//! foreign keys. Between a reader and its writer sits a bounded channel of record batches,
+//! so memory stays at a few batches per worker however large the table.
+
+use crate::catalog::mysql::introspect;
+use crate::connect::{mysql_conn, mysql_pool, pg_connect};
+use crate::error::{Context, Error, Result, Side};
+use crate::plan::{plan, Mode, Selection, TablePlan};
+use crate::report::{Report, Status, TableReport};
+use crate::sink::postgres::{self as pg, qualified, quote_ident};
+use crate::source::mysql::{quote_ident as my_ident, read_partition, ReadSpec, ReadStats};
+use crate::source::{split_range, KeyRange};
+use crate::url::DbUrl;
+use arrow_schema::Schema;
+use mysql_async::prelude::Queryable;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::mpsc;
+
+#[derive(Debug, Clone)]
+pub struct CopyOptions {
+    pub selection: Selection,
+    /// Target schema (created if missing).
+    pub schema: String,
+    /// Connections on each side, and partitions read at once.
+    pub jobs: usize,
+    pub batch_rows: usize,
+    pub mode: Mode,
+    /// Replace existing target tables (atomically, after the new one is loaded).
+    pub drop: bool,
+    /// Tables with fewer rows than twice this are read whole.
+    pub min_partition_rows: u64,
+}
+
+impl Default for CopyOptions {
+    fn default() -> Self {
+        CopyOptions {
+            selection: Selection::default(),
+            schema: "public".into(),
+            jobs: 4,
+            batch_rows: 8192,
+            mode: Mode::Create,
+            drop: false,
+            min_partition_rows: 50_000,
+        }
+    }
+}
+
+/// Batches in flight between one reader and its writer.
+const CHANNEL_BATCHES: usize = 2;
+const BATCH_BYTES: usize = 32 << 20;
+
+struct Work {
+    table: usize,
+    range: Option<KeyRange>,
+}
+
+struct Progress {
+    remaining: usize,
+    read: ReadStats,
+    written: u64,
+    started: Option<Instant>,
+    seconds: f64,
+    status: Option<Status>,
+    error: Option<String>,
+}
+
+struct Shared {
+    database: String,
+    schema: String,
+    mode: Mode,
+    drop: bool,
+    batch_rows: usize,
+    plans: Vec<Arc<TablePlan>>,
+    arrow: Vec<Arc<Schema>>,
+    source_rows: Vec<u64>,
+    queue: Mutex<VecDeque<Work>>,
+    progress: Vec<Mutex<Progress>>,
+    source_url: DbUrl,
+    pool: mysql_async::Pool,
+}
+
+/// Copy tables from a MySQL/MariaDB database into PostgreSQL.
+///
+/// Returns `Err` for problems found before any data moved (connection, selection, types,
+/// existing targets). Problems during the load are in the report: check `Report::ok()`.
+pub async fn copy(from: &DbUrl, to: &DbUrl, opts: &CopyOptions) -> Result<Report> {
+    let started = Instant::now();
+    let database = from.database().ok_or_else(|| Error::Url {
+        url: from.redacted(),
+        reason: "the source URL names no database (mysql://user:password@host:port/DATABASE)"
+            .into(),
+    })?;
+    let jobs = opts.jobs.max(1);
+    let pool = mysql_pool(from, jobs + 1)?;
+    let result = copy_inner(from, to, opts, &database, jobs, pool.clone(), started).await;
+    let _ = pool.disconnect().await;
+    result
+}
+
+async fn copy_inner(
+    from: &DbUrl,
+    to: &DbUrl,
+    opts: &CopyOptions,
+    database: &str,
+    jobs: usize,
+    pool: mysql_async::Pool,
+    started: Instant,
+) -> Result<Report> {
+    let mut conn = mysql_conn(&pool, from, Side::Source).await?;
+    let control = pg_connect(to, Side::Target).await?;
+    let catalog = introspect(&mut conn, database).await?;
+    let plans = plan(&catalog, &opts.selection)?;
+    let schema = opts.schema.clone();
+
+    // Everything that can be checked is checked before the first write to the target.
+    let names: Vec<String> = plans.iter().map(|p| p.target.clone()).collect();
+    let existing = pg::existing_tables(&control, &schema, &names).await?;
+    match opts.mode {
+        Mode::Create | Mode::SchemaOnly if !opts.drop && !existing.is_empty() => {
+            return Err(Error::TargetExists {
+                table: existing
+                    .iter()
+                    .map(|t| format!("{schema}.{t}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        Mode::DataOnly => {
+            for p in &plans {
+                if !existing.contains(&p.target) {
+                    return Err(Error::TargetMismatch {
+                        table: format!("{schema}.{}", p.target),
+                        detail: "it does not exist (--data-only loads into existing tables)".into(),
+                    });
+                }
+                pg::check_data_only_target(&control, &schema, p).await?;
+            }
+        }
+        _ => {}
+    }
+
+    control
+        .batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {}",
+            quote_ident(&schema)
+        ))
+        .await
+        .ctx(format!("creating schema {schema}"))?;
+
+    if opts.mode == Mode::SchemaOnly {
+        return schema_only(&control, &schema, &plans, opts, from, to, started).await;
+    }
+
+    // Count and split each table.
+    let mut source_rows = Vec::with_capacity(plans.len());
+    let mut work = Vec::new();
+    for (i, p) in plans.iter().enumerate() {
+        let (count, ranges) =
+            partition(&mut conn, database, p, jobs, opts.min_partition_rows).await?;
+        source_rows.push(count);
+        match ranges {
+            Some(rs) => work.extend(rs.into_iter().map(|r| {
+                (
+                    count,
+                    Work {
+                        table: i,
+                        range: Some(r),
+                    },
+                )
+            })),
+            None => work.push((
+                count,
+                Work {
+                    table: i,
+                    range: None,
+                },
+            )),
+        }
+    }
+    drop(conn);
+    // Largest tables first, so the long poles start early.
+    work.sort_by_key(|(count, w)| (std::cmp::Reverse(*count), w.table));
+    let mut parts = vec![0usize; plans.len()];
+    for (_, w) in &work {
+        parts[w.table] += 1;
+    }
+
+    for p in &plans {
+        pg::prepare_staging(&control, &schema, p, opts.mode).await?;
+    }
+
+    let shared = Arc::new(Shared {
+        database: database.to_string(),
+        schema: schema.clone(),
+        mode: opts.mode,
+        drop: opts.drop,
+        batch_rows: opts.batch_rows.max(1),
+        arrow: plans
+            .iter()
+            .map(|p| {
+                Arc::new(Schema::new(
+                    p.columns
+                        .iter()
+                        .map(|(n, m)| m.field(n))
+                        .collect::<Vec<_>>(),
+                ))
+            })
+            .collect(),
+        plans: plans.into_iter().map(Arc::new).collect(),
+        source_rows,
+        queue: Mutex::new(work.into_iter().map(|(_, w)| w).collect()),
+        progress: parts
+            .iter()
+            .map(|&n| {
+                Mutex::new(Progress {
+                    remaining: n,
+                    read: ReadStats::default(),
+                    written: 0,
+                    started: None,
+                    seconds: 0.0,
+                    status: None,
+                    error: None,
+                })
+            })
+            .collect(),
+        source_url: from.clone(),
+        pool,
+    });
+
+    let mut clients = Vec::with_capacity(jobs);
+    for _ in 0..jobs.min(parts.iter().sum::<usize>().max(1)) {
+        match pg_connect(to, Side::Target).await {
+            Ok(c) => clients.push(c),
+            Err(e) => {
+                for p in &shared.plans {
+                    pg::drop_staging(&control, &schema, p).await;
+                }
+                return Err(e);
+            }
+        }
+    }
+    let handles: Vec<_> = clients
+        .into_iter()
+        .map(|c| tokio::spawn(worker(shared.clone(), c)))
+        .collect();
+    for h in handles {
+        if let Err(e) = h.await {
+            tracing::error!("worker panicked: {e}");
+        }
+    }
+
+    // Whatever did not finish: drop its staging table, mark it.
+    let mut errors = Vec::new();
+    for (i, p) in shared.plans.iter().enumerate() {
+        let mut prog = shared.progress[i].lock().unwrap();
+        if prog.status != Some(Status::Ok) {
+            if prog.status.is_none() {
+                prog.status = Some(Status::Skipped);
+            }
+            drop(prog);
+            pg::drop_staging(&control, &schema, p).await;
+        }
+    }
+
+    // Foreign keys between tables that both loaded.
+    let ok: Vec<bool> = shared
+        .progress
+        .iter()
+        .map(|p| p.lock().unwrap().status == Some(Status::Ok))
+        .collect();
+    for (i, p) in shared.plans.iter().enumerate() {
+        if !ok[i] {
+            continue;
+        }
+        for (fk, sql) in p.foreign_keys.iter().zip(pg::foreign_key_sql(&schema, p)) {
+            let parent_ok = shared
+                .plans
+                .iter()
+                .position(|q| q.target == fk.ref_table)
+                .is_some_and(|j| ok[j]);
+            if !parent_ok {
+                errors.push(format!(
+                    "foreign key {} on {} not created: table {} did not load",
+                    fk.name, p.target, fk.ref_table
+                ));
+                continue;
+            }
+            if let Err(e) = control.batch_execute(&sql).await {
+                errors.push(format!(
+                    "foreign key {} on {}: {}",
+                    fk.name,
+                    p.target,
+                    crate::error::pg_message(&e)
+                ));
+            }
+        }
+    }
+
+    let tables = shared
+        .plans
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let prog = shared.progress[i].lock().unwrap();
+            table_report(p, shared.source_rows[i], parts[i], &prog)
+        })
+        .collect();
+    Ok(finish_report(from, to, opts, tables, errors, started))
+}
+
+fn table_report(
+    p: &TablePlan,
+    source_rows: u64,
+    partitions: usize,
+    prog: &Progress,
+) -> TableReport {
+    let zero_dates_nulled = p
+        .columns
+        .iter()
+        .zip(&prog.read.nulled_dates)
+        .filter(|(_, n)| **n > 0)
+        .map(|((name, _), n)| (name.clone(), *n))
+        .collect();
+    TableReport {
+        source: p.source.clone(),
+        target: p.target.clone(),
+        status: prog.status.unwrap_or(Status::Skipped),
+        source_rows,
+        rows_read: prog.read.rows,
+        rows_written: prog.written,
+        zero_dates_nulled,
+        partitions,
+        seconds: prog.seconds,
+        rows_per_second: if prog.seconds > 0.0 {
+            prog.read.rows as f64 / prog.seconds
+        } else {
+            0.0
+        },
+        error: prog.error.clone(),
+        warnings: p.warnings.clone(),
+    }
+}
+
+fn finish_report(
+    from: &DbUrl,
+    to: &DbUrl,
+    opts: &CopyOptions,
+    tables: Vec<TableReport>,
+    errors: Vec<String>,
+    started: Instant,
+) -> Report {
+    let seconds = started.elapsed().as_secs_f64();
+    let rows_read = tables.iter().map(|t| t.rows_read).sum();
+    Report {
+        source: from.redacted(),
+        target: to.redacted(),
+        schema: opts.schema.clone(),
+        mode: match (opts.mode, opts.drop) {
+            (Mode::Create, false) => "create",
+            (Mode::Create, true) => "create, replacing existing tables",
+            (Mode::DataOnly, _) => "data only",
+            (Mode::SchemaOnly, false) => "schema only",
+            (Mode::SchemaOnly, true) => "schema only, replacing existing tables",
+        }
+        .into(),
+        rows_written: tables.iter().map(|t| t.rows_written).sum(),
+        tables,
+        errors,
+        rows_read,
+        seconds,
+        rows_per_second: if seconds > 0.0 {
+            rows_read as f64 / seconds
+        } else {
+            0.0
+        },
+    }
+}
+
+async fn schema_only(
+    control: &tokio_postgres::Client,
+    schema: &str,
+    plans: &[TablePlan],
+    opts: &CopyOptions,
+    from: &DbUrl,
+    to: &DbUrl,
+    started: Instant,
+) -> Result<Report> {
+    let mut stmts = Vec::new();
+    for p in plans {
+        if opts.drop {
+            stmts.push(format!(
+                "DROP TABLE IF EXISTS {} CASCADE",
+                qualified(schema, &p.target)
+            ));
+        }
+        stmts.extend(pg::schema_only_sql(schema, p));
+    }
+    for p in plans {
+        stmts.extend(pg::foreign_key_sql(schema, p));
+    }
+    // One transaction: the schema appears whole or not at all.
+    let sql = format!("BEGIN;\n{};\nCOMMIT;", stmts.join(";\n"));
+    if let Err(e) = control.batch_execute(&sql).await {
+        let _ = control.batch_execute("ROLLBACK").await;
+        return Err(Error::Invalid(format!(
+            "creating the schema failed, nothing was created: {}",
+            crate::error::pg_message(&e)
+        )));
+    }
+    let tables = plans
+        .iter()
+        .map(|p| TableReport {
+            source: p.source.clone(),
+            target: p.target.clone(),
+            status: Status::Ok,
+            source_rows: 0,
+            rows_read: 0,
+            rows_written: 0,
+            zero_dates_nulled: Default::default(),
+            partitions: 0,
+            seconds: 0.0,
+            rows_per_second: 0.0,
+            error: None,
+            warnings: p.warnings.clone(),
+        })
+        .collect();
+    Ok(finish_report(from, to, opts, tables, vec![], started))
+}
+
+/// Count the rows, and split tables with a single integer key into key ranges.
+async fn partition(
+    conn: &mut mysql_async::Conn,
+    database: &str,
+    p: &TablePlan,
+    jobs: usize,
+    min_rows: u64,
+) -> Result<(u64, Option<Vec<KeyRange>>)> {
+    let table = format!("{}.{}", my_ident(database), my_ident(&p.source));
+    let ctx = || format!("counting rows of {}", p.source);
+    let Some(key) = &p.split_key else {
+        let n: Option<u64> = conn
+            .query_first(format!("SELECT COUNT(*) FROM {table}"))
+            .await
+            .ctx(ctx())?;
+        return Ok((n.unwrap_or(0), None));
+    };
+    let k = my_ident(key);
+    let row: Option<mysql_async::Row> = conn
+        .query_first(format!("SELECT COUNT(*), MIN({k}), MAX({k}) FROM {table}"))
+        .await
+        .ctx(ctx())?;
+    let row = row.ok_or_else(|| Error::Table {
+        table: p.source.clone(),
+        detail: "COUNT(*) returned no row".into(),
+    })?;
+    let int = |i: usize| -> Option<i128> {
+        match row.as_ref(i)? {
+            mysql_async::Value::Int(v) => Some(*v as i128),
+            mysql_async::Value::UInt(v) => Some(*v as i128),
+            mysql_async::Value::Bytes(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+            _ => None,
+        }
+    };
+    let count = int(0).unwrap_or(0) as u64;
+    let (Some(min), Some(max)) = (int(1), int(2)) else {
+        return Ok((count, None));
+    };
+    let parts = (count / min_rows.max(1)).min(jobs as u64) as usize;
+    if count < 2 * min_rows || parts < 2 {
+        return Ok((count, None));
+    }
+    Ok((count, Some(split_range(key, min, max, parts))))
+}
+
+async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) {
+    loop {
+        let next = shared.queue.lock().unwrap().pop_front();
+        let Some(work) = next else { break };
+        let t = work.table;
+        {
+            let mut prog = shared.progress[t].lock().unwrap();
+            if prog.status.is_some() {
+                continue; // the table already failed
+            }
+            prog.started.get_or_insert_with(Instant::now);
+        }
+        let result = run_partition(&shared, &client, &work).await;
+        let finish = {
+            let mut prog = shared.progress[t].lock().unwrap();
+            match result {
+                Ok((read, written)) => {
+                    prog.read.rows += read.rows;
+                    if prog.read.nulled_dates.is_empty() {
+                        prog.read.nulled_dates = read.nulled_dates;
+                    } else {
+                        for (a, b) in prog.read.nulled_dates.iter_mut().zip(&read.nulled_dates) {
+                            *a += b;
+                        }
+                    }
+                    prog.written += written;
+                    prog.remaining -= 1;
+                    prog.remaining == 0 && prog.status.is_none()
+                }
+                Err(e) => {
+                    fail(&mut prog, e);
+                    false
+                }
+            }
+        };
+        if finish {
+            let (rows, written, nulled) = {
+                let prog = shared.progress[t].lock().unwrap();
+                (prog.read.rows, prog.written, prog.read.nulled_dates.clone())
+            };
+            let plan = &shared.plans[t];
+            let result = if rows != shared.source_rows[t] || written != rows {
+                Err(Error::Table {
+                    table: plan.source.clone(),
+                    detail: format!(
+                        "row count mismatch: the source had {} rows, {rows} were read and {written} written; the table was not put in place",
+                        shared.source_rows[t]
+                    ),
+                })
+            } else {
+                let nulled = if nulled.is_empty() {
+                    vec![0; plan.columns.len()]
+                } else {
+                    nulled
+                };
+                pg::finish_table(
+                    &mut client,
+                    &shared.schema,
+                    plan,
+                    shared.mode,
+                    shared.drop,
+                    rows,
+                    &nulled,
+                )
+                .await
+            };
+            let mut prog = shared.progress[t].lock().unwrap();
+            match result {
+                Ok(()) => {
+                    prog.status = Some(Status::Ok);
+                    prog.seconds = prog
+                        .started
+                        .map(|s| s.elapsed().as_secs_f64())
+                        .unwrap_or(0.0);
+                    tracing::info!("{}: {} rows in {:.2}s", plan.source, rows, prog.seconds);
+                }
+                Err(e) => fail(&mut prog, e),
+            }
+        }
+    }
+}
+
+fn fail(prog: &mut Progress, e: Error) {
+    if prog.status.is_none() {
+        prog.status = Some(Status::Failed);
+        prog.error = Some(crate::url::redact(&e.to_string()));
+        prog.seconds = prog
+            .started
+            .map(|s| s.elapsed().as_secs_f64())
+            .unwrap_or(0.0);
+    }
+}
+
+async fn run_partition(
+    shared: &Arc<Shared>,
+    client: &tokio_postgres::Client,
+    work: &Work,
+) -> Result<(ReadStats, u64)> {
+    let plan = shared.plans[work.table].clone();
+    let mut conn = mysql_conn(&shared.pool, &shared.source_url, Side::Source).await?;
+    let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
+    let spec = ReadSpec {
+        database: shared.database.clone(),
+        table: plan.source.clone(),
+        columns: Arc::new(plan.columns.clone()),
+        schema: shared.arrow[work.table].clone(),
+        range: work.range.clone(),
+        batch_rows: shared.batch_rows,
+        batch_bytes: BATCH_BYTES,
+    };
+    let reader = tokio::spawn(async move { read_partition(&mut conn, &spec, tx).await });
+    let written = pg::copy_partition(client, &shared.schema, &plan, rx).await;
+    let read = reader
+        .await
+        .map_err(|e| Error::Invalid(format!("reader task failed: {e}")))?;
+    // A reader error is the root cause even when the writer then saw a short stream.
+    let read = read?;
+    let written = written?;
+    Ok((read, written))
+}

@@ -1,0 +1,550 @@
+//! The MySQL/MariaDB reader: one streaming, binary-protocol query per partition, decoded
+//! value by value straight into Arrow builders. Nothing holds more than one batch.
+
+use super::KeyRange;
+use crate::error::{Context, Error, Result};
+use crate::temporal;
+use crate::types::{Decode, Mapping};
+use arrow_array::builder::*;
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_buffer::i256;
+use arrow_schema::{DataType, SchemaRef};
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Value};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// What one partition read should fetch.
+pub struct ReadSpec {
+    pub database: String,
+    pub table: String,
+    pub columns: Arc<Vec<(String, Mapping)>>,
+    pub schema: SchemaRef,
+    pub range: Option<KeyRange>,
+    pub batch_rows: usize,
+    /// Flush a batch early once its values exceed this many bytes (wide text/blob rows).
+    pub batch_bytes: usize,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ReadStats {
+    pub rows: u64,
+    /// Per column (same order as the spec): zero or impossible dates turned into NULL.
+    pub nulled_dates: Vec<u64>,
+}
+
+pub fn quote_ident(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+/// The SELECT for a partition. Bounds are integers, so they are written inline.
+pub fn select_sql(spec: &ReadSpec) -> String {
+    let cols: Vec<String> = spec
+        .columns
+        .iter()
+        .map(|(name, m)| match m.decode {
+            Decode::Geometry => format!("ST_AsWKB({})", quote_ident(name)),
+            _ => quote_ident(name),
+        })
+        .collect();
+    let mut sql = format!(
+        "SELECT {} FROM {}.{}",
+        cols.join(", "),
+        quote_ident(&spec.database),
+        quote_ident(&spec.table)
+    );
+    if let Some(r) = &spec.range {
+        sql.push_str(&format!(
+            " WHERE {} BETWEEN {} AND {}",
+            quote_ident(&r.column),
+            r.lo,
+            r.hi
+        ));
+    }
+    sql
+}
+
+/// Stream one partition into `tx`. Returns early (Ok) if the receiver is gone: the writer
+/// failed and reports its own error.
+pub async fn read_partition(
+    conn: &mut Conn,
+    spec: &ReadSpec,
+    tx: mpsc::Sender<RecordBatch>,
+) -> Result<ReadStats> {
+    let sql = select_sql(spec);
+    let mut builders: Vec<ColumnBuilder> = spec
+        .columns
+        .iter()
+        .map(|(_, m)| ColumnBuilder::new(m, spec.batch_rows))
+        .collect::<Result<_>>()?;
+    let mut stats = ReadStats {
+        rows: 0,
+        nulled_dates: vec![0; builders.len()],
+    };
+    let key_index = spec
+        .range
+        .as_ref()
+        .and_then(|r| spec.columns.iter().position(|(n, _)| *n == r.column));
+
+    let mut result = conn
+        .exec_iter(sql.as_str(), ())
+        .await
+        .ctx(format!("reading table {}", spec.table))?;
+    let mut rows_in_batch = 0usize;
+    let mut bytes_in_batch = 0usize;
+    while let Some(row) = result
+        .next()
+        .await
+        .ctx(format!("reading table {}", spec.table))?
+    {
+        for (i, b) in builders.iter_mut().enumerate() {
+            let v = row.as_ref(i).unwrap_or(&Value::NULL);
+            if let Value::Bytes(bytes) = v {
+                bytes_in_batch += bytes.len();
+            }
+            match b.append(v) {
+                Ok(Appended::Value) => {}
+                Ok(Appended::NulledDate) => stats.nulled_dates[i] += 1,
+                Err(detail) => {
+                    let at = key_index
+                        .and_then(|k| row.as_ref(k))
+                        .map(|k| {
+                            format!(
+                                " (row with {} = {})",
+                                spec.columns[key_index.unwrap()].0,
+                                k.as_sql(true)
+                            )
+                        })
+                        .unwrap_or_default();
+                    return Err(Error::Value {
+                        table: spec.table.to_string(),
+                        column: spec.columns[i].0.clone(),
+                        detail: format!("{detail}{at}"),
+                    });
+                }
+            }
+        }
+        rows_in_batch += 1;
+        if rows_in_batch >= spec.batch_rows || bytes_in_batch >= spec.batch_bytes {
+            stats.rows += rows_in_batch as u64;
+            if !send(&mut builders, &spec.schema, &tx).await? {
+                return Ok(stats);
+            }
+            rows_in_batch = 0;
+            bytes_in_batch = 0;
+        }
+    }
+    drop(result);
+    if rows_in_batch > 0 {
+        stats.rows += rows_in_batch as u64;
+        send(&mut builders, &spec.schema, &tx).await?;
+    }
+    Ok(stats)
+}
+
+async fn send(
+    builders: &mut [ColumnBuilder],
+    schema: &SchemaRef,
+    tx: &mpsc::Sender<RecordBatch>,
+) -> Result<bool> {
+    let arrays: Vec<ArrayRef> = builders.iter_mut().map(ColumnBuilder::finish).collect();
+    let batch = RecordBatch::try_new(schema.clone(), arrays)
+        .map_err(|e| Error::Invalid(format!("building a record batch: {e}")))?;
+    Ok(tx.send(batch).await.is_ok())
+}
+
+pub enum Appended {
+    Value,
+    NulledDate,
+}
+
+/// A typed Arrow builder per column; `append` decodes one wire value into it.
+pub enum ColumnBuilder {
+    Bool01(BooleanBuilder),
+    BitBool(BooleanBuilder),
+    I16(Int16Builder),
+    I32(Int32Builder),
+    I64(Int64Builder),
+    U64(UInt64Builder),
+    F32(Float32Builder),
+    F64(Float64Builder),
+    D128(Decimal128Builder, u8),
+    D256(Decimal256Builder, u8),
+    Utf8(StringBuilder),
+    Binary(BinaryBuilder),
+    Date(Date32Builder),
+    Timestamp(TimestampMicrosecondBuilder),
+    Time(DurationMicrosecondBuilder),
+    Bits(UInt64Builder),
+    Set(ListBuilder<StringBuilder>),
+}
+
+impl ColumnBuilder {
+    pub fn new(m: &Mapping, cap: usize) -> Result<ColumnBuilder> {
+        Ok(match (m.decode, &m.arrow) {
+            (Decode::Bool01, _) => Self::Bool01(BooleanBuilder::with_capacity(cap)),
+            (Decode::BitBool, _) => Self::BitBool(BooleanBuilder::with_capacity(cap)),
+            (Decode::Int16, _) => Self::I16(Int16Builder::with_capacity(cap)),
+            (Decode::Int32, _) => Self::I32(Int32Builder::with_capacity(cap)),
+            (Decode::Int64, _) => Self::I64(Int64Builder::with_capacity(cap)),
+            (Decode::UInt64, _) => Self::U64(UInt64Builder::with_capacity(cap)),
+            (Decode::Float32, _) => Self::F32(Float32Builder::with_capacity(cap)),
+            (Decode::Float64, _) => Self::F64(Float64Builder::with_capacity(cap)),
+            (Decode::Decimal, DataType::Decimal128(p, s)) => Self::D128(
+                Decimal128Builder::with_capacity(cap)
+                    .with_precision_and_scale(*p, *s)
+                    .map_err(|e| Error::Invalid(e.to_string()))?,
+                *s as u8,
+            ),
+            (Decode::Decimal, DataType::Decimal256(p, s)) => Self::D256(
+                Decimal256Builder::with_capacity(cap)
+                    .with_precision_and_scale(*p, *s)
+                    .map_err(|e| Error::Invalid(e.to_string()))?,
+                *s as u8,
+            ),
+            (Decode::Text | Decode::Json, _) => {
+                Self::Utf8(StringBuilder::with_capacity(cap, cap * 16))
+            }
+            (Decode::Binary | Decode::Geometry, _) => {
+                Self::Binary(BinaryBuilder::with_capacity(cap, cap * 16))
+            }
+            (Decode::Date, _) => Self::Date(Date32Builder::with_capacity(cap)),
+            (Decode::DateTime, DataType::Timestamp(_, tz)) => Self::Timestamp(
+                TimestampMicrosecondBuilder::with_capacity(cap).with_timezone_opt(tz.clone()),
+            ),
+            (Decode::Time, _) => Self::Time(DurationMicrosecondBuilder::with_capacity(cap)),
+            (Decode::Bits, _) => Self::Bits(UInt64Builder::with_capacity(cap)),
+            (Decode::Set, _) => Self::Set(ListBuilder::new(StringBuilder::new())),
+            (d, a) => {
+                return Err(Error::Invalid(format!(
+                    "no reader for {d:?} into Arrow {a}"
+                )))
+            }
+        })
+    }
+
+    pub fn finish(&mut self) -> ArrayRef {
+        match self {
+            Self::Bool01(b) | Self::BitBool(b) => Arc::new(b.finish()),
+            Self::I16(b) => Arc::new(b.finish()),
+            Self::I32(b) => Arc::new(b.finish()),
+            Self::I64(b) => Arc::new(b.finish()),
+            Self::U64(b) | Self::Bits(b) => Arc::new(b.finish()),
+            Self::F32(b) => Arc::new(b.finish()),
+            Self::F64(b) => Arc::new(b.finish()),
+            Self::D128(b, _) => Arc::new(b.finish()),
+            Self::D256(b, _) => Arc::new(b.finish()),
+            Self::Utf8(b) => Arc::new(b.finish()),
+            Self::Binary(b) => Arc::new(b.finish()),
+            Self::Date(b) => Arc::new(b.finish()),
+            Self::Timestamp(b) => Arc::new(b.finish()),
+            Self::Time(b) => Arc::new(b.finish()),
+            Self::Set(b) => Arc::new(b.finish()),
+        }
+    }
+
+    fn append_null(&mut self) {
+        match self {
+            Self::Bool01(b) | Self::BitBool(b) => b.append_null(),
+            Self::I16(b) => b.append_null(),
+            Self::I32(b) => b.append_null(),
+            Self::I64(b) => b.append_null(),
+            Self::U64(b) | Self::Bits(b) => b.append_null(),
+            Self::F32(b) => b.append_null(),
+            Self::F64(b) => b.append_null(),
+            Self::D128(b, _) => b.append_null(),
+            Self::D256(b, _) => b.append_null(),
+            Self::Utf8(b) => b.append_null(),
+            Self::Binary(b) => b.append_null(),
+            Self::Date(b) => b.append_null(),
+            Self::Timestamp(b) => b.append_null(),
+            Self::Time(b) => b.append_null(),
+            Self::Set(b) => b.append_null(),
+        }
+    }
+
+    /// Decode one value. The error string says what is wrong with the value; the caller
+    /// adds table, column and row.
+    pub fn append(&mut self, v: &Value) -> Result<Appended, String> {
+        if let Value::NULL = v {
+            self.append_null();
+            return Ok(Appended::Value);
+        }
+        match self {
+            Self::Bool01(b) => match int_of(v)? {
+                0 => b.append_value(false),
+                1 => b.append_value(true),
+                x => {
+                    return Err(format!(
+                        "value {x} in a TINYINT(1) column is not 0 or 1, so it cannot become a \
+                         PostgreSQL boolean without loss"
+                    ))
+                }
+            },
+            Self::BitBool(b) => b.append_value(bits_of(v)? != 0),
+            Self::I16(b) => b.append_value(narrow(int_of(v)?)?),
+            Self::I32(b) => b.append_value(narrow(int_of(v)?)?),
+            Self::I64(b) => b.append_value(narrow(int_of(v)?)?),
+            Self::U64(b) => b.append_value(narrow(int_of(v)?)?),
+            Self::Bits(b) => b.append_value(bits_of(v)?),
+            Self::F32(b) => b.append_value(match v {
+                Value::Float(f) => *f,
+                Value::Double(d) if (*d as f32) as f64 == *d => *d as f32,
+                _ => parse_text(v)?,
+            }),
+            Self::F64(b) => b.append_value(match v {
+                Value::Double(d) => *d,
+                Value::Float(f) => *f as f64,
+                _ => parse_text(v)?,
+            }),
+            Self::D128(b, scale) => {
+                let s = bytes_of(v)?;
+                b.append_value(parse_decimal::<i128>(s, *scale).ok_or_else(|| bad_decimal(s))?)
+            }
+            Self::D256(b, scale) => {
+                let s = bytes_of(v)?;
+                b.append_value(parse_decimal::<i256>(s, *scale).ok_or_else(|| bad_decimal(s))?)
+            }
+            Self::Utf8(b) => b.append_value(utf8_of(v)?),
+            Self::Binary(b) => b.append_value(bytes_of(v)?),
+            Self::Date(b) => match date_parts(v)? {
+                Some((y, m, d, ..)) => match temporal::days_from_civil(y, m, d) {
+                    Some(days) => b.append_value(days),
+                    None => {
+                        b.append_null();
+                        return Ok(Appended::NulledDate);
+                    }
+                },
+                None => return Err(format!("unexpected value {v:?} for a DATE")),
+            },
+            Self::Timestamp(b) => match date_parts(v)? {
+                Some((y, mo, d, h, mi, s, us)) => {
+                    match temporal::micros_from_civil(y, mo, d, h, mi, s, us) {
+                        Some(t) => b.append_value(t),
+                        None => {
+                            b.append_null();
+                            return Ok(Appended::NulledDate);
+                        }
+                    }
+                }
+                None => return Err(format!("unexpected value {v:?} for a DATETIME")),
+            },
+            Self::Time(b) => b.append_value(match v {
+                Value::Time(neg, days, h, m, s, us) => {
+                    let micros = ((((*days as i64) * 24 + *h as i64) * 60 + *m as i64) * 60
+                        + *s as i64)
+                        * 1_000_000
+                        + *us as i64;
+                    if *neg {
+                        -micros
+                    } else {
+                        micros
+                    }
+                }
+                Value::Bytes(t) => temporal::parse_mysql_time(t)
+                    .ok_or_else(|| format!("cannot parse TIME {:?}", String::from_utf8_lossy(t)))?,
+                _ => return Err(format!("unexpected value {v:?} for a TIME")),
+            }),
+            Self::Set(b) => {
+                let s = utf8_of(v)?;
+                if !s.is_empty() {
+                    for member in s.split(',') {
+                        b.values().append_value(member);
+                    }
+                }
+                b.append(true);
+            }
+        }
+        Ok(Appended::Value)
+    }
+}
+
+fn int_of(v: &Value) -> Result<i128, String> {
+    match v {
+        Value::Int(i) => Ok(*i as i128),
+        Value::UInt(u) => Ok(*u as i128),
+        _ => parse_text(v),
+    }
+}
+
+fn narrow<T: TryFrom<i128>>(x: i128) -> Result<T, String> {
+    T::try_from(x).map_err(|_| format!("integer {x} out of range for its column type"))
+}
+
+fn parse_text<T: std::str::FromStr>(v: &Value) -> Result<T, String> {
+    let b = bytes_of(v)?;
+    std::str::from_utf8(b)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or_else(|| format!("cannot parse {:?} as a number", String::from_utf8_lossy(b)))
+}
+
+fn bytes_of(v: &Value) -> Result<&[u8], String> {
+    match v {
+        Value::Bytes(b) => Ok(b),
+        other => Err(format!(
+            "unexpected value {other:?} where bytes were expected"
+        )),
+    }
+}
+
+fn utf8_of(v: &Value) -> Result<&str, String> {
+    let b = bytes_of(v)?;
+    let s = std::str::from_utf8(b).map_err(|e| {
+        format!(
+            "not valid UTF-8 after the server's conversion to utf8mb4 ({e}); bytes: {}",
+            hex_prefix(b)
+        )
+    })?;
+    // PostgreSQL text cannot hold NUL; MySQL strings can.
+    if b.contains(&0) {
+        return Err(format!(
+            "contains a NUL character, which PostgreSQL text cannot store: {}",
+            hex_prefix(b)
+        ));
+    }
+    Ok(s)
+}
+
+fn hex_prefix(b: &[u8]) -> String {
+    let mut s: String = b.iter().take(32).map(|x| format!("{x:02x}")).collect();
+    if b.len() > 32 {
+        s.push('…');
+    }
+    s
+}
+
+/// BIT(n) arrives as up to 8 big-endian bytes.
+fn bits_of(v: &Value) -> Result<u64, String> {
+    match v {
+        Value::Bytes(b) if b.len() <= 8 => Ok(b.iter().fold(0u64, |acc, x| (acc << 8) | *x as u64)),
+        Value::Int(i) => Ok(*i as u64),
+        Value::UInt(u) => Ok(*u),
+        other => Err(format!("unexpected value {other:?} for a BIT column")),
+    }
+}
+
+type DateParts = (i32, u32, u32, u32, u32, u32, u32);
+
+fn date_parts(v: &Value) -> Result<Option<DateParts>, String> {
+    Ok(match v {
+        Value::Date(y, mo, d, h, mi, s, us) => Some((
+            *y as i32, *mo as u32, *d as u32, *h as u32, *mi as u32, *s as u32, *us,
+        )),
+        Value::Bytes(b) => Some(
+            temporal::parse_mysql_datetime(b)
+                .ok_or_else(|| format!("cannot parse date {:?}", String::from_utf8_lossy(b)))?,
+        ),
+        _ => None,
+    })
+}
+
+fn bad_decimal(s: &[u8]) -> String {
+    format!(
+        "decimal {:?} does not fit its declared precision/scale",
+        String::from_utf8_lossy(s)
+    )
+}
+
+/// Exact decimal text → scaled integer, never through a float.
+pub trait DecimalAcc: Copy {
+    const ZERO: Self;
+    fn mul_add(self, d: u8) -> Option<Self>;
+    fn neg(self) -> Self;
+}
+
+impl DecimalAcc for i128 {
+    const ZERO: Self = 0;
+    fn mul_add(self, d: u8) -> Option<Self> {
+        self.checked_mul(10)?.checked_add(d as i128)
+    }
+    fn neg(self) -> Self {
+        -self
+    }
+}
+
+impl DecimalAcc for i256 {
+    const ZERO: Self = i256::ZERO;
+    fn mul_add(self, d: u8) -> Option<Self> {
+        self.checked_mul(i256::from_i128(10))?
+            .checked_add(i256::from_i128(d as i128))
+    }
+    fn neg(self) -> Self {
+        self.wrapping_neg()
+    }
+}
+
+pub fn parse_decimal<T: DecimalAcc>(s: &[u8], scale: u8) -> Option<T> {
+    let (neg, digits) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let mut v = T::ZERO;
+    let mut frac: u8 = 0;
+    let mut seen_dot = false;
+    let mut any = false;
+    for &c in digits {
+        if c == b'.' {
+            if seen_dot {
+                return None;
+            }
+            seen_dot = true;
+            continue;
+        }
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        any = true;
+        if seen_dot {
+            if frac == scale {
+                // More fraction digits than the scale: only zeros may be dropped.
+                if d != 0 {
+                    return None;
+                }
+                continue;
+            }
+            frac += 1;
+        }
+        v = v.mul_add(d)?;
+    }
+    if !any {
+        return None;
+    }
+    while frac < scale {
+        v = v.mul_add(0)?;
+        frac += 1;
+    }
+    Some(if neg { v.neg() } else { v })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_parse_exactly() {
+        assert_eq!(parse_decimal::<i128>(b"-123.45", 2), Some(-12345));
+        assert_eq!(parse_decimal::<i128>(b"1.5", 3), Some(1500));
+        assert_eq!(parse_decimal::<i128>(b"7", 0), Some(7));
+        assert_eq!(parse_decimal::<i128>(b"1.25", 1), None);
+        assert_eq!(parse_decimal::<i128>(b"abc", 0), None);
+        let big = b"99999999999999999999999999999999999.999999999999999999999999999999";
+        let v = parse_decimal::<i256>(big, 30).unwrap();
+        assert_eq!(v.to_string(), "9".repeat(65));
+    }
+
+    #[test]
+    fn tinyint1_rejects_non_boolean() {
+        let m = crate::types::map_mysql(&crate::catalog::Column {
+            data_type: "tinyint".into(),
+            column_type: "tinyint(1)".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        let mut b = ColumnBuilder::new(&m, 4).unwrap();
+        assert!(b.append(&Value::Int(1)).is_ok());
+        assert!(b.append(&Value::Int(2)).unwrap_err().contains("not 0 or 1"));
+    }
+}

@@ -1,0 +1,140 @@
+//! Calendar arithmetic for dates and times, in days and microseconds since 1970-01-01
+//! (Arrow's epoch). MySQL can store dates that do not exist (0000-00-00, 2024-02-00,
+//! 2024-02-30); those give `None` so the reader can turn them into NULL and count them.
+
+pub const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+fn is_leap(y: i32) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+pub fn days_in_month(y: i32, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap(y) => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date; `None` for a date that does not
+/// exist. Year 0 is refused too: MySQL has no year 0 in its supported range and PostgreSQL
+/// would show it as 1 BC.
+pub fn days_from_civil(y: i32, m: u32, d: u32) -> Option<i32> {
+    if y <= 0 || y > 9999 || m == 0 || m > 12 || d == 0 || d > days_in_month(y, m) {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y } as i64;
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some((era * 146_097 + doe - 719_468) as i32)
+}
+
+pub fn micros_from_civil(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32, us: u32) -> Option<i64> {
+    if h > 23 || mi > 59 || s > 59 || us > 999_999 {
+        return None;
+    }
+    let days = days_from_civil(y, mo, d)? as i64;
+    Some(
+        days * MICROS_PER_DAY
+            + ((h as i64 * 60 + mi as i64) * 60 + s as i64) * 1_000_000
+            + us as i64,
+    )
+}
+
+fn num(b: &[u8]) -> Option<u32> {
+    if b.is_empty() || b.len() > 9 || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(b.iter().fold(0u32, |a, c| a * 10 + (c - b'0') as u32))
+}
+
+fn fraction_micros(b: &[u8]) -> Option<u32> {
+    if b.is_empty() || b.len() > 6 {
+        return None;
+    }
+    Some(num(b)? * 10u32.pow(6 - b.len() as u32))
+}
+
+/// `YYYY-MM-DD[ HH:MM:SS[.ffffff]]` (the text protocol's form) into its parts.
+pub fn parse_mysql_datetime(b: &[u8]) -> Option<(i32, u32, u32, u32, u32, u32, u32)> {
+    let s = std::str::from_utf8(b).ok()?;
+    let (date, time) = match s.split_once([' ', 'T']) {
+        Some((d, t)) => (d, Some(t)),
+        None => (s, None),
+    };
+    let mut dp = date.split('-');
+    let y = num(dp.next()?.as_bytes())? as i32;
+    let mo = num(dp.next()?.as_bytes())?;
+    let d = num(dp.next()?.as_bytes())?;
+    let (mut h, mut mi, mut sec, mut us) = (0, 0, 0, 0);
+    if let Some(t) = time {
+        let (hms, frac) = match t.split_once('.') {
+            Some((a, f)) => (a, Some(f)),
+            None => (t, None),
+        };
+        let mut tp = hms.split(':');
+        h = num(tp.next()?.as_bytes())?;
+        mi = num(tp.next()?.as_bytes())?;
+        sec = num(tp.next()?.as_bytes())?;
+        if let Some(f) = frac {
+            us = fraction_micros(f.as_bytes())?;
+        }
+    }
+    Some((y, mo, d, h, mi, sec, us))
+}
+
+/// `[-]HHH:MM:SS[.ffffff]` into signed microseconds.
+pub fn parse_mysql_time(b: &[u8]) -> Option<i64> {
+    let (neg, rest) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        _ => (false, b),
+    };
+    let s = std::str::from_utf8(rest).ok()?;
+    let (hms, frac) = match s.split_once('.') {
+        Some((a, f)) => (a, Some(f)),
+        None => (s, None),
+    };
+    let mut p = hms.split(':');
+    let h = num(p.next()?.as_bytes())? as i64;
+    let m = num(p.next()?.as_bytes())? as i64;
+    let sec = num(p.next()?.as_bytes())? as i64;
+    let us = match frac {
+        Some(f) => fraction_micros(f.as_bytes())? as i64,
+        None => 0,
+    };
+    let v = ((h * 60 + m) * 60 + sec) * 1_000_000 + us;
+    Some(if neg { -v } else { v })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_days() {
+        assert_eq!(days_from_civil(1970, 1, 1), Some(0));
+        assert_eq!(days_from_civil(2000, 1, 1), Some(10_957));
+        assert_eq!(days_from_civil(2024, 2, 29), Some(19_782));
+        assert_eq!(days_from_civil(1000, 1, 1), Some(-354_285));
+        assert_eq!(days_from_civil(9999, 12, 31), Some(2_932_896));
+        assert_eq!(days_from_civil(0, 0, 0), None);
+        assert_eq!(days_from_civil(2024, 2, 0), None);
+        assert_eq!(days_from_civil(2023, 2, 29), None);
+    }
+
+    #[test]
+    fn parses_text_forms() {
+        assert_eq!(
+            parse_mysql_datetime(b"2024-02-29 23:59:59.5"),
+            Some((2024, 2, 29, 23, 59, 59, 500_000))
+        );
+        assert_eq!(parse_mysql_time(b"-838:59:59"), Some(-3_020_399_000_000));
+        assert_eq!(parse_mysql_time(b"-00:00:01.000001"), Some(-1_000_001));
+    }
+}

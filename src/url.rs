@@ -1,0 +1,195 @@
+//! Connection URLs: which engine, which database, and a redacted form for every message.
+//!
+//! Passwords may come from the URL or, when the URL has none, from the engine's usual
+//! environment variable (`MYSQL_PWD`, `PGPASSWORD`), so they need not be on a command line.
+
+use crate::error::{Error, Result};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Mysql,
+    Postgres,
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Engine::Mysql => "MySQL/MariaDB",
+            Engine::Postgres => "PostgreSQL",
+        })
+    }
+}
+
+/// A parsed connection URL. `Display` and `Debug` print the redacted form only.
+#[derive(Clone)]
+pub struct DbUrl {
+    engine: Engine,
+    url: url::Url,
+}
+
+impl DbUrl {
+    pub fn parse(s: &str) -> Result<DbUrl> {
+        let bad = |reason: &str| Error::Url {
+            url: redact(s),
+            reason: reason.to_string(),
+        };
+        let mut url = url::Url::parse(s).map_err(|e| bad(&e.to_string()))?;
+        let engine = match url.scheme() {
+            "mysql" | "mariadb" => Engine::Mysql,
+            "postgres" | "postgresql" => Engine::Postgres,
+            other => {
+                return Err(bad(&format!(
+                    "unknown scheme `{other}` (expected mysql://, mariadb://, postgres:// or postgresql://)"
+                )))
+            }
+        };
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(bad("no host"));
+        }
+        if url.password().is_none() {
+            let var = match engine {
+                Engine::Mysql => "MYSQL_PWD",
+                Engine::Postgres => "PGPASSWORD",
+            };
+            if let Ok(pw) = std::env::var(var) {
+                url.set_password(Some(&pw))
+                    .map_err(|_| bad("cannot set a password on this URL"))?;
+            }
+        }
+        if engine == Engine::Mysql && url.scheme() != "mysql" {
+            // mysql_async only accepts the mysql scheme.
+            let rest = &url.as_str()[url.scheme().len()..];
+            url = url::Url::parse(&format!("mysql{rest}")).map_err(|e| bad(&e.to_string()))?;
+        }
+        Ok(DbUrl { engine, url })
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// The database named in the path, if any (`mysql://h/db` → `db`).
+    pub fn database(&self) -> Option<String> {
+        let path = self.url.path().trim_start_matches('/');
+        if path.is_empty() {
+            None
+        } else {
+            Some(
+                percent_decode(path.split('/').next().unwrap_or(path))
+                    .unwrap_or_else(|| path.to_string()),
+            )
+        }
+    }
+
+    /// The same server with another database in the path.
+    pub fn with_database(&self, db: &str) -> DbUrl {
+        let mut url = self.url.clone();
+        url.set_path(&format!("/{db}"));
+        DbUrl {
+            engine: self.engine,
+            url,
+        }
+    }
+
+    /// The full URL including the password: for drivers only, never for output.
+    pub fn expose(&self) -> &str {
+        self.url.as_str()
+    }
+
+    pub fn redacted(&self) -> String {
+        redact(self.url.as_str())
+    }
+}
+
+impl fmt::Display for DbUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Debug for DbUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DbUrl({})", self.redacted())
+    }
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Replace the password of every `scheme://user:password@` in `text` with `***`.
+/// Works on any text (error messages, logs), not only on a lone URL.
+pub fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find("://") {
+        let (head, tail) = rest.split_at(pos + 3);
+        out.push_str(head);
+        // The authority ends at the first '/', '?', '#' or whitespace; the password sits
+        // between the first ':' and the last '@' inside it.
+        let end = tail
+            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace())
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match (authority.rfind('@'), authority.find(':')) {
+            (Some(at), Some(colon)) if colon < at => {
+                out.push_str(&authority[..colon]);
+                out.push_str(":***");
+                out.push_str(&authority[at..]);
+            }
+            _ => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords_anywhere() {
+        assert_eq!(
+            redact("mysql://u:secret@h:3306/db"),
+            "mysql://u:***@h:3306/db"
+        );
+        assert_eq!(
+            redact("failed: postgres://a:p%40ss@h/db and mysql://x@h"),
+            "failed: postgres://a:***@h/db and mysql://x@h"
+        );
+        assert_eq!(redact("no url here"), "no url here");
+        assert_eq!(redact("mysql://u:p@ss:w@h/"), "mysql://u:***@h/");
+    }
+
+    #[test]
+    fn parses_engines_and_databases() {
+        let u = DbUrl::parse("mariadb://u:pw@127.0.0.1:3306/legacy").unwrap();
+        assert_eq!(u.engine(), Engine::Mysql);
+        assert_eq!(u.database().as_deref(), Some("legacy"));
+        assert!(u.expose().starts_with("mysql://"));
+        assert_eq!(u.to_string(), "mysql://u:***@127.0.0.1:3306/legacy");
+        let p = DbUrl::parse("postgresql://u@h/x").unwrap();
+        assert_eq!(p.engine(), Engine::Postgres);
+        assert!(DbUrl::parse("oracle://h/x").is_err());
+        let err = DbUrl::parse("ftp://u:topsecret@h/x")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("topsecret"), "{err}");
+    }
+}
