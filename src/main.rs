@@ -54,7 +54,7 @@ struct CopyArgs {
     #[arg(long, short = 'j', default_value_t = 4)]
     jobs: usize,
     /// Rows per Arrow record batch.
-    #[arg(long, default_value_t = 8192)]
+    #[arg(long, default_value_t = 4096)]
     batch_rows: usize,
     /// Replace target tables that already exist (each is swapped in only once fully loaded).
     #[arg(long, conflicts_with = "data_only")]

@@ -40,7 +40,7 @@ impl Default for CopyOptions {
             selection: Selection::default(),
             schema: "public".into(),
             jobs: 4,
-            batch_rows: 8192,
+            batch_rows: 4096,
             mode: Mode::Create,
             drop: false,
             min_partition_rows: 50_000,
@@ -50,7 +50,7 @@ impl Default for CopyOptions {
 
 /// Batches in flight between one reader and its writer.
 const CHANNEL_BATCHES: usize = 2;
-const BATCH_BYTES: usize = 32 << 20;
+const BATCH_BYTES: usize = 8 << 20;
 
 struct Work {
     table: usize,
@@ -582,6 +582,7 @@ async fn run_partition(
         columns: Arc::new(plan.columns.clone()),
         schema: shared.arrow[work.table].clone(),
         range: work.range.clone(),
+        key_column: plan.primary_key.first().cloned(),
         batch_rows: shared.batch_rows,
         batch_bytes: BATCH_BYTES,
     };

@@ -403,14 +403,25 @@ pub async fn finish_table(
             ));
             stmts.push(format!("DROP TABLE {staging}"));
             // Sequences behind serial/identity columns must move past the loaded keys.
-            for c in &plan.target_columns {
-                stmts.push(format!(
-                    "SELECT setval(s, GREATEST((SELECT COALESCE(max({col}), 0) FROM {target}), 1)) \
-                     FROM pg_get_serial_sequence({}, {}) AS s WHERE s IS NOT NULL",
-                    quote_literal(&target),
-                    quote_literal(&c.name),
-                    col = quote_ident(&c.name),
-                ));
+            let owned = tx
+                .query(
+                    "SELECT a.attname FROM pg_attribute a \
+                     WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped \
+                       AND pg_get_serial_sequence($1, a.attname) IS NOT NULL",
+                    &[&target],
+                )
+                .await
+                .ctx(ctx())?;
+            for r in owned {
+                let name: String = r.get(0);
+                if plan.target_columns.iter().any(|c| c.name == name) {
+                    let col = quote_ident(&name);
+                    stmts.push(format!(
+                        "SELECT setval(pg_get_serial_sequence({}, {}), GREATEST((SELECT COALESCE(max({col}), 0) FROM {target}), 1))",
+                        quote_literal(&target),
+                        quote_literal(&name),
+                    ));
+                }
             }
         }
         _ => {

@@ -21,6 +21,8 @@ pub struct ReadSpec {
     pub columns: Arc<Vec<(String, Mapping)>>,
     pub schema: SchemaRef,
     pub range: Option<KeyRange>,
+    /// A key column, to name the row in errors (the primary key's first column).
+    pub key_column: Option<String>,
     pub batch_rows: usize,
     /// Flush a batch early once its values exceed this many bytes (wide text/blob rows).
     pub batch_bytes: usize,
@@ -82,9 +84,9 @@ pub async fn read_partition(
         nulled_dates: vec![0; builders.len()],
     };
     let key_index = spec
-        .range
+        .key_column
         .as_ref()
-        .and_then(|r| spec.columns.iter().position(|(n, _)| *n == r.column));
+        .and_then(|k| spec.columns.iter().position(|(n, _)| n == k));
 
     let mut result = conn
         .exec_iter(sql.as_str(), ())

@@ -1,0 +1,669 @@
+//! `barge copy` against real servers: every value, the schema it creates, its modes, and
+//! what it does with bad input.
+
+mod common;
+
+use barge::fixtures::FixtureSet;
+use barge::{Mode, Selection, Status};
+use common::{barge, TestDb};
+use mysql_async::prelude::Queryable;
+use mysql_async::Value;
+
+struct SourceColumn {
+    name: String,
+    data_type: String,
+    column_type: String,
+    json: bool,
+}
+
+async fn source_columns(my: &mut mysql_async::Conn, db: &str, table: &str) -> Vec<SourceColumn> {
+    let rows: Vec<(String, String, String)> = my
+        .exec(
+            "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+            (db, table),
+        )
+        .await
+        .unwrap();
+    let json: Vec<String> = my
+        .exec(
+            "SELECT CONSTRAINT_NAME FROM information_schema.CHECK_CONSTRAINTS \
+             WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ? AND CHECK_CLAUSE LIKE 'json_valid(%'",
+            (db, table),
+        )
+        .await
+        .unwrap();
+    rows.into_iter()
+        .map(|(name, data_type, column_type)| SourceColumn {
+            json: data_type == "json" || json.contains(&name),
+            name,
+            data_type,
+            column_type,
+        })
+        .collect()
+}
+
+/// The canonical text of a column on each side, computed by each server itself (or, for
+/// floats, the exact bits through each driver), never through barge's reader.
+fn canonical(c: &SourceColumn) -> (String, String) {
+    let m = format!("`{}`", c.name);
+    let p = format!("\"{}\"", c.name);
+    let invalid_date = format!("(YEAR({m}) = 0 OR MONTH({m}) = 0 OR DAYOFMONTH({m}) = 0)");
+    match c.data_type.as_str() {
+        "tinyint" if c.column_type.starts_with("tinyint(1)") => {
+            (format!("CAST({m} AS CHAR)"), format!("{p}::int::text"))
+        }
+        "year" => (format!("CAST({m} + 0 AS CHAR)"), format!("{p}::text")),
+        "float" | "double" => (m, p),
+        "bit" if c.column_type == "bit(1)" => {
+            (format!("CAST({m} + 0 AS CHAR)"), format!("{p}::int::text"))
+        }
+        "bit" => {
+            let n: String = c.column_type.chars().filter(char::is_ascii_digit).collect();
+            (format!("LPAD(BIN({m}), {n}, '0')"), format!("{p}::text"))
+        }
+        "set" => (m, format!("array_to_string({p}, ',')")),
+        "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => {
+            (format!("HEX({m})"), format!("upper(encode({p}, 'hex'))"))
+        }
+        "geometry" | "point" | "linestring" | "polygon" | "geometrycollection" => (
+            format!("HEX(ST_AsWKB({m}))"),
+            format!("upper(encode({p}, 'hex'))"),
+        ),
+        "date" => (
+            format!("IF({invalid_date}, NULL, DATE_FORMAT({m}, '%Y-%m-%d'))"),
+            format!("to_char({p}, 'YYYY-MM-DD')"),
+        ),
+        "datetime" => (
+            format!("IF({invalid_date}, NULL, DATE_FORMAT({m}, '%Y-%m-%d %H:%i:%s.%f'))"),
+            format!("to_char({p}, 'YYYY-MM-DD HH24:MI:SS.US')"),
+        ),
+        "timestamp" => (
+            format!("IF({invalid_date}, NULL, DATE_FORMAT({m}, '%Y-%m-%d %H:%i:%s.%f'))"),
+            format!("to_char({p} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"),
+        ),
+        "time" => (
+            format!("CAST(CAST(TIME_TO_SEC({m}) AS DECIMAL(20,6)) AS CHAR)"),
+            format!("(extract(epoch from {p})::numeric(20,6))::text"),
+        ),
+        _ => (format!("CAST({m} AS CHAR)"), format!("{p}::text")),
+    }
+}
+
+fn mysql_text(v: &Value) -> Option<String> {
+    match v {
+        Value::NULL => None,
+        Value::Bytes(b) => Some(String::from_utf8(b.clone()).expect("utf8 from MySQL")),
+        Value::Int(i) => Some(i.to_string()),
+        Value::UInt(u) => Some(u.to_string()),
+        Value::Float(f) => Some(format!("{f:?}")),
+        Value::Double(d) => Some(format!("{d:?}")),
+        other => panic!("unexpected canonical value {other:?}"),
+    }
+}
+
+/// Compare every value of every column of `table` between source and target.
+async fn assert_table_identical(db: &TestDb, table: &str) -> usize {
+    let mut my = db.mysql().await;
+    let pg = db.pg().await;
+    let cols = source_columns(&mut my, &db.name, table).await;
+    let (my_exprs, pg_exprs): (Vec<String>, Vec<String>) = cols.iter().map(canonical).unzip();
+    let my_rows: Vec<mysql_async::Row> = my
+        .exec(
+            format!("SELECT {} FROM `{}`", my_exprs.join(", "), table),
+            (),
+        )
+        .await
+        .unwrap();
+    let mut source: Vec<Vec<Option<String>>> = Vec::new();
+    for r in &my_rows {
+        let mut row = Vec::new();
+        for (i, c) in cols.iter().enumerate() {
+            let v = mysql_text(r.as_ref(i).unwrap());
+            // JSON equality: let PostgreSQL's jsonb canonicalise the source text too.
+            let v = match (c.json, v) {
+                (true, Some(t)) => Some(
+                    pg.query_one("SELECT $1::text::jsonb::text", &[&t])
+                        .await
+                        .unwrap()
+                        .get(0),
+                ),
+                (_, v) => v,
+            };
+            row.push(v);
+        }
+        source.push(row);
+    }
+    let pg_rows = pg
+        .query(
+            &format!("SELECT {} FROM \"{}\"", pg_exprs.join(", "), table),
+            &[],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{table}: {}", barge::error::pg_message(&e)));
+    let mut target: Vec<Vec<Option<String>>> = pg_rows
+        .iter()
+        .map(|r| {
+            cols.iter()
+                .enumerate()
+                .map(|(i, c)| match c.data_type.as_str() {
+                    "float" => r.get::<_, Option<f32>>(i).map(|f| format!("{f:?}")),
+                    "double" => r.get::<_, Option<f64>>(i).map(|f| format!("{f:?}")),
+                    _ => r.get::<_, Option<String>>(i),
+                })
+                .collect()
+        })
+        .collect();
+    source.sort();
+    target.sort();
+    assert_eq!(source.len(), target.len(), "{table}: row count");
+    for (s, t) in source.iter().zip(&target) {
+        for (i, c) in cols.iter().enumerate() {
+            assert_eq!(s[i], t[i], "{table}.{} differs (source row {s:?})", c.name);
+        }
+    }
+    source.len()
+}
+
+async fn mysql_tables(db: &TestDb) -> Vec<String> {
+    let mut my = db.mysql().await;
+    my.exec(
+        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY 1",
+        (&db.name,),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_value_of_every_column_arrives() {
+    let db = TestDb::new("values").await;
+    db.load(&[FixtureSet::Legacy, FixtureSet::TypeZoo]).await;
+    let report = db.copy(&db.options()).await.unwrap();
+    assert!(report.ok(), "{}", report.to_text());
+    let tables = mysql_tables(&db).await;
+    assert_eq!(tables.len(), 22);
+    assert_eq!(db.pg_tables().await, {
+        let mut t = tables.clone();
+        t.sort();
+        t
+    });
+    for t in &tables {
+        let rows = assert_table_identical(&db, t).await;
+        let tr = report.table(t).unwrap();
+        assert_eq!(
+            (tr.rows_read, tr.rows_written, tr.source_rows),
+            (rows as u64, rows as u64, rows as u64),
+            "{t}"
+        );
+    }
+
+    // Zero and impossible dates became NULL and are counted per column.
+    let mut my = db.mysql().await;
+    let zt = report.table("zoo_temporal").unwrap();
+    for col in ["d", "dt", "ts", "dt0"] {
+        let n: u64 = my
+            .query_first(format!(
+                "SELECT COUNT(*) FROM zoo_temporal WHERE `{col}` IS NOT NULL AND \
+                 (YEAR(`{col}`) = 0 OR MONTH(`{col}`) = 0 OR DAYOFMONTH(`{col}`) = 0)"
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "the fixture has zero dates in {col}");
+        assert_eq!(
+            zt.zero_dates_nulled.get(col).copied().unwrap_or(0),
+            n,
+            "zero dates in {col}"
+        );
+    }
+    assert!(report
+        .to_text()
+        .contains("zoo_temporal.d: 2 zero/invalid date(s) written as NULL"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_keys_indexes_and_sequences() {
+    let db = TestDb::new("schema").await;
+    db.load(&[FixtureSet::Legacy]).await;
+    let report = db.copy(&db.options()).await.unwrap();
+    assert!(report.ok(), "{}", report.to_text());
+    let pg = db.pg().await;
+    let q = |sql: &'static str| {
+        let pg = &pg;
+        let schema = db.name.clone();
+        async move {
+            pg.query(sql, &[&schema])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect::<Vec<_>>()
+        }
+    };
+    let pks = q(
+        "SELECT conrelid::regclass::text || ':' || pg_get_constraintdef(oid) FROM pg_constraint \
+                 WHERE contype = 'p' AND connamespace = $1::text::regnamespace ORDER BY 1",
+    )
+    .await;
+    assert!(
+        pks.contains(&"memberships:PRIMARY KEY (team_id, character_id)".to_string()),
+        "{pks:?}"
+    );
+    assert!(
+        pks.contains(&"\"order\":PRIMARY KEY (id)".to_string()),
+        "{pks:?}"
+    );
+    assert!(
+        !pks.iter().any(|p| p.contains("characters_teams")),
+        "no PK for the HABTM table: {pks:?}"
+    );
+    let idx =
+        q("SELECT indexname || ':' || indexdef FROM pg_indexes WHERE schemaname = $1 ORDER BY 1")
+            .await;
+    assert!(
+        idx.iter()
+            .any(|i| i.starts_with("index_publishers_on_name:CREATE UNIQUE INDEX")),
+        "{idx:?}"
+    );
+    assert!(
+        idx.iter()
+            .any(|i| i.starts_with("index_characters_on_publisher_id:")),
+        "{idx:?}"
+    );
+    assert!(
+        idx.iter()
+            .any(|i| i.starts_with("index_order_on_user:") && i.contains("(\"user\")")),
+        "{idx:?}"
+    );
+    let fks = q(
+        "SELECT conname || ':' || pg_get_constraintdef(oid) FROM pg_constraint \
+                 WHERE contype = 'f' AND connamespace = $1::text::regnamespace",
+    )
+    .await;
+    assert_eq!(fks.len(), 1, "{fks:?}");
+    assert!(
+        fks[0]
+            .starts_with("fk_publisher_addresses_publishers:FOREIGN KEY (publisher_id) REFERENCES"),
+        "{fks:?}"
+    );
+    let comments =
+        q("SELECT obj_description(('\"' || $1 || '\".publishers')::regclass, 'pg_class')").await;
+    assert!(!comments[0].is_empty());
+
+    // Identity columns continue after the copied ids; quoted names work as names.
+    let row = pg
+        .query_one("INSERT INTO publishers (name, created_at, updated_at) VALUES ('Image', now(), now()) RETURNING id", &[])
+        .await
+        .unwrap();
+    let id: i32 = row.get(0);
+    assert!(id >= 4, "new publisher id {id} must follow the copied ones");
+    let row = pg
+        .query_one(
+            "SELECT \"CustomerName\", \"unit price\"::text, \"user\" FROM \"order\" WHERE id = 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let got: (String, String, String) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!(got, ("Peter Parker".into(), "19.99".into(), "peter".into()));
+    let n: i64 = pg
+        .query_one("SELECT count(*) FROM \"LineItems\"", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 3);
+    // Self-reference kept; the empty and one-row tables are there.
+    let n: i64 = pg
+        .query_one(
+            "SELECT count(*) FROM teams c JOIN teams p ON p.id = c.parent_id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 3);
+    let n: i64 = pg
+        .query_one("SELECT count(*) FROM audits", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+    let n: i64 = pg
+        .query_one("SELECT count(*) FROM ar_internal_metadata", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+    // NOT NULL temporal columns without zero dates get NOT NULL back after the load.
+    let nn: bool = pg
+        .query_one(
+            "SELECT attnotnull FROM pg_attribute WHERE attrelid = 'characters'::regclass AND attname = 'created_at'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(nn);
+    // No staging tables left behind.
+    assert!(!db.pg_tables().await.iter().any(|t| t.starts_with("_barge")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitioned_tables_read_in_parallel_arrive_whole() {
+    let db = TestDb::new("parts").await;
+    db.load(&[FixtureSet::Legacy]).await;
+    db.generate("characters", 60_000, 7).await;
+    db.generate("posts", 30_000, 7).await;
+    // Punch holes in the key space: ranges must not lose or duplicate rows around them.
+    let mut my = db.mysql().await;
+    my.query_drop("DELETE FROM characters WHERE id BETWEEN 10000 AND 25000 OR id % 7 = 0")
+        .await
+        .unwrap();
+    let opts = barge::CopyOptions {
+        min_partition_rows: 5_000,
+        jobs: 4,
+        batch_rows: 1000,
+        ..db.options()
+    };
+    let report = db.copy(&opts).await.unwrap();
+    assert!(report.ok(), "{}", report.to_text());
+    assert!(report.table("characters").unwrap().partitions > 1);
+    assert!(report.table("posts").unwrap().partitions > 1);
+    assert_table_identical(&db, "characters").await;
+    assert_table_identical(&db, "posts").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn selection_modes_and_reruns() {
+    let db = TestDb::new("modes").await;
+    db.load(&[FixtureSet::Legacy]).await;
+
+    let only = barge::CopyOptions {
+        selection: Selection {
+            tables: vec!["publishers".into(), "characters".into()],
+            exclude: vec![],
+        },
+        ..db.options()
+    };
+    assert!(db.copy(&only).await.unwrap().ok());
+    assert_eq!(db.pg_tables().await, vec!["characters", "publishers"]);
+
+    // A rerun without --drop refuses and changes nothing; with --drop it replaces.
+    let pg = db.pg().await;
+    pg.batch_execute("DELETE FROM characters WHERE id > 5")
+        .await
+        .unwrap();
+    let err = db.copy(&only).await.unwrap_err().to_string();
+    assert!(
+        err.contains("already exists") && err.contains("--drop"),
+        "{err}"
+    );
+    let n: i64 = pg
+        .query_one("SELECT count(*) FROM characters", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 5, "refused rerun must not touch the table");
+    let report = db
+        .copy(&barge::CopyOptions {
+            drop: true,
+            ..only.clone()
+        })
+        .await
+        .unwrap();
+    assert!(report.ok(), "{}", report.to_text());
+    assert_table_identical(&db, "characters").await;
+
+    // --exclude
+    let rest = barge::CopyOptions {
+        selection: Selection {
+            tables: vec![],
+            exclude: vec!["publishers".into(), "characters".into(), "posts".into()],
+        },
+        ..db.options()
+    };
+    let report = db.copy(&rest).await.unwrap();
+    assert!(report.ok(), "{}", report.to_text());
+    let tables = db.pg_tables().await;
+    assert_eq!(tables.len(), 11, "{tables:?}");
+    assert!(!tables.contains(&"posts".to_string()));
+
+    // --schema-only creates empty tables; --data-only then fills them.
+    let posts = barge::CopyOptions {
+        selection: Selection {
+            tables: vec!["posts".into()],
+            exclude: vec![],
+        },
+        mode: Mode::SchemaOnly,
+        ..db.options()
+    };
+    assert!(db.copy(&posts).await.unwrap().ok());
+    let n: i64 = pg
+        .query_one("SELECT count(*) FROM posts", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+    let report = db
+        .copy(&barge::CopyOptions {
+            mode: Mode::DataOnly,
+            ..posts.clone()
+        })
+        .await
+        .unwrap();
+    assert!(report.ok(), "{}", report.to_text());
+    assert_table_identical(&db, "posts").await;
+    let next: i64 = pg
+        .query_one("INSERT INTO posts (title, created_at, updated_at) VALUES ('x', now(), now()) RETURNING id", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(next > 5, "sequence moved past loaded ids: {next}");
+
+    // --data-only into a hand-made table with other column order and an extra column.
+    pg.batch_execute(
+        "DROP TABLE schema_migrations; CREATE TABLE schema_migrations (note text, version varchar(255) PRIMARY KEY)",
+    )
+    .await
+    .unwrap();
+    let mig = barge::CopyOptions {
+        selection: Selection {
+            tables: vec!["schema_migrations".into()],
+            exclude: vec![],
+        },
+        mode: Mode::DataOnly,
+        ..db.options()
+    };
+    let report = db.copy(&mig).await.unwrap();
+    assert!(report.ok(), "{}", report.to_text());
+    let n: i64 = pg
+        .query_one(
+            "SELECT count(*) FROM schema_migrations WHERE note IS NULL",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_that_fails_midway_is_not_left_behind() {
+    let db = TestDb::new("atomic").await;
+    db.load(&[FixtureSet::Legacy]).await;
+    let mut my = db.mysql().await;
+    // 20k good rows, then a TINYINT(1) value that cannot become a boolean.
+    my.query_drop(
+        "CREATE TABLE flags (id int PRIMARY KEY, ok tinyint(1));
+         INSERT INTO flags SELECT seq, seq % 2 FROM seq_1_to_20000;
+         UPDATE flags SET ok = 7 WHERE id = 15000;",
+    )
+    .await
+    .unwrap();
+    let opts = barge::CopyOptions {
+        batch_rows: 1000,
+        ..db.options()
+    };
+    let report = db.copy(&opts).await.unwrap();
+    assert!(!report.ok());
+    let f = report.table("flags").unwrap();
+    assert_eq!(f.status, Status::Failed);
+    let e = f.error.as_deref().unwrap();
+    assert!(
+        e.contains("flags")
+            && e.contains("ok")
+            && e.contains("not 0 or 1")
+            && e.contains("id = 15000"),
+        "{e}"
+    );
+    let tables = db.pg_tables().await;
+    assert!(!tables.contains(&"flags".to_string()), "{tables:?}");
+    assert!(
+        !tables.iter().any(|t| t.starts_with("_barge")),
+        "{tables:?}"
+    );
+    assert!(
+        tables.contains(&"characters".to_string()),
+        "the other tables still load: {tables:?}"
+    );
+
+    // The CLI exits non-zero and names the table.
+    let (ok, out, _) = barge(&[
+        "copy",
+        "--from",
+        &db.source(),
+        "--to",
+        &db.target(),
+        "--schema",
+        &format!("{}_cli", db.name),
+        "--tables",
+        "flags",
+    ]);
+    assert!(!ok);
+    assert!(out.contains("flags") && out.contains("failed"), "{out}");
+    let pg = db.pg().await;
+    pg.batch_execute(&format!(
+        "DROP SCHEMA IF EXISTS \"{}_cli\" CASCADE",
+        db.name
+    ))
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_a_clear_error_and_writes_nothing() {
+    let db = TestDb::new("bad").await;
+    db.load(&[FixtureSet::Legacy]).await;
+    let to = db.target();
+    let schema = db.name.clone();
+    let run = |from: String, extra: &[&str]| {
+        let mut args = vec![
+            "copy".to_string(),
+            "--from".into(),
+            from,
+            "--to".into(),
+            to.clone(),
+            "--schema".into(),
+            schema.clone(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        barge(&a)
+    };
+    let src = db.source();
+    let with_password = |pw: &str| src.replacen("barge-test", pw, 1);
+
+    let (ok, _, err) = run("mysql://barge:s3cret-pw@127.0.0.1:1/x".into(), &[]);
+    assert!(!ok);
+    assert!(
+        err.contains("cannot connect to the source server") && err.contains("127.0.0.1:1"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret-pw"), "password leaked: {err}");
+
+    let (ok, _, err) = run(with_password("wrong-pw"), &[]);
+    assert!(!ok);
+    assert!(
+        err.contains("Access denied") && err.contains("source"),
+        "{err}"
+    );
+    assert!(!err.contains("wrong-pw"), "password leaked: {err}");
+
+    let (ok, _, err) = run(
+        format!(
+            "{}no_such_db_{}",
+            common::mysql_server_url(),
+            std::process::id()
+        ),
+        &[],
+    );
+    assert!(!ok);
+    assert!(err.contains("no_such_db"), "{err}");
+
+    let (ok, _, err) = run(src.clone(), &["--tables", "publishers,nope"]);
+    assert!(!ok);
+    assert!(
+        err.contains("no such table") && err.contains("nope"),
+        "{err}"
+    );
+
+    let (ok, _, err) = run(src.clone(), &["--to-nowhere"]);
+    assert!(!ok && err.contains("--to-nowhere"), "{err}");
+
+    let (ok, _, err) = barge(&[
+        "copy",
+        "--from",
+        &src,
+        "--to",
+        "postgres://barge:pg-s3cret@127.0.0.1:1/barge",
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("cannot connect to the target server") && !err.contains("pg-s3cret"),
+        "{err}"
+    );
+
+    // Nothing was written by any of those.
+    assert!(db.pg_tables().await.is_empty());
+
+    // A target table with other columns and no --drop: refused, left as it was.
+    let pg = db.pg().await;
+    pg.batch_execute(&format!(
+        "CREATE SCHEMA IF NOT EXISTS \"{schema}\"; CREATE TABLE publishers (code int)"
+    ))
+    .await
+    .unwrap();
+    let (ok, _, err) = run(src.clone(), &["--tables", "publishers,characters"]);
+    assert!(!ok);
+    assert!(
+        err.contains("publishers") && err.contains("already exists"),
+        "{err}"
+    );
+    let (ok, _, err) = run(src.clone(), &["--tables", "publishers", "--data-only"]);
+    assert!(!ok);
+    assert!(
+        err.contains("does not fit") && err.contains("no column"),
+        "{err}"
+    );
+    assert_eq!(db.pg_tables().await, vec!["publishers"]);
+    let cols: i64 = pg
+        .query_one("SELECT count(*) FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'publishers'", &[&schema])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(cols, 1);
+
+    // An unmappable type stops the run before any data moves.
+    let mut my = db.mysql().await;
+    my.query_drop("CREATE TABLE ids (id int PRIMARY KEY, u uuid)")
+        .await
+        .unwrap();
+    let (ok, _, err) = run(src.clone(), &["--tables", "ids"]);
+    assert!(!ok);
+    assert!(
+        err.contains("table ids, column u: MySQL type uuid"),
+        "{err}"
+    );
+    assert_eq!(db.pg_tables().await, vec!["publishers"]);
+}
