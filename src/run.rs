@@ -255,12 +255,14 @@ async fn copy_inner(
     // Whatever did not finish: drop its staging table, mark it.
     let mut errors = Vec::new();
     for (i, p) in shared.plans.iter().enumerate() {
-        let mut prog = shared.progress[i].lock().unwrap();
-        if prog.status != Some(Status::Ok) {
+        let unfinished = {
+            let mut prog = shared.progress[i].lock().unwrap();
             if prog.status.is_none() {
                 prog.status = Some(Status::Skipped);
             }
-            drop(prog);
+            prog.status != Some(Status::Ok)
+        };
+        if unfinished {
             pg::drop_staging(&control, &schema, p).await;
         }
     }

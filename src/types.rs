@@ -145,7 +145,7 @@ pub fn map_mysql(col: &Column) -> Option<Mapping> {
         "double" | "real" | "double precision" => m(Decode::Float64, A::Float64, PgType::Double),
         "bit" => match col.numeric_precision.unwrap_or(1) {
             1 => m(Decode::BitBool, A::Boolean, PgType::Boolean),
-            n => m(Decode::Bits, A::UInt64, PgType::Bit(n as u32)),
+            n => m(Decode::Bits, A::UInt64, PgType::Bit(n)),
         },
         "char" | "varchar" => {
             let n = col.char_max_length.and_then(|n| u32::try_from(n).ok());

@@ -155,6 +155,7 @@ async fn send(
     Ok(tx.send(batch).await.is_ok())
 }
 
+#[derive(Debug, PartialEq, Eq)]
 pub enum Appended {
     Value,
     NulledDate,
