@@ -113,6 +113,11 @@ async fn copy_inner(
     let control = pg_connect(to, Side::Target).await?;
     let catalog = introspect(&mut conn, database).await?;
     let plans = plan(&catalog, &opts.selection)?;
+    tracing::info!(
+        "planned {} tables in {:.3}s",
+        plans.len(),
+        started.elapsed().as_secs_f64()
+    );
     let schema = opts.schema.clone();
 
     // Everything that can be checked is checked before the first write to the target.
@@ -188,9 +193,17 @@ async fn copy_inner(
         parts[w.table] += 1;
     }
 
+    tracing::info!(
+        "counted and partitioned at {:.3}s",
+        started.elapsed().as_secs_f64()
+    );
     for p in &plans {
         pg::prepare_staging(&control, &schema, p, opts.mode).await?;
     }
+    tracing::info!(
+        "staging tables ready at {:.3}s",
+        started.elapsed().as_secs_f64()
+    );
 
     let shared = Arc::new(Shared {
         database: database.to_string(),
@@ -513,6 +526,7 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) {
             }
         };
         if finish {
+            tracing::info!("{}: all partitions loaded", shared.plans[t].source);
             let (rows, written, nulled) = {
                 let prog = shared.progress[t].lock().unwrap();
                 (prog.read.rows, prog.written, prog.read.nulled_dates.clone())
@@ -538,7 +552,6 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) {
                     plan,
                     shared.mode,
                     shared.drop,
-                    rows,
                     &nulled,
                 )
                 .await
