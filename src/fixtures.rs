@@ -53,12 +53,7 @@ fn ident(s: &str) -> String {
 }
 
 /// (Re)create `database` on the server `url` points at and load the fixture sets into it.
-pub async fn load(
-    url: &DbUrl,
-    database: &str,
-    sets: &[FixtureSet],
-    _fresh: bool,
-) -> Result<String> {
+pub async fn load(url: &DbUrl, database: &str, sets: &[FixtureSet]) -> Result<String> {
     let pool = mysql_pool(url, 1)?;
     let result = async {
         let mut conn = mysql_conn(&pool, url, Side::Target).await?;

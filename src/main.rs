@@ -75,7 +75,7 @@ struct FixturesArgs {
     /// Server to load into: mysql://user:password@host:port/ (the database comes from --database)
     #[arg(long, env = "BARGE_MYSQL_URL")]
     to: String,
-    /// Database to (re)create and fill.
+    /// Database to fill; it is dropped and created anew.
     #[arg(long, default_value = "barge_demo")]
     database: String,
     /// Which data: legacy (the Rails-style app), type_zoo (every MySQL type's edge values).
@@ -90,9 +90,6 @@ struct FixturesArgs {
     /// Seed of the generator: the same seed always gives the same rows.
     #[arg(long, default_value_t = fixtures::DEFAULT_SEED)]
     seed: u64,
-    /// Drop the database first if it exists.
-    #[arg(long)]
-    fresh: bool,
 }
 
 fn main() -> ExitCode {
@@ -181,7 +178,7 @@ async fn load_fixtures(a: FixturesArgs) -> Result<ExitCode> {
         .map(|s| FixtureSet::parse(s))
         .collect::<barge::Result<Vec<_>>>()?;
     let started = std::time::Instant::now();
-    let summary = fixtures::load(&url, &a.database, &sets, a.fresh).await?;
+    let summary = fixtures::load(&url, &a.database, &sets).await?;
     eprintln!(
         "loaded {} into {} in {:.2}s",
         summary,

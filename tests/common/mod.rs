@@ -132,9 +132,7 @@ impl TestDb {
 
     pub async fn load(&self, sets: &[FixtureSet]) {
         let url = DbUrl::parse(&self.mysql_server).unwrap();
-        barge::fixtures::load(&url, &self.name, sets, true)
-            .await
-            .unwrap();
+        barge::fixtures::load(&url, &self.name, sets).await.unwrap();
     }
 
     pub async fn generate(&self, table: &str, rows: u64, seed: u64) {
