@@ -9,7 +9,7 @@ use crate::error::{Context, Error, Result, Side};
 use crate::plan::{plan, Mode, Selection, TablePlan};
 use crate::report::{Report, Status, TableReport};
 use crate::sink::postgres::{self as pg, qualified, quote_ident};
-use crate::source::mysql::{quote_ident as my_ident, read_partition, ReadSpec, ReadStats};
+use crate::source::mysql::{int_of, quote_ident as my_ident, read_partition, ReadSpec, ReadStats};
 use crate::source::{split_range, KeyRange};
 use crate::url::DbUrl;
 use arrow_schema::Schema;
@@ -471,14 +471,7 @@ async fn partition(
         table: p.source.clone(),
         detail: "COUNT(*) returned no row".into(),
     })?;
-    let int = |i: usize| -> Option<i128> {
-        match row.as_ref(i)? {
-            mysql_async::Value::Int(v) => Some(*v as i128),
-            mysql_async::Value::UInt(v) => Some(*v as i128),
-            mysql_async::Value::Bytes(b) => std::str::from_utf8(b).ok()?.parse().ok(),
-            _ => None,
-        }
-    };
+    let int = |i: usize| row.as_ref(i).and_then(|v| int_of(v).ok());
     let count = int(0).unwrap_or(0) as u64;
     let (Some(min), Some(max)) = (int(1), int(2)) else {
         return Ok((count, None));

@@ -118,16 +118,24 @@ pub fn post_load_sql(schema: &str, plan: &TablePlan, nulled: &[u64]) -> Vec<Stri
     if !alter.is_empty() {
         out.push(format!("ALTER TABLE {t} {}", alter.join(", ")));
     }
-    for i in &plan.indexes {
-        out.push(format!(
-            "CREATE {}INDEX {} ON {t} ({})",
-            if i.unique { "UNIQUE " } else { "" },
-            quote_ident(&i.name),
-            i.keys.join(", ")
-        ));
-    }
+    out.extend(index_sql(schema, plan));
     out.extend(comment_sql(schema, plan));
     out
+}
+
+fn index_sql(schema: &str, plan: &TablePlan) -> Vec<String> {
+    let t = qualified(schema, &plan.target);
+    plan.indexes
+        .iter()
+        .map(|i| {
+            format!(
+                "CREATE {}INDEX {} ON {t} ({})",
+                if i.unique { "UNIQUE " } else { "" },
+                quote_ident(&i.name),
+                i.keys.join(", ")
+            )
+        })
+        .collect()
 }
 
 fn comment_sql(schema: &str, plan: &TablePlan) -> Vec<String> {
@@ -174,15 +182,7 @@ pub fn identity_sql(schema: &str, plan: &TablePlan) -> Vec<String> {
 /// Schema-only: the final table with everything but foreign keys.
 pub fn schema_only_sql(schema: &str, plan: &TablePlan) -> Vec<String> {
     let mut out = vec![create_table_sql(schema, &plan.target, plan, true)];
-    let t = qualified(schema, &plan.target);
-    for i in &plan.indexes {
-        out.push(format!(
-            "CREATE {}INDEX {} ON {t} ({})",
-            if i.unique { "UNIQUE " } else { "" },
-            quote_ident(&i.name),
-            i.keys.join(", ")
-        ));
-    }
+    out.extend(index_sql(schema, plan));
     out.extend(comment_sql(schema, plan));
     out
 }

@@ -362,7 +362,8 @@ impl ColumnBuilder {
     }
 }
 
-fn int_of(v: &Value) -> Result<i128, String> {
+/// An integer from any wire form (binary protocol ints, or text).
+pub fn int_of(v: &Value) -> Result<i128, String> {
     match v {
         Value::Int(i) => Ok(*i as i128),
         Value::UInt(u) => Ok(*u as i128),
