@@ -197,8 +197,14 @@ async fn copy_inner(
         "counted and partitioned at {:.3}s",
         started.elapsed().as_secs_f64()
     );
-    for p in &plans {
-        pg::prepare_staging(&control, &schema, p, opts.mode).await?;
+    for (i, p) in plans.iter().enumerate() {
+        if let Err(e) = pg::prepare_staging(&control, &schema, p, opts.mode).await {
+            // Leave nothing behind: drop the staging tables made so far.
+            for q in &plans[..i] {
+                pg::drop_staging(&control, &schema, q).await;
+            }
+            return Err(e);
+        }
     }
     tracing::info!(
         "staging tables ready at {:.3}s",
