@@ -25,6 +25,7 @@ pub mod source;
 pub mod temporal;
 pub mod types;
 pub mod url;
+pub mod verify;
 
 pub use error::{Error, Result};
 pub use plan::{Mode, Selection};

@@ -667,3 +667,44 @@ async fn bad_input_is_a_clear_error_and_writes_nothing() {
     );
     assert_eq!(db.pg_tables().await, vec!["publishers"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_checksums_agree_across_servers_and_catch_a_changed_value() {
+    let db = TestDb::new("checksum").await;
+    db.load(&[FixtureSet::Legacy, FixtureSet::TypeZoo]).await;
+    assert!(db.copy(&db.options()).await.unwrap().ok());
+    let mut my = db.mysql().await;
+    let pg = db.pg().await;
+    let catalog = barge::catalog::mysql::introspect(&mut my, &db.name)
+        .await
+        .unwrap();
+    let plans = barge::plan::plan(&catalog, &Selection::default()).unwrap();
+    for p in &plans {
+        let s = barge::verify::mysql_checksum(&mut my, &db.name, &p.source, &p.columns)
+            .await
+            .unwrap();
+        let t = barge::verify::pg_checksum(&pg, &db.name, &p.target, &p.columns)
+            .await
+            .unwrap();
+        assert_eq!(s, t, "checksum of {}", p.source);
+    }
+    let zoo = plans.iter().find(|p| p.source == "zoo_floats").unwrap();
+    let before = barge::verify::pg_checksum(&pg, &db.name, "zoo_floats", &zoo.columns)
+        .await
+        .unwrap();
+    // The smallest possible change: the next float after the largest value's predecessor.
+    pg.batch_execute(
+        "UPDATE zoo_floats SET d = d * (1 - 2.220446049250313e-16) \
+         WHERE id = (SELECT min(id) FROM zoo_floats WHERE d > 1)",
+    )
+    .await
+    .unwrap();
+    let after = barge::verify::pg_checksum(&pg, &db.name, "zoo_floats", &zoo.columns)
+        .await
+        .unwrap();
+    assert_eq!(before.rows, after.rows);
+    assert_ne!(
+        before.hash, after.hash,
+        "a one-ulp change in one double must change the checksum"
+    );
+}
