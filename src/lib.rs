@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod bench;
 pub mod catalog;
 pub mod connect;
 pub mod error;

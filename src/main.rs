@@ -31,6 +31,61 @@ enum Command {
     Copy(CopyArgs),
     /// Load barge's fixture data sets into a MySQL/MariaDB database (for demos, tests, benches).
     Fixtures(FixturesArgs),
+    /// Move the same tables several ways (row-by-row ORM inserts, batched INSERTs, barge,
+    /// pgloader), check each result against the source, and report them side by side.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Source: mysql://user:password@host:port/database
+    #[arg(long, env = "BARGE_FROM")]
+    from: String,
+    /// Target: postgres://user:password@host:port/database (schemas barge_bench_<strategy> are replaced)
+    #[arg(long, env = "BARGE_TO")]
+    to: String,
+    /// Tables to move (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "characters")]
+    tables: Vec<String>,
+    /// Strategies (comma-separated): orm-row, orm-row-tx, multi-insert, barge, pgloader.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "orm-row,orm-row-tx,multi-insert,barge,pgloader"
+    )]
+    strategies: Vec<String>,
+    /// Runs of each strategy; the report gives the median and min–max.
+    #[arg(long, default_value_t = 3)]
+    repeat: usize,
+    /// Rows the row-by-row strategies insert before their time is extrapolated.
+    #[arg(long, default_value_t = 20_000)]
+    sample_limit: u64,
+    /// barge's --jobs.
+    #[arg(long, short = 'j', default_value_t = 4)]
+    jobs: usize,
+    /// Recreate the source database with barge's generated data first (legacy schema plus
+    /// --rows rows in each of --tables, which must be characters and/or posts).
+    #[arg(long)]
+    generate: bool,
+    /// Rows to generate per table (with --generate).
+    #[arg(long, default_value_t = 250_000)]
+    rows: u64,
+    /// Generator seed.
+    #[arg(long, default_value_t = fixtures::DEFAULT_SEED)]
+    seed: u64,
+    /// Scaling mode: run only barge at these sizes (comma-separated row counts, generated into
+    /// the first of --tables) and at each of --scale-jobs.
+    #[arg(long, value_delimiter = ',')]
+    scale: Vec<u64>,
+    /// --jobs values for the scaling mode.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4")]
+    scale_jobs: Vec<usize>,
+    /// Write report.txt, report.json, report.csv and chart.svg here.
+    #[arg(long)]
+    out: Option<std::path::PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -128,6 +183,7 @@ async fn run(cmd: Command) -> Result<ExitCode> {
     match cmd {
         Command::Copy(a) => copy(a).await,
         Command::Fixtures(a) => load_fixtures(a).await,
+        Command::Bench(a) => bench(a).await,
     }
 }
 
@@ -198,4 +254,86 @@ async fn load_fixtures(a: FixturesArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn bench(a: BenchArgs) -> Result<ExitCode> {
+    use barge::bench::{self, BenchOptions, BenchReport, Strategy};
+    let from = DbUrl::parse(&a.from).context("--from")?;
+    let to = DbUrl::parse(&a.to).context("--to")?;
+    let Some(database) = from.database() else {
+        bail!("--from must name a database (mysql://user:password@host:port/DATABASE)");
+    };
+    let mut strategies = a
+        .strategies
+        .iter()
+        .map(|s| Strategy::parse(s))
+        .collect::<barge::Result<Vec<_>>>()?;
+    if strategies.contains(&Strategy::Pgloader) && !on_path("pgloader") {
+        eprintln!(
+            "note: pgloader is not installed (apt-get install pgloader); its strategy is left out"
+        );
+        strategies.retain(|s| *s != Strategy::Pgloader);
+    }
+    let opts = BenchOptions {
+        from: from.clone(),
+        to,
+        tables: a.tables.clone(),
+        strategies,
+        repeat: a.repeat.max(1),
+        sample_limit: a.sample_limit.max(1),
+        jobs: a.jobs.max(1),
+        barge_exe: std::env::current_exe().context("locating the barge executable")?,
+        schema_prefix: "barge_bench".into(),
+    };
+    let server = from.with_database("");
+    if a.generate || !a.scale.is_empty() {
+        fixtures::load(&server, &database, &[FixtureSet::Legacy]).await?;
+    }
+    if a.generate {
+        for t in &a.tables {
+            let started = std::time::Instant::now();
+            fixtures::generate(&server, &database, t, a.rows, a.seed).await?;
+            eprintln!(
+                "generated {} rows into {database}.{t} in {:.2}s",
+                a.rows,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let report = if a.scale.is_empty() {
+        bench::run(&opts).await?
+    } else {
+        let mut r = BenchReport::new(vec![]);
+        r.scaling = bench::scale(&opts, &a.tables[0], &a.scale, &a.scale_jobs, a.seed).await?;
+        r
+    };
+    if let Some(dir) = &a.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::write(dir.join("report.txt"), report.to_text())?;
+        std::fs::write(dir.join("report.json"), report.to_json())?;
+        std::fs::write(dir.join("report.csv"), report.to_csv())?;
+        if !report.results.is_empty() {
+            std::fs::write(dir.join("chart.svg"), report.to_svg())?;
+        }
+        eprintln!(
+            "wrote report.txt, report.json, report.csv and chart.svg to {}",
+            dir.display()
+        );
+    }
+    if a.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn on_path(bin: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
+        .unwrap_or(false)
 }

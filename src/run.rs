@@ -597,6 +597,7 @@ async fn run_partition(
         schema: shared.arrow[work.table].clone(),
         range: work.range.clone(),
         key_column: plan.primary_key.first().cloned(),
+        limit: None,
         batch_rows: shared.batch_rows,
         batch_bytes: BATCH_BYTES,
     };

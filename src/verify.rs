@@ -84,12 +84,14 @@ fn mysql_canonical(v: &Value, m: &Mapping) -> Option<String> {
     })
 }
 
-/// Checksum of a MySQL table, read as barge reads it.
+/// Checksum of a MySQL table, read as barge reads it; with `first`, only the first rows
+/// in the order of the given key.
 pub async fn mysql_checksum(
     conn: &mut mysql_async::Conn,
     database: &str,
     table: &str,
     columns: &[(String, Mapping)],
+    first: Option<(&str, u64)>,
 ) -> Result<Checksum> {
     let exprs: Vec<String> = columns
         .iter()
@@ -98,12 +100,15 @@ pub async fn mysql_checksum(
             _ => my_ident(n),
         })
         .collect();
-    let sql = format!(
+    let mut sql = format!(
         "SELECT {} FROM {}.{}",
         exprs.join(", "),
         my_ident(database),
         my_ident(table)
     );
+    if let Some((key, n)) = first {
+        sql.push_str(&format!(" ORDER BY {} LIMIT {n}", my_ident(key)));
+    }
     let ctx = || format!("checksumming {table}");
     let mut result = conn.exec_iter(sql.as_str(), ()).await.ctx(ctx())?;
     let mut sum = Checksum { rows: 0, hash: 0 };

@@ -680,7 +680,7 @@ async fn content_checksums_agree_across_servers_and_catch_a_changed_value() {
         .unwrap();
     let plans = barge::plan::plan(&catalog, &Selection::default()).unwrap();
     for p in &plans {
-        let s = barge::verify::mysql_checksum(&mut my, &db.name, &p.source, &p.columns)
+        let s = barge::verify::mysql_checksum(&mut my, &db.name, &p.source, &p.columns, None)
             .await
             .unwrap();
         let t = barge::verify::pg_checksum(&pg, &db.name, &p.target, &p.columns)

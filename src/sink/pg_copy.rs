@@ -320,6 +320,34 @@ fn divmod_small(limbs: &mut [u64; 5], d: u64) -> u64 {
     rem as u64
 }
 
+/// One batch's columns, ready to encode value by value: used for query parameters, whose
+/// binary format is the same per-type "send" format as binary COPY's fields.
+pub struct BatchEncoder<'a> {
+    names: &'a [String],
+    encs: Vec<Enc<'a>>,
+}
+
+impl<'a> BatchEncoder<'a> {
+    pub fn is_null(&self, col: usize, row: usize) -> bool {
+        self.encs[col].is_null(row)
+    }
+
+    /// Append the value without its length prefix.
+    pub fn write_value(&self, col: usize, row: usize, out: &mut BytesMut) -> Result<()> {
+        let start = out.len();
+        self.encs[col]
+            .write(row, out)
+            .map_err(|detail| Error::Value {
+                table: String::new(),
+                column: self.names[col].clone(),
+                detail,
+            })?;
+        out.copy_within(start + 4.., start);
+        out.truncate(out.len() - 4);
+        Ok(())
+    }
+}
+
 /// Encodes record batches for one target table: the column order of the batch is the
 /// column order of the COPY statement.
 pub struct CopyEncoder {
@@ -332,16 +360,23 @@ impl CopyEncoder {
         CopyEncoder { names, types }
     }
 
+    pub fn for_batch<'a>(&'a self, batch: &'a RecordBatch) -> Result<BatchEncoder<'a>> {
+        Ok(BatchEncoder {
+            names: &self.names,
+            encs: batch
+                .columns()
+                .iter()
+                .zip(&self.types)
+                .zip(&self.names)
+                .map(|((a, t), n)| Enc::new(n, a, t))
+                .collect::<Result<_>>()?,
+        })
+    }
+
     /// Append every row of `batch` to `buf`. On a value PostgreSQL cannot take, the error
     /// names the column and the row's position in the batch.
     pub fn encode(&self, batch: &RecordBatch, buf: &mut BytesMut) -> Result<()> {
-        let encs: Vec<Enc<'_>> = batch
-            .columns()
-            .iter()
-            .zip(&self.types)
-            .zip(&self.names)
-            .map(|((a, t), n)| Enc::new(n, a, t))
-            .collect::<Result<_>>()?;
+        let encs = self.for_batch(batch)?.encs;
         let ncols = encs.len() as i16;
         buf.reserve(batch.get_array_memory_size() + batch.num_rows() * (2 + 4 * encs.len()));
         for row in 0..batch.num_rows() {

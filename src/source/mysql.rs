@@ -23,6 +23,8 @@ pub struct ReadSpec {
     pub range: Option<KeyRange>,
     /// A key column, to name the row in errors (the primary key's first column).
     pub key_column: Option<String>,
+    /// Read only the first rows in key order (benchmark samples).
+    pub limit: Option<u64>,
     pub batch_rows: usize,
     /// Flush a batch early once its values exceed this many bytes (wide text/blob rows).
     pub batch_bytes: usize,
@@ -62,6 +64,12 @@ pub fn select_sql(spec: &ReadSpec) -> String {
             r.lo,
             r.hi
         ));
+    }
+    if let Some(n) = spec.limit {
+        if let Some(k) = &spec.key_column {
+            sql.push_str(&format!(" ORDER BY {}", quote_ident(k)));
+        }
+        sql.push_str(&format!(" LIMIT {n}"));
     }
     sql
 }

@@ -212,9 +212,16 @@ impl Drop for TestDb {
                         .query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))
                         .await;
                 }
+                // The test's schema and any `<name>_*` schemas it made (bench strategies).
                 if let Ok(c) = connect_pg(&pg).await {
                     let _ = c
-                        .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"))
+                        .batch_execute(&format!(
+                            "DO $$ DECLARE s name; BEGIN \
+                             FOR s IN SELECT nspname FROM pg_namespace \
+                                      WHERE nspname = '{name}' OR nspname LIKE '{name}\\_%' LOOP \
+                               EXECUTE format('DROP SCHEMA %I CASCADE', s); \
+                             END LOOP; END $$"
+                        ))
                         .await;
                 }
             })

@@ -1,0 +1,111 @@
+//! `barge bench` on a small table against the real servers.
+
+mod common;
+
+use barge::bench::{self, BenchOptions, Strategy};
+use barge::fixtures::FixtureSet;
+use barge::DbUrl;
+use common::TestDb;
+
+fn options(db: &TestDb, strategies: &[Strategy], sample_limit: u64) -> BenchOptions {
+    BenchOptions {
+        from: DbUrl::parse(&db.source()).unwrap(),
+        to: DbUrl::parse(&db.target()).unwrap(),
+        tables: vec!["characters".into()],
+        strategies: strategies.to_vec(),
+        repeat: 2,
+        sample_limit,
+        jobs: 2,
+        barge_exe: env!("CARGO_BIN_EXE_barge").into(),
+        schema_prefix: db.name.clone(),
+    }
+}
+
+const LOCAL: [Strategy; 4] = [
+    Strategy::OrmRow,
+    Strategy::OrmRowTx,
+    Strategy::MultiInsert,
+    Strategy::Barge,
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_strategy_produces_the_same_content_and_the_report_says_so() {
+    let db = TestDb::new("bench").await;
+    db.load(&[FixtureSet::Legacy]).await;
+    db.generate("characters", 3_000, 5).await;
+
+    let report = bench::run(&options(&db, &LOCAL, 1_000_000)).await.unwrap();
+    assert!(report.ok(), "{}", report.to_text());
+    assert_eq!(report.results.len(), 4);
+    let checks: Vec<&str> = report.results.iter().map(|r| r.check.as_str()).collect();
+    assert!(
+        checks
+            .iter()
+            .all(|c| *c == checks[0] && c.starts_with("ok (3000 rows")),
+        "{checks:?}"
+    );
+    for r in &report.results {
+        assert_eq!(r.runs.len(), 2, "{}: --repeat 2", r.strategy);
+        assert!(r.min_s <= r.median_s && r.median_s <= r.max_s);
+        assert!(!r.extrapolated);
+    }
+    assert_eq!(report.results[0].speedup_vs_orm_row, Some(1.0));
+    let barge = report
+        .results
+        .iter()
+        .find(|r| r.strategy == "barge")
+        .unwrap();
+    assert!(
+        barge.peak_rss_mb.unwrap() > 1.0,
+        "barge's peak memory is measured"
+    );
+    let text = report.to_text();
+    assert!(
+        text.contains("orm-row-tx") && text.contains("multi-insert") && text.contains("barge"),
+        "{text}"
+    );
+    let csv = report.to_csv();
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    let svg = report.to_svg();
+    assert!(
+        svg.starts_with("<svg") && svg.matches("<rect").count() == 5,
+        "one background + 4 bars"
+    );
+
+    // Sampled strategies say they were extrapolated, and are checked on their sample.
+    let report = bench::run(&options(&db, &[Strategy::OrmRow, Strategy::Barge], 500))
+        .await
+        .unwrap();
+    assert!(report.ok(), "{}", report.to_text());
+    let orm = &report.results[0];
+    assert!(orm.extrapolated && orm.rows_run == 500 && orm.rows == 3000);
+    assert!(orm.check.starts_with("ok (500 rows"), "{}", orm.check);
+    assert!((orm.full_table_s - orm.median_s * 6.0).abs() < 1e-9);
+    assert!(report.to_text().contains("500 of 3000") && report.to_text().contains("extrapolated"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_strategy_is_reported_without_hiding_the_others() {
+    let db = TestDb::new("benchfail").await;
+    db.load(&[FixtureSet::Legacy]).await;
+    let mut opts = options(&db, &[Strategy::Barge, Strategy::MultiInsert], 1_000);
+    opts.barge_exe = "/nonexistent/barge".into();
+    let report = bench::run(&opts).await.unwrap();
+    assert!(!report.ok());
+    let barge = &report.results[0];
+    assert!(
+        barge
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("cannot run barge copy"),
+        "{barge:?}"
+    );
+    let multi = &report.results[1];
+    assert!(multi.ok(), "{multi:?}");
+    let text = report.to_text();
+    assert!(
+        text.contains("FAILED: cannot run barge copy") && text.contains("ok (10 rows"),
+        "{text}"
+    );
+}
