@@ -27,7 +27,10 @@ fn col(name: &str, data_type: &str, column_type: &str) -> (String, Mapping) {
             .split(['(', ',', ')'])
             .nth(1)
             .and_then(|p| p.trim().parse().ok()),
-        numeric_scale: column_type.split([',', ')']).nth(1).and_then(|s| s.trim().parse().ok()),
+        numeric_scale: column_type
+            .split([',', ')'])
+            .nth(1)
+            .and_then(|s| s.trim().parse().ok()),
         datetime_precision: Some(6),
         char_max_length: Some(255),
         ..Column::default()
@@ -54,11 +57,27 @@ fn characters() -> (Vec<(String, Mapping)>, Vec<Vec<Value>>) {
             vec![
                 Value::Int(i + 1),
                 Value::Bytes(format!("Captain Ōkami {i}").into_bytes()),
-                if i % 20 == 0 { Value::NULL } else { Value::Int(i % 3 + 1) },
+                if i % 20 == 0 {
+                    Value::NULL
+                } else {
+                    Value::Int(i % 3 + 1)
+                },
                 Value::Bytes(b"neutral".to_vec()),
-                Value::Date(1938 + (i % 80) as u16, 1 + (i % 12) as u8, 1 + (i % 28) as u8, 0, 0, 0, 0),
+                Value::Date(
+                    1938 + (i % 80) as u16,
+                    1 + (i % 12) as u8,
+                    1 + (i % 28) as u8,
+                    0,
+                    0,
+                    0,
+                    0,
+                ),
                 Value::Int(i * 7 - 1000),
-                Value::Bytes("the hero of the night café 🦸 über mask ".repeat(3).into_bytes()),
+                Value::Bytes(
+                    "the hero of the night café 🦸 über mask "
+                        .repeat(3)
+                        .into_bytes(),
+                ),
                 Value::Int(i % 2),
                 Value::Date(2015, 5, 1 + (i % 28) as u8, 12, 30, 45, 123_456),
                 Value::Date(2021, 6, 1 + (i % 28) as u8, 1, 2, 3, 999_999),
@@ -79,7 +98,9 @@ fn decimals() -> (Vec<(String, Mapping)>, Vec<Vec<Value>>) {
     let rows = (0..ROWS as u64)
         .map(|i| {
             vec![
-                Value::Bytes(format!("{}.{:02}", i * 1_234_567 % 10_000_000_000, i % 100).into_bytes()),
+                Value::Bytes(
+                    format!("{}.{:02}", i * 1_234_567 % 10_000_000_000, i % 100).into_bytes(),
+                ),
                 Value::Bytes(format!("-{}.{:010}", i * 97, i * 31 % 10_000_000_000).into_bytes()),
                 Value::Bytes(format!("{}{}.{:030}", i, "9".repeat(20), i).into_bytes()),
                 Value::UInt(u64::MAX - i),
@@ -90,13 +111,20 @@ fn decimals() -> (Vec<(String, Mapping)>, Vec<Vec<Value>>) {
 }
 
 fn decode(cols: &[(String, Mapping)], rows: &[Vec<Value>], schema: &Arc<Schema>) -> RecordBatch {
-    let mut builders: Vec<ColumnBuilder> = cols.iter().map(|(_, m)| ColumnBuilder::new(m, ROWS).unwrap()).collect();
+    let mut builders: Vec<ColumnBuilder> = cols
+        .iter()
+        .map(|(_, m)| ColumnBuilder::new(m, ROWS).unwrap())
+        .collect();
     for row in rows {
         for (b, v) in builders.iter_mut().zip(row) {
             b.append(v).unwrap();
         }
     }
-    RecordBatch::try_new(schema.clone(), builders.iter_mut().map(ColumnBuilder::finish).collect()).unwrap()
+    RecordBatch::try_new(
+        schema.clone(),
+        builders.iter_mut().map(ColumnBuilder::finish).collect(),
+    )
+    .unwrap()
 }
 
 fn wire_bytes(rows: &[Vec<Value>]) -> u64 {
@@ -110,8 +138,14 @@ fn wire_bytes(rows: &[Vec<Value>]) -> u64 {
         .sum()
 }
 
-fn bench_table(c: &mut Criterion, name: &str, (cols, rows): (Vec<(String, Mapping)>, Vec<Vec<Value>>)) {
-    let schema = Arc::new(Schema::new(cols.iter().map(|(n, m)| m.field(n)).collect::<Vec<_>>()));
+fn bench_table(
+    c: &mut Criterion,
+    name: &str,
+    (cols, rows): (Vec<(String, Mapping)>, Vec<Vec<Value>>),
+) {
+    let schema = Arc::new(Schema::new(
+        cols.iter().map(|(n, m)| m.field(n)).collect::<Vec<_>>(),
+    ));
     let encoder = CopyEncoder::new(
         cols.iter().map(|(n, _)| n.clone()).collect(),
         cols.iter().map(|(_, m)| m.pg.clone()).collect(),
@@ -122,9 +156,13 @@ fn bench_table(c: &mut Criterion, name: &str, (cols, rows): (Vec<(String, Mappin
 
     let mut g = c.benchmark_group(format!("decode/{name}"));
     g.throughput(Throughput::Elements(ROWS as u64));
-    g.bench_function("rows", |b| b.iter(|| decode(black_box(&cols), black_box(&rows), &schema)));
+    g.bench_function("rows", |b| {
+        b.iter(|| decode(black_box(&cols), black_box(&rows), &schema))
+    });
     g.throughput(Throughput::Bytes(wire_bytes(&rows)));
-    g.bench_function("bytes", |b| b.iter(|| decode(black_box(&cols), black_box(&rows), &schema)));
+    g.bench_function("bytes", |b| {
+        b.iter(|| decode(black_box(&cols), black_box(&rows), &schema))
+    });
     g.finish();
 
     let mut g = c.benchmark_group(format!("encode/{name}"));

@@ -274,6 +274,10 @@ async fn bench(a: BenchArgs) -> Result<ExitCode> {
         );
         strategies.retain(|s| *s != Strategy::Pgloader);
     }
+    if !on_path("python3") {
+        eprintln!("note: python3 is not installed; the django strategies are left out");
+        strategies.retain(|s| !matches!(s, Strategy::DjangoRow | Strategy::DjangoBulk));
+    }
     let opts = BenchOptions {
         from: from.clone(),
         to,

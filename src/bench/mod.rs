@@ -9,7 +9,9 @@
 //! - `multi-insert`: multi-row INSERTs of up to 1000 rows in one transaction (`bulk_create`);
 //! - `barge`: `barge copy` (binary COPY, parallel), run as a child process so its peak memory
 //!   can be measured;
-//! - `pgloader`: the same table through pgloader, when its binary is present.
+//! - `pgloader`: the same table through pgloader, when its binary is present;
+//! - `django-row`, `django-bulk`: the origin story's baseline, a real Django ORM run
+//!   (`save()` per row, `bulk_create`) in a virtualenv barge creates on first use.
 //!
 //! Slow strategies run on the first `sample_limit` rows (in key order) and their time is
 //! extrapolated to the whole table; the report says so.
@@ -42,15 +44,19 @@ pub enum Strategy {
     MultiInsert,
     Barge,
     Pgloader,
+    DjangoRow,
+    DjangoBulk,
 }
 
 impl Strategy {
-    pub const ALL: [Strategy; 5] = [
+    pub const ALL: [Strategy; 7] = [
         Strategy::OrmRow,
         Strategy::OrmRowTx,
         Strategy::MultiInsert,
         Strategy::Barge,
         Strategy::Pgloader,
+        Strategy::DjangoRow,
+        Strategy::DjangoBulk,
     ];
 
     pub fn name(self) -> &'static str {
@@ -60,6 +66,8 @@ impl Strategy {
             Strategy::MultiInsert => "multi-insert",
             Strategy::Barge => "barge",
             Strategy::Pgloader => "pgloader",
+            Strategy::DjangoRow => "django-row",
+            Strategy::DjangoBulk => "django-bulk",
         }
     }
 
@@ -77,7 +85,10 @@ impl Strategy {
 
     /// Strategies that run on a sample and are extrapolated.
     pub fn sampled(self) -> bool {
-        matches!(self, Strategy::OrmRow | Strategy::OrmRowTx)
+        matches!(
+            self,
+            Strategy::OrmRow | Strategy::OrmRowTx | Strategy::DjangoRow
+        )
     }
 
     /// The target schema of this strategy's tables.
@@ -200,7 +211,7 @@ async fn run_one(
             cmd.arg("--no-ssl-cert-verification").arg(&file);
             let r = run_child(cmd, "pgloader").await;
             let _ = std::fs::remove_dir_all(&dir);
-            let r = r?;
+            let (wall, peak, _) = r?;
             // pgloader reports row errors without failing: count what arrived.
             let n: i64 = client
                 .query_one(
@@ -215,25 +226,126 @@ async fn run_one(
                     "pgloader loaded {n} of {rows} rows"
                 )));
             }
-            Ok(r)
+            Ok((wall, peak))
         }
-        _ => {
-            // The ORM's tables exist before it inserts (migrations ran): not timed.
-            let mut ddl = vec![
-                format!("DROP SCHEMA IF EXISTS {} CASCADE", quote_ident(&schema)),
-                format!("CREATE SCHEMA {}", quote_ident(&schema)),
-            ];
-            ddl.extend(schema_only_sql(&schema, p));
-            client
-                .batch_execute(&ddl.join(";\n"))
-                .await
-                .ctx("creating the bench table")?;
+        Strategy::DjangoRow | Strategy::DjangoBulk => {
+            if p.source != "characters" {
+                return Err(Error::Invalid(
+                    "the django strategies model the generated `characters` table only".into(),
+                ));
+            }
+            create_orm_table(client, &schema, p).await?;
+            let python = django_python().await?;
+            let dir = std::env::temp_dir().join(format!("barge-django-{}", std::process::id()));
+            std::fs::create_dir_all(&dir)?;
+            let script = dir.join("django_bench.py");
+            std::fs::write(&script, DJANGO_SCRIPT)?;
+            let mut cmd = tokio::process::Command::new(python);
+            cmd.env("BARGE_FROM", opts.from.expose())
+                .env("BARGE_TO", opts.to.expose())
+                .arg(&script)
+                .args(["--schema", &schema])
+                .args([
+                    "--mode",
+                    if s == Strategy::DjangoRow {
+                        "row"
+                    } else {
+                        "bulk"
+                    },
+                ]);
+            if s.sampled() {
+                cmd.args(["--limit", &rows.to_string()]);
+            }
+            let r = run_child(cmd, s.name()).await;
+            let _ = std::fs::remove_dir_all(&dir);
+            let (_, peak, stdout) = r?;
+            // The script times its copy loop alone: interpreter and Django start-up are not
+            // the ORM's insert cost.
+            let out: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or(""))
+                .map_err(|e| {
+                    Error::Invalid(format!("{}: unreadable result {stdout:?}: {e}", s.name()))
+                })?;
+            let secs = out["seconds"]
+                .as_f64()
+                .ok_or_else(|| Error::Invalid(format!("{}: no time in {stdout:?}", s.name())))?;
+            Ok((secs, peak))
+        }
+        Strategy::OrmRow | Strategy::OrmRowTx | Strategy::MultiInsert => {
+            create_orm_table(client, &schema, p).await?;
             let started = Instant::now();
             let limit = if s.sampled() { Some(rows) } else { None };
             orm_insert(s, pool, &opts.from, database, client, &schema, p, limit).await?;
             Ok((started.elapsed().as_secs_f64(), None))
         }
     }
+}
+
+/// The ORM's tables exist before it inserts (its migrations ran): made here, not timed.
+async fn create_orm_table(
+    client: &tokio_postgres::Client,
+    schema: &str,
+    p: &TablePlan,
+) -> Result<()> {
+    let mut ddl = vec![
+        format!("DROP SCHEMA IF EXISTS {} CASCADE", quote_ident(schema)),
+        format!("CREATE SCHEMA {}", quote_ident(schema)),
+    ];
+    ddl.extend(schema_only_sql(schema, p));
+    client
+        .batch_execute(&ddl.join(";\n"))
+        .await
+        .ctx("creating the bench table")
+}
+
+const DJANGO_SCRIPT: &str = include_str!("../../benches/django_bench.py");
+const DJANGO_REQUIREMENTS: &[&str] = &[
+    "django>=5.2,<5.3",
+    "psycopg2-binary>=2.9,<3",
+    "pymysql>=1.1,<2",
+];
+
+/// The virtualenv's python, created with Django, psycopg2 and PyMySQL on first use.
+/// Location: BARGE_DJANGO_VENV, else ~/.cache/barge/django-venv.
+async fn django_python() -> Result<PathBuf> {
+    let venv = match std::env::var_os("BARGE_DJANGO_VENV") {
+        Some(v) => PathBuf::from(v),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into()))
+            .join(".cache/barge/django-venv"),
+    };
+    let python = venv.join("bin/python");
+    let ready = venv.join(".barge-ready");
+    if ready.is_file() {
+        return Ok(python);
+    }
+    let run = |mut c: tokio::process::Command, what: String| async move {
+        let out = c
+            .output()
+            .await
+            .map_err(|e| Error::Invalid(format!("{what}: {e}")))?;
+        if !out.status.success() {
+            return Err(Error::Invalid(format!(
+                "{what} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            )));
+        }
+        Ok(())
+    };
+    let mut c = tokio::process::Command::new("python3");
+    c.args(["-m", "venv"]).arg(&venv);
+    run(
+        c,
+        format!("creating the Django virtualenv in {}", venv.display()),
+    )
+    .await?;
+    let mut c = tokio::process::Command::new(venv.join("bin/pip"));
+    c.args(["install", "-q", "--disable-pip-version-check"])
+        .args(DJANGO_REQUIREMENTS);
+    run(c, format!("pip install {}", DJANGO_REQUIREMENTS.join(" "))).await?;
+    std::fs::write(&ready, DJANGO_REQUIREMENTS.join("\n"))?;
+    Ok(python)
 }
 
 async fn run_barge(opts: &BenchOptions, schema: &str, table: &str) -> Result<(f64, Option<u64>)> {
@@ -245,7 +357,8 @@ async fn run_barge(opts: &BenchOptions, schema: &str, table: &str) -> Result<(f6
             "copy", "--drop", "--json", "--schema", schema, "--tables", table,
         ])
         .args(["--jobs", &opts.jobs.to_string()]);
-    run_child(cmd, "barge copy").await
+    let (wall, peak, _) = run_child(cmd, "barge copy").await?;
+    Ok((wall, peak))
 }
 
 #[cfg(unix)]
@@ -284,7 +397,10 @@ fn pgloader_command(opts: &BenchOptions, database: &str, p: &TablePlan, schema: 
 }
 
 /// Run a child to completion, sampling its peak resident memory (VmHWM) as it runs.
-async fn run_child(mut cmd: tokio::process::Command, what: &str) -> Result<(f64, Option<u64>)> {
+async fn run_child(
+    mut cmd: tokio::process::Command,
+    what: &str,
+) -> Result<(f64, Option<u64>, String)> {
     cmd.stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let started = Instant::now();
@@ -314,7 +430,11 @@ async fn run_child(mut cmd: tokio::process::Command, what: &str) -> Result<(f64,
             crate::url::redact(&tail.into_iter().rev().collect::<Vec<_>>().join(" / "))
         )));
     }
-    Ok((wall, peak))
+    Ok((
+        wall,
+        peak,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    ))
 }
 
 fn vm_hwm_kb(pid: u32) -> Option<u64> {
