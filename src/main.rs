@@ -47,11 +47,12 @@ struct BenchArgs {
     /// Tables to move (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "characters")]
     tables: Vec<String>,
-    /// Strategies (comma-separated): orm-row, orm-row-tx, multi-insert, barge, pgloader.
+    /// Strategies (comma-separated): orm-row, orm-row-tx, multi-insert, barge, pgloader,
+    /// django-row, django-bulk.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "orm-row,orm-row-tx,multi-insert,barge,pgloader"
+        default_value = "orm-row,orm-row-tx,multi-insert,barge,pgloader,django-row,django-bulk"
     )]
     strategies: Vec<String>,
     /// Runs of each strategy; the report gives the median and min–max.

@@ -360,6 +360,7 @@ impl BenchReport {
                 "barge" => "#1f77b4",
                 "pgloader" => "#9467bd",
                 "multi-insert" => "#2ca02c",
+                "django-row" | "django-bulk" => "#ff7f0e",
                 _ => "#d62728",
             };
             let label = format!("{} · {}", r.table, r.strategy);
