@@ -31,9 +31,23 @@ enum Command {
     Copy(CopyArgs),
     /// Load barge's fixture data sets into a MySQL/MariaDB database (for demos, tests, benches).
     Fixtures(FixturesArgs),
+    /// Run a job file: move tables between named connections along its routes, renaming,
+    /// dropping, adding and filtering as it says.
+    Run(JobArgs),
+    /// Print what a job file would do (tables, columns, types, keys), touching no target.
+    Plan(JobArgs),
     /// Move the same tables several ways (row-by-row ORM inserts, batched INSERTs, barge,
     /// pgloader), check each result against the source, and report them side by side.
     Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct JobArgs {
+    /// The job file (TOML).
+    job: std::path::PathBuf,
+    /// Print reports as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -185,6 +199,8 @@ async fn run(cmd: Command) -> Result<ExitCode> {
         Command::Copy(a) => copy(a).await,
         Command::Fixtures(a) => load_fixtures(a).await,
         Command::Bench(a) => bench(a).await,
+        Command::Run(a) => run_job(a, false).await,
+        Command::Plan(a) => run_job(a, true).await,
     }
 }
 
@@ -198,6 +214,7 @@ async fn copy(a: CopyArgs) -> Result<ExitCode> {
         selection: Selection {
             tables: a.tables,
             exclude: a.exclude,
+            ..Default::default()
         },
         schema: a.schema,
         jobs: a.jobs,
@@ -341,4 +358,53 @@ fn on_path(bin: &str) -> bool {
     std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
         .unwrap_or(false)
+}
+
+async fn run_job(a: JobArgs, plan_only: bool) -> Result<ExitCode> {
+    let job = barge::job::Job::load(&a.job)?;
+    let mut ok = true;
+    let mut json = Vec::new();
+    for (i, r) in job.routes.iter().enumerate() {
+        let head = format!(
+            "route {}: {} ({}) → {} ({}), schema {}",
+            i + 1,
+            r.from_name,
+            r.from,
+            r.to_name,
+            r.to,
+            r.options.schema
+        );
+        if plan_only {
+            let (catalog, plans) = barge::run::plan_only(&r.from, &r.options)
+                .await
+                .with_context(|| format!("planning route {}", i + 1))?;
+            println!(
+                "{head}\n{}",
+                barge::plan::render(&catalog, &plans, &r.options.schema)
+            );
+            continue;
+        }
+        let report = barge::copy(&r.from, &r.to, &r.options)
+            .await
+            .with_context(|| {
+                format!(
+                    "route {} failed; nothing was written to its target tables",
+                    i + 1
+                )
+            })?;
+        ok &= report.ok();
+        if a.json {
+            json.push(report);
+        } else {
+            println!("{head}\n{}", report.to_text());
+        }
+    }
+    if a.json && !plan_only {
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -59,8 +59,16 @@ pub struct TargetForeignKey {
 pub struct TablePlan {
     pub source: String,
     pub target: String,
+    /// Source columns read, in order, with their mappings.
     pub columns: Vec<(String, Mapping)>,
+    /// Target columns, in the order of the batches the writer receives (after transforms).
     pub target_columns: Vec<TargetColumn>,
+    /// Operators applied to each batch between reader and writer.
+    #[serde(skip)]
+    pub transforms: Vec<std::sync::Arc<dyn crate::transform::Transform>>,
+    /// A WHERE condition the source server applies.
+    pub filter: Option<String>,
+    /// Target primary key columns (target names).
     pub primary_key: Vec<String>,
     pub indexes: Vec<TargetIndex>,
     pub foreign_keys: Vec<TargetForeignKey>,
@@ -75,9 +83,55 @@ pub struct TablePlan {
 
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
-    /// Only these tables (exact names); empty means all.
+    /// Only these tables: exact names or glob patterns (`*`, `?`); empty means all.
     pub tables: Vec<String>,
+    /// Leave these out: exact names or glob patterns.
     pub exclude: Vec<String>,
+    /// Per source table: how it changes on the way (job files).
+    pub specs: BTreeMap<String, TableSpec>,
+}
+
+/// How one table changes between source and target.
+#[derive(Debug, Clone, Default)]
+pub struct TableSpec {
+    /// The target table's name (default: the source's).
+    pub target: Option<String>,
+    /// Source column → target column.
+    pub rename: Vec<(String, String)>,
+    /// Source columns not copied (not even read).
+    pub drop: Vec<String>,
+    /// Columns added with a constant value, optionally with an explicit PostgreSQL type.
+    pub add: Vec<AddedColumn>,
+    /// An SQL condition on the source rows, run by the source server as a WHERE.
+    pub filter: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AddedColumn {
+    pub name: String,
+    pub value: crate::transform::Literal,
+    pub pg: Option<PgType>,
+}
+
+/// `*` matches any run of characters, `?` any one character.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    fn go(p: &[char], n: &[char]) -> bool {
+        match (p.first(), n.first()) {
+            (None, None) => true,
+            (Some('*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
+            (Some('?'), Some(_)) => go(&p[1..], &n[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
+            _ => false,
+        }
+    }
+    go(
+        &pattern.chars().collect::<Vec<_>>(),
+        &name.chars().collect::<Vec<_>>(),
+    )
+}
+
+fn is_pattern(s: &str) -> bool {
+    s.contains(['*', '?'])
 }
 
 /// Choose the tables and plan each one.
@@ -87,8 +141,15 @@ pub fn plan(catalog: &Catalog, selection: &Selection) -> Result<Vec<TablePlan>> 
         .tables
         .iter()
         .chain(&selection.exclude)
+        .chain(selection.specs.keys())
         .map(String::as_str)
-        .filter(|t| !names.contains(t))
+        .filter(|t| {
+            if is_pattern(t) {
+                !names.iter().any(|n| glob_match(t, n))
+            } else {
+                !names.contains(t)
+            }
+        })
         .collect();
     if !unknown.is_empty() {
         return Err(Error::Selection(format!(
@@ -98,11 +159,12 @@ pub fn plan(catalog: &Catalog, selection: &Selection) -> Result<Vec<TablePlan>> 
             names.iter().copied().collect::<Vec<_>>().join(", ")
         )));
     }
+    let matches = |list: &[String], name: &str| list.iter().any(|p| glob_match(p, name));
     let chosen: Vec<&Table> = catalog
         .tables
         .iter()
-        .filter(|t| selection.tables.is_empty() || selection.tables.contains(&t.name))
-        .filter(|t| !selection.exclude.contains(&t.name))
+        .filter(|t| selection.tables.is_empty() || matches(&selection.tables, &t.name))
+        .filter(|t| !matches(&selection.exclude, &t.name))
         .collect();
     if chosen.is_empty() {
         return Err(Error::Selection(format!(
@@ -120,22 +182,65 @@ pub fn plan(catalog: &Catalog, selection: &Selection) -> Result<Vec<TablePlan>> 
         }
     }
 
+    let empty = TableSpec::default();
     let mut plans = Vec::with_capacity(chosen.len());
     for t in chosen {
-        plans.push(plan_table(t, &chosen_names, &index_name_uses)?);
+        let spec = selection.specs.get(&t.name).unwrap_or(&empty);
+        plans.push(plan_table(
+            t,
+            spec,
+            &selection.specs,
+            &chosen_names,
+            &index_name_uses,
+        )?);
+    }
+    let mut targets = BTreeSet::new();
+    for p in &plans {
+        if !targets.insert(p.target.as_str()) {
+            return Err(Error::Selection(format!(
+                "two source tables would both load into target table `{}`",
+                p.target
+            )));
+        }
     }
     Ok(plans)
 }
 
+/// The target name of a source column of `table`, after that table's renames.
+fn renamed<'a>(specs: &'a BTreeMap<String, TableSpec>, table: &str, column: &'a str) -> &'a str {
+    specs
+        .get(table)
+        .and_then(|s| s.rename.iter().find(|(from, _)| from == column))
+        .map(|(_, to)| to.as_str())
+        .unwrap_or(column)
+}
+
 fn plan_table(
     t: &Table,
+    spec: &TableSpec,
+    specs: &BTreeMap<String, TableSpec>,
     chosen: &BTreeSet<&str>,
     index_name_uses: &BTreeMap<&str, usize>,
 ) -> Result<TablePlan> {
     let mut warnings = Vec::new();
     let mut columns = Vec::new();
     let mut target_columns = Vec::new();
-    for c in &t.columns {
+    let bad = |what: &str, col: &str| {
+        Error::Selection(format!(
+            "table {}: {what} names no column `{col}` of the source table",
+            t.name
+        ))
+    };
+    for c in &spec.drop {
+        t.column(c).ok_or_else(|| bad("drop", c))?;
+    }
+    for (from, _) in &spec.rename {
+        t.column(from).ok_or_else(|| bad("rename", from))?;
+    }
+    let dropped = |c: &str| spec.drop.iter().any(|d| d == c);
+    let tname = |c: &str| renamed(specs, &t.name, c).to_string();
+    let target = spec.target.clone().unwrap_or_else(|| t.name.clone());
+    for c in t.columns.iter().filter(|c| !dropped(&c.name)) {
         let m = map_mysql(c).ok_or_else(|| Error::UnsupportedType {
             table: t.name.clone(),
             column: c.name.clone(),
@@ -157,14 +262,18 @@ fn plan_table(
             // Named after the target table: the staging table's name would stick otherwise.
             format!(
                 "CONSTRAINT {} CHECK ({} IN ({}))",
-                quote_ident(&truncate_ident(&format!("{}_{}_check", t.name, c.name))),
-                quote_ident(&c.name),
+                quote_ident(&truncate_ident(&format!(
+                    "{}_{}_check",
+                    target,
+                    tname(&c.name)
+                ))),
+                quote_ident(&tname(&c.name)),
                 list.join(", ")
             )
         });
         let temporal = matches!(m.decode, Decode::Date | Decode::DateTime);
         target_columns.push(TargetColumn {
-            name: c.name.clone(),
+            name: tname(&c.name),
             pg: m.pg.clone(),
             not_null: !c.nullable && !temporal,
             deferred_not_null: !c.nullable && temporal,
@@ -179,6 +288,13 @@ fn plan_table(
 
     let mut indexes = Vec::new();
     for i in &t.indexes {
+        if let Some(c) = i.columns.iter().find(|c| dropped(&c.name)) {
+            warnings.push(format!(
+                "{}: index {} is not created: its column {} is dropped",
+                t.name, i.name, c.name
+            ));
+            continue;
+        }
         if matches!(i.kind.as_str(), "FULLTEXT" | "SPATIAL") {
             warnings.push(format!(
                 "{}: {} index {} is not created (no PostgreSQL equivalent for that index type on these column types)",
@@ -190,7 +306,7 @@ fn plan_table(
             .columns
             .iter()
             .map(|ic| {
-                let q = quote_ident(&ic.name);
+                let q = quote_ident(&tname(&ic.name));
                 match (ic.prefix, t.column(&ic.name).map(|c| c.data_type.as_str())) {
                     (
                         Some(n),
@@ -207,7 +323,7 @@ fn plan_table(
             })
             .collect();
         let name = if index_name_uses.get(i.name.as_str()).copied().unwrap_or(0) > 1 {
-            format!("{}_{}", t.name, i.name)
+            format!("{}_{}", target, i.name)
         } else {
             i.name.clone()
         };
@@ -220,6 +336,13 @@ fn plan_table(
 
     let mut foreign_keys = Vec::new();
     for fk in &t.foreign_keys {
+        if let Some(c) = fk.columns.iter().find(|c| dropped(c)) {
+            warnings.push(format!(
+                "{}: foreign key {} is not created: its column {c} is dropped",
+                t.name, fk.name
+            ));
+            continue;
+        }
         if !chosen.contains(fk.ref_table.as_str()) {
             warnings.push(format!(
                 "{}: foreign key {} to {} is not created: {} is not part of this copy",
@@ -229,15 +352,55 @@ fn plan_table(
         }
         foreign_keys.push(TargetForeignKey {
             name: truncate_ident(&fk.name),
-            columns: fk.columns.clone(),
-            ref_table: fk.ref_table.clone(),
-            ref_columns: fk.ref_columns.clone(),
+            columns: fk.columns.iter().map(|c| tname(c)).collect(),
+            ref_table: specs
+                .get(&fk.ref_table)
+                .and_then(|s| s.target.clone())
+                .unwrap_or_else(|| fk.ref_table.clone()),
+            ref_columns: fk
+                .ref_columns
+                .iter()
+                .map(|c| renamed(specs, &fk.ref_table, c).to_string())
+                .collect(),
             on_update: fk.on_update.clone(),
             on_delete: fk.on_delete.clone(),
         });
     }
 
+    let primary_key: Vec<String> = if t.primary_key.iter().any(|c| dropped(c)) {
+        warnings.push(format!(
+            "{}: no primary key in the target: a key column is dropped",
+            t.name
+        ));
+        vec![]
+    } else {
+        t.primary_key.iter().map(|c| tname(c)).collect()
+    };
+    let mut transforms: Vec<std::sync::Arc<dyn crate::transform::Transform>> = Vec::new();
+    for a in &spec.add {
+        if target_columns.iter().any(|c| c.name == a.name) {
+            return Err(Error::Selection(format!(
+                "table {}: added column `{}` already exists in the target",
+                t.name, a.name
+            )));
+        }
+        target_columns.push(TargetColumn {
+            name: a.name.clone(),
+            pg: a.pg.clone().unwrap_or_else(|| a.value.pg_type()),
+            not_null: false,
+            default_sql: None,
+            identity: false,
+            check: None,
+            comment: None,
+            deferred_not_null: false,
+        });
+        transforms.push(std::sync::Arc::new(crate::transform::Constant {
+            name: a.name.clone(),
+            value: a.value.clone(),
+        }));
+    }
     let split_key = match t.primary_key.as_slice() {
+        [k] if dropped(k) => None,
         [k] => t
             .column(k)
             .filter(|c| {
@@ -252,10 +415,12 @@ fn plan_table(
 
     Ok(TablePlan {
         source: t.name.clone(),
-        target: t.name.clone(),
+        target,
         columns,
         target_columns,
-        primary_key: t.primary_key.clone(),
+        transforms,
+        filter: spec.filter.clone(),
+        primary_key,
         indexes,
         foreign_keys,
         comment: t.comment.clone(),
@@ -347,4 +512,68 @@ fn translate_default(
         PgType::Bit(_) => skip("bit defaults are not translated"),
         PgType::Bytea => skip("binary defaults are not translated"),
     }
+}
+
+/// The plan as text: per table, each source column and what it becomes.
+pub fn render(catalog: &Catalog, plans: &[TablePlan], schema: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for p in plans {
+        let _ = writeln!(out, "table {} → {schema}.{}", p.source, p.target);
+        let Some(t) = catalog.table(&p.source) else {
+            continue;
+        };
+        for c in &t.columns {
+            match p.columns.iter().position(|(n, _)| *n == c.name) {
+                Some(i) => {
+                    let tc = &p.target_columns[i];
+                    let renamed = if tc.name != c.name { "  (renamed)" } else { "" };
+                    let _ = writeln!(
+                        out,
+                        "  {:<24} {:<28} → {:<24} {}{renamed}",
+                        c.name, c.column_type, tc.name, tc.pg
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "  {:<24} {:<28} → (dropped)", c.name, c.column_type);
+                }
+            }
+        }
+        for tc in &p.target_columns[p.columns.len()..] {
+            let _ = writeln!(
+                out,
+                "  {:<24} {:<28} → {:<24} {}  (added)",
+                "", "", tc.name, tc.pg
+            );
+        }
+        if !p.primary_key.is_empty() {
+            let _ = writeln!(out, "  primary key ({})", p.primary_key.join(", "));
+        }
+        for i in &p.indexes {
+            let _ = writeln!(
+                out,
+                "  {}index {} ({})",
+                if i.unique { "unique " } else { "" },
+                i.name,
+                i.keys.join(", ")
+            );
+        }
+        for fk in &p.foreign_keys {
+            let _ = writeln!(
+                out,
+                "  foreign key {} ({}) → {} ({})",
+                fk.name,
+                fk.columns.join(", "),
+                fk.ref_table,
+                fk.ref_columns.join(", ")
+            );
+        }
+        if let Some(f) = &p.filter {
+            let _ = writeln!(out, "  rows where {f}");
+        }
+        for w in &p.warnings {
+            let _ = writeln!(out, "  warning: {w}");
+        }
+    }
+    out
 }

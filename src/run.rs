@@ -82,6 +82,31 @@ struct Shared {
     pool: mysql_async::Pool,
 }
 
+/// Read the source catalog and plan the copy, touching nothing: what `barge plan` shows.
+pub async fn plan_only(
+    from: &DbUrl,
+    opts: &CopyOptions,
+) -> Result<(crate::catalog::Catalog, Vec<TablePlan>)> {
+    let database = from.database().ok_or_else(|| Error::Url {
+        url: from.redacted(),
+        reason: "the source URL names no database (mysql://user:password@host:port/DATABASE)"
+            .into(),
+    })?;
+    let pool = mysql_pool(from, 1)?;
+    let result = async {
+        let mut conn = mysql_conn(&pool, from, Side::Source).await?;
+        let catalog = introspect(&mut conn, &database).await?;
+        let plans = plan(&catalog, &opts.selection)?;
+        for p in &plans {
+            pg::check_encodable(p)?;
+        }
+        Ok((catalog, plans))
+    }
+    .await;
+    let _ = pool.disconnect().await;
+    result
+}
+
 /// Copy tables from a MySQL/MariaDB database into PostgreSQL.
 ///
 /// Returns `Err` for problems found before any data moved (connection, selection, types,
@@ -113,6 +138,9 @@ async fn copy_inner(
     let control = pg_connect(to, Side::Target).await?;
     let catalog = introspect(&mut conn, database).await?;
     let plans = plan(&catalog, &opts.selection)?;
+    for p in &plans {
+        pg::check_encodable(p)?;
+    }
     tracing::info!(
         "planned {} tables in {:.3}s",
         plans.len(),
@@ -460,6 +488,11 @@ async fn partition(
     min_rows: u64,
 ) -> Result<(u64, Option<Vec<KeyRange>>)> {
     let table = format!("{}.{}", my_ident(database), my_ident(&p.source));
+    let filter = p
+        .filter
+        .as_ref()
+        .map(|f| format!(" WHERE ({f})"))
+        .unwrap_or_default();
     let ctx = || format!("counting rows of {}", p.source);
     let Some(key) = &p.split_key else {
         let n: Option<u64> = conn
@@ -470,7 +503,9 @@ async fn partition(
     };
     let k = my_ident(key);
     let row: Option<mysql_async::Row> = conn
-        .query_first(format!("SELECT COUNT(*), MIN({k}), MAX({k}) FROM {table}"))
+        .query_first(format!(
+            "SELECT COUNT(*), MIN({k}), MAX({k}) FROM {table}{filter}"
+        ))
         .await
         .ctx(ctx())?;
     let row = row.ok_or_else(|| Error::Table {
@@ -598,6 +633,7 @@ async fn run_partition(
         range: work.range.clone(),
         key_column: plan.primary_key.first().cloned(),
         limit: None,
+        filter: plan.filter.clone(),
         batch_rows: shared.batch_rows,
         batch_bytes: BATCH_BYTES,
     };

@@ -88,6 +88,49 @@ impl fmt::Display for PgType {
     }
 }
 
+impl PgType {
+    /// Parse a type name as written in a job file (`varchar(255)`, `numeric(10,2)`, `bigint`…).
+    pub fn parse(s: &str) -> Option<PgType> {
+        let s = s.trim().to_ascii_lowercase();
+        let (base, args) = match s.split_once('(') {
+            Some((b, rest)) => (
+                b.trim().to_string(),
+                Some(rest.trim_end_matches(')').to_string()),
+            ),
+            None => (s.clone(), None),
+        };
+        let nums: Vec<u32> = args
+            .as_deref()
+            .map(|a| a.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+            .unwrap_or_default();
+        Some(match (base.as_str(), nums.as_slice()) {
+            ("boolean" | "bool", []) => PgType::Boolean,
+            ("smallint" | "int2", []) => PgType::SmallInt,
+            ("integer" | "int" | "int4", []) => PgType::Integer,
+            ("bigint" | "int8", []) => PgType::BigInt,
+            ("real" | "float4", []) => PgType::Real,
+            ("double precision" | "float8", []) => PgType::Double,
+            ("numeric" | "decimal", []) => PgType::Numeric(None),
+            ("numeric" | "decimal", [p]) => PgType::Numeric(Some((*p, 0))),
+            ("numeric" | "decimal", [p, s]) => PgType::Numeric(Some((*p, *s))),
+            ("varchar" | "character varying", []) => PgType::Varchar(None),
+            ("varchar" | "character varying", [n]) => PgType::Varchar(Some(*n)),
+            ("text", []) => PgType::Text,
+            ("bytea", []) => PgType::Bytea,
+            ("date", []) => PgType::Date,
+            ("timestamp", []) => PgType::Timestamp(6),
+            ("timestamp", [p]) => PgType::Timestamp(*p),
+            ("timestamptz", []) => PgType::Timestamptz(6),
+            ("timestamptz", [p]) => PgType::Timestamptz(*p),
+            ("interval", []) => PgType::Interval(6),
+            ("jsonb", []) => PgType::Jsonb,
+            ("text[]", []) => PgType::TextArray,
+            ("bit", [n]) => PgType::Bit(*n),
+            _ => return None,
+        })
+    }
+}
+
 /// One column's full mapping.
 #[derive(Debug, Clone, Serialize)]
 pub struct Mapping {

@@ -92,6 +92,19 @@ impl DbUrl {
         }
     }
 
+    /// The same URL with this password.
+    pub fn with_password(&self, password: &str) -> Result<DbUrl> {
+        let mut url = self.url.clone();
+        url.set_password(Some(password)).map_err(|_| Error::Url {
+            url: self.redacted(),
+            reason: "cannot set a password on this URL".into(),
+        })?;
+        Ok(DbUrl {
+            engine: self.engine,
+            url,
+        })
+    }
+
     /// The full URL including the password: for drivers only, never for output.
     pub fn expose(&self) -> &str {
         self.url.as_str()

@@ -383,6 +383,7 @@ async fn selection_modes_and_reruns() {
         selection: Selection {
             tables: vec!["publishers".into(), "characters".into()],
             exclude: vec![],
+            ..Default::default()
         },
         ..db.options()
     };
@@ -420,6 +421,7 @@ async fn selection_modes_and_reruns() {
         selection: Selection {
             tables: vec![],
             exclude: vec!["publishers".into(), "characters".into(), "posts".into()],
+            ..Default::default()
         },
         ..db.options()
     };
@@ -434,6 +436,7 @@ async fn selection_modes_and_reruns() {
         selection: Selection {
             tables: vec!["posts".into()],
             exclude: vec![],
+            ..Default::default()
         },
         mode: Mode::SchemaOnly,
         ..db.options()
@@ -471,6 +474,7 @@ async fn selection_modes_and_reruns() {
         selection: Selection {
             tables: vec!["schema_migrations".into()],
             exclude: vec![],
+            ..Default::default()
         },
         mode: Mode::DataOnly,
         ..db.options()

@@ -127,6 +127,7 @@ pub async fn run(opts: &BenchOptions) -> Result<BenchReport> {
         &Selection {
             tables: opts.tables.clone(),
             exclude: vec![],
+            ..Default::default()
         },
     )?;
     let client = pg_connect(&opts.to, Side::Target).await?;
@@ -525,6 +526,7 @@ async fn orm_insert(
         range: None,
         key_column: p.primary_key.first().cloned(),
         limit,
+        filter: p.filter.clone(),
         batch_rows: 1000,
         batch_bytes: 8 << 20,
     };

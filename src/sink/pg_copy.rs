@@ -72,13 +72,16 @@ impl<'a> Enc<'a> {
         let dt = a.data_type();
         Ok(match (dt, pg) {
             (DataType::Boolean, PgType::Boolean) => Enc::Bool(a.as_boolean()),
+            // Any integer width into any integer column: put_int checks the range per value.
             (DataType::Int16, t) if PgInt::of(t).is_some() => {
                 Enc::I16(a.as_primitive::<Int16Type>(), PgInt::of(t).unwrap())
             }
-            (DataType::Int32, t @ (PgType::Integer | PgType::BigInt)) => {
+            (DataType::Int32, t) if PgInt::of(t).is_some() => {
                 Enc::I32(a.as_primitive::<Int32Type>(), PgInt::of(t).unwrap())
             }
-            (DataType::Int64, PgType::BigInt) => Enc::I64(a.as_primitive::<Int64Type>(), PgInt::I8),
+            (DataType::Int64, t) if PgInt::of(t).is_some() => {
+                Enc::I64(a.as_primitive::<Int64Type>(), PgInt::of(t).unwrap())
+            }
             (DataType::UInt64, PgType::Numeric(_)) => {
                 Enc::U64Numeric(a.as_primitive::<UInt64Type>())
             }

@@ -206,6 +206,44 @@ pub fn foreign_key_sql(schema: &str, plan: &TablePlan) -> Vec<String> {
         .collect()
 }
 
+/// Prove, before any data moves, that the batches this plan's reader and transforms produce
+/// can be encoded for its target columns: an empty batch goes through the whole chain.
+pub fn check_encodable(plan: &TablePlan) -> Result<()> {
+    let mut schema = std::sync::Arc::new(arrow_schema::Schema::new(
+        plan.columns
+            .iter()
+            .map(|(n, m)| m.field(n))
+            .collect::<Vec<_>>(),
+    ));
+    for t in &plan.transforms {
+        schema = t.output_schema(&schema).map_err(|e| Error::Table {
+            table: plan.source.clone(),
+            detail: e.to_string(),
+        })?;
+    }
+    if schema.fields().len() != plan.target_columns.len() {
+        return Err(Error::Table {
+            table: plan.source.clone(),
+            detail: format!(
+                "the transforms give {} columns for {} target columns",
+                schema.fields().len(),
+                plan.target_columns.len()
+            ),
+        });
+    }
+    let empty = RecordBatch::new_empty(schema);
+    let encoder = CopyEncoder::new(
+        plan.target_columns.iter().map(|c| c.name.clone()).collect(),
+        plan.target_columns.iter().map(|c| c.pg.clone()).collect(),
+    );
+    encoder
+        .encode(&empty, &mut BytesMut::new())
+        .map_err(|e| Error::Table {
+            table: plan.source.clone(),
+            detail: e.to_string(),
+        })
+}
+
 /// Which of `names` exist as tables in `schema`.
 pub async fn existing_tables(
     client: &Client,
@@ -356,6 +394,7 @@ pub async fn copy_partition(
     let mut buf = BytesMut::with_capacity(1 << 20);
     buf.extend_from_slice(HEADER);
     while let Some(batch) = rx.recv().await {
+        let batch = crate::transform::apply_all(&plan.transforms, batch)?;
         encoder.encode(&batch, &mut buf).map_err(|e| match e {
             Error::Value { column, detail, .. } => Error::Value {
                 table: plan.source.clone(),

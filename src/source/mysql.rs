@@ -25,6 +25,8 @@ pub struct ReadSpec {
     pub key_column: Option<String>,
     /// Read only the first rows in key order (benchmark samples).
     pub limit: Option<u64>,
+    /// An SQL condition the source applies (a job's row filter).
+    pub filter: Option<String>,
     pub batch_rows: usize,
     /// Flush a batch early once its values exceed this many bytes (wide text/blob rows).
     pub batch_bytes: usize,
@@ -57,13 +59,21 @@ pub fn select_sql(spec: &ReadSpec) -> String {
         quote_ident(&spec.database),
         quote_ident(&spec.table)
     );
+    let mut conditions = Vec::new();
     if let Some(r) = &spec.range {
-        sql.push_str(&format!(
-            " WHERE {} BETWEEN {} AND {}",
+        conditions.push(format!(
+            "{} BETWEEN {} AND {}",
             quote_ident(&r.column),
             r.lo,
             r.hi
         ));
+    }
+    if let Some(f) = &spec.filter {
+        conditions.push(format!("({f})"));
+    }
+    if !conditions.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&conditions.join(" AND "));
     }
     if let Some(n) = spec.limit {
         if let Some(k) = &spec.key_column {

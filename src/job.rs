@@ -1,0 +1,325 @@
+//! Job files: a migration described in TOML, like Django's DATABASES plus a router, and what
+//! happens to each table on the way.
+//!
+//! ```toml
+//! [connections.old]                       # passwords: in the URL's environment variable,
+//! url = "mysql://reader@db1:3306/legacy"  # MYSQL_PWD / PGPASSWORD, or password_env
+//! password_env = "OLD_PASSWORD"
+//! [connections.new]
+//! url = "postgres://app@db2/app"
+//!
+//! [[routes]]               # the blog's router: every table read from old, written to new
+//! tables = "*"
+//! from = "old"
+//! to = "new"
+//!
+//! [tables.characters]
+//! rename = { name = "nickname" }
+//! add = { secret_identity = "Clark Kent" }
+//! ```
+
+use crate::error::{Error, Result};
+use crate::plan::{AddedColumn, Mode, Selection, TableSpec};
+use crate::transform::Literal;
+use crate::types::PgType;
+use crate::url::DbUrl;
+use crate::CopyOptions;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobFile {
+    connections: BTreeMap<String, ConnectionCfg>,
+    #[serde(default)]
+    defaults: OptionsCfg,
+    routes: Vec<RouteCfg>,
+    #[serde(default)]
+    tables: BTreeMap<String, TableCfg>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectionCfg {
+    url: String,
+    /// An environment variable holding the password (never the password itself).
+    password_env: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OptionsCfg {
+    schema: Option<String>,
+    jobs: Option<usize>,
+    batch_rows: Option<usize>,
+    /// create (default), drop (replace existing tables), data-only, schema-only
+    mode: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteCfg {
+    /// Table names or glob patterns read `from` and written `to`.
+    tables: OneOrMany,
+    #[serde(default)]
+    exclude: Vec<String>,
+    from: String,
+    to: String,
+    #[serde(flatten)]
+    options: OptionsCfg,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TableCfg {
+    target: Option<String>,
+    #[serde(default)]
+    rename: BTreeMap<String, String>,
+    #[serde(default)]
+    drop: Vec<String>,
+    #[serde(default)]
+    add: BTreeMap<String, AddCfg>,
+    filter: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum AddCfg {
+    Typed {
+        value: toml::Value,
+        #[serde(rename = "type")]
+        pg_type: Option<String>,
+    },
+    Value(toml::Value),
+}
+
+/// One route of a job: a copy from one connection to another.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub from_name: String,
+    pub to_name: String,
+    pub from: DbUrl,
+    pub to: DbUrl,
+    pub options: CopyOptions,
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub routes: Vec<Route>,
+}
+
+fn literal(v: &toml::Value, table: &str, column: &str) -> Result<Literal> {
+    Ok(match v {
+        toml::Value::String(s) => Literal::Text(s.clone()),
+        toml::Value::Integer(i) => Literal::Int(*i),
+        toml::Value::Float(f) => Literal::Float(*f),
+        toml::Value::Boolean(b) => Literal::Bool(*b),
+        other => {
+            return Err(Error::Invalid(format!(
+                "tables.{table}.add.{column}: {} is not a string, number or boolean",
+                other.type_str()
+            )))
+        }
+    })
+}
+
+impl Job {
+    /// Parse a job file's text. `path` is only used in messages.
+    pub fn parse(text: &str, path: &str) -> Result<Job> {
+        let file: JobFile = toml::from_str(text).map_err(|e| {
+            let at = e
+                .span()
+                .map(|s| {
+                    let before = &text[..s.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                    format!("{path}:{line}:{col}: ")
+                })
+                .unwrap_or_else(|| format!("{path}: "));
+            Error::Invalid(format!("{at}{}", e.message()))
+        })?;
+        let mut urls = BTreeMap::new();
+        for (name, c) in &file.connections {
+            let mut url = DbUrl::parse(&c.url)?;
+            if let Some(var) = &c.password_env {
+                let pw = std::env::var(var).map_err(|_| {
+                    Error::Invalid(format!(
+                        "connection {name}: environment variable {var} (password_env) is not set"
+                    ))
+                })?;
+                url = url.with_password(&pw)?;
+            }
+            urls.insert(name.clone(), url);
+        }
+        let mut specs = BTreeMap::new();
+        for (table, t) in &file.tables {
+            let mut add = Vec::new();
+            for (column, a) in &t.add {
+                let (value, pg) = match a {
+                    AddCfg::Typed { value, pg_type } => (value, pg_type.as_deref()),
+                    AddCfg::Value(v) => (v, None),
+                };
+                let pg = match pg {
+                    Some(ty) => Some(PgType::parse(ty).ok_or_else(|| {
+                        Error::Invalid(format!("tables.{table}.add.{column}: unknown type `{ty}`"))
+                    })?),
+                    None => None,
+                };
+                add.push(AddedColumn {
+                    name: column.clone(),
+                    value: literal(value, table, column)?,
+                    pg,
+                });
+            }
+            specs.insert(
+                table.clone(),
+                TableSpec {
+                    target: t.target.clone(),
+                    rename: t
+                        .rename
+                        .iter()
+                        .map(|(a, b)| (a.clone(), b.clone()))
+                        .collect(),
+                    drop: t.drop.clone(),
+                    add,
+                    filter: t.filter.clone(),
+                },
+            );
+        }
+        if file.routes.is_empty() {
+            return Err(Error::Invalid(format!(
+                "{path}: no [[routes]]: nothing to move"
+            )));
+        }
+        let mut routes = Vec::new();
+        for (i, r) in file.routes.into_iter().enumerate() {
+            let url = |name: &str, what: &str| {
+                urls.get(name).cloned().ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "routes[{i}].{what}: no connection named `{name}` (there are: {})",
+                        urls.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ))
+                })
+            };
+            let (from, to) = (url(&r.from, "from")?, url(&r.to, "to")?);
+            let o = OptionsCfg {
+                schema: r.options.schema.or(file.defaults.schema.clone()),
+                jobs: r.options.jobs.or(file.defaults.jobs),
+                batch_rows: r.options.batch_rows.or(file.defaults.batch_rows),
+                mode: r.options.mode.or(file.defaults.mode.clone()),
+            };
+            let (mode, drop) = match o.mode.as_deref().unwrap_or("create") {
+                "create" => (Mode::Create, false),
+                "drop" => (Mode::Create, true),
+                "data-only" => (Mode::DataOnly, false),
+                "schema-only" => (Mode::SchemaOnly, false),
+                other => {
+                    return Err(Error::Invalid(format!(
+                    "routes[{i}].mode: `{other}` (expected create, drop, data-only or schema-only)"
+                )))
+                }
+            };
+            let defaults = CopyOptions::default();
+            routes.push(Route {
+                from_name: r.from.clone(),
+                to_name: r.to.clone(),
+                from,
+                to,
+                options: CopyOptions {
+                    selection: Selection {
+                        tables: r.tables.into_vec(),
+                        exclude: r.exclude,
+                        specs: specs.clone(),
+                    },
+                    schema: o.schema.unwrap_or(defaults.schema.clone()),
+                    jobs: o.jobs.unwrap_or(defaults.jobs).max(1),
+                    batch_rows: o.batch_rows.unwrap_or(defaults.batch_rows).max(1),
+                    mode,
+                    drop,
+                    ..defaults
+                },
+            });
+        }
+        Ok(Job { routes })
+    }
+
+    pub fn load(path: &std::path::Path) -> Result<Job> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Invalid(format!("cannot read job file {}: {e}", path.display())))?;
+        Job::parse(&text, &path.display().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_blog_job() {
+        let job = Job::parse(
+            r#"
+[connections.old]
+url = "mysql://reader:pw@h/legacy"
+[connections.new]
+url = "postgres://app:pw@h/app"
+
+[[routes]]
+tables = "*"
+from = "old"
+to = "new"
+schema = "v2"
+
+[tables.characters]
+rename = { name = "nickname" }
+add = { secret_identity = "Clark Kent", rank = { value = 1, type = "smallint" } }
+drop = ["biography"]
+filter = "active = 1"
+"#,
+            "job.toml",
+        )
+        .unwrap();
+        let r = &job.routes[0];
+        assert_eq!(r.options.schema, "v2");
+        let spec = &r.options.selection.specs["characters"];
+        assert_eq!(
+            spec.rename,
+            vec![("name".to_string(), "nickname".to_string())]
+        );
+        assert_eq!(spec.add.len(), 2);
+        assert_eq!(spec.add[0].pg, Some(PgType::SmallInt));
+        assert_eq!(spec.add[1].value, Literal::Text("Clark Kent".into()));
+        assert_eq!(spec.filter.as_deref(), Some("active = 1"));
+    }
+
+    #[test]
+    fn errors_point_at_the_file_and_line() {
+        let e = Job::parse(
+            "[connections.old]\nurl = \"mysql://h/x\"\nbogus = 1\n",
+            "j.toml",
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("j.toml:3:1: "), "{e}");
+        let e = Job::parse(
+            "[connections.a]\nurl = \"mysql://h/x\"\n[[routes]]\ntables = \"*\"\nfrom = \"a\"\nto = \"b\"\n",
+            "j.toml",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("no connection named `b`"), "{e}");
+    }
+}

@@ -1,0 +1,235 @@
+//! Transforms: operators from one Arrow record batch to another, between reader and writer.
+//!
+//! Renames and dropped columns in a job are compiled into the plan (columns are simply named
+//! differently or not read at all), so they cost nothing per batch; the operators here are
+//! for what must touch the data, and for library users who plug in their own.
+
+use crate::error::{Error, Result};
+use crate::types::PgType;
+use arrow_array::{
+    new_null_array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use std::sync::Arc;
+
+/// A record-batch operator. `output_schema` lets a plan check a chain before any data moves.
+pub trait Transform: Send + Sync + std::fmt::Debug {
+    fn output_schema(&self, input: &SchemaRef) -> Result<SchemaRef>;
+    fn apply(&self, batch: RecordBatch) -> Result<RecordBatch>;
+}
+
+fn arrow_err(e: arrow_schema::ArrowError) -> Error {
+    Error::Invalid(format!("transform: {e}"))
+}
+
+/// Rename columns (`old → new`); other columns pass through.
+#[derive(Debug, Clone)]
+pub struct Rename {
+    pub pairs: Vec<(String, String)>,
+}
+
+impl Transform for Rename {
+    fn output_schema(&self, input: &SchemaRef) -> Result<SchemaRef> {
+        for (old, _) in &self.pairs {
+            if input.field_with_name(old).is_err() {
+                return Err(Error::Invalid(format!("rename: no column `{old}`")));
+            }
+        }
+        let fields: Vec<Field> = input
+            .fields()
+            .iter()
+            .map(|f| match self.pairs.iter().find(|(o, _)| o == f.name()) {
+                Some((_, new)) => f.as_ref().clone().with_name(new),
+                None => f.as_ref().clone(),
+            })
+            .collect();
+        Ok(Arc::new(Schema::new(fields)))
+    }
+
+    fn apply(&self, batch: RecordBatch) -> Result<RecordBatch> {
+        let schema = self.output_schema(&batch.schema())?;
+        RecordBatch::try_new(schema, batch.columns().to_vec()).map_err(arrow_err)
+    }
+}
+
+/// Keep only these columns, in this order.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub columns: Vec<String>,
+}
+
+impl Project {
+    fn indices(&self, input: &Schema) -> Result<Vec<usize>> {
+        self.columns
+            .iter()
+            .map(|c| {
+                input
+                    .index_of(c)
+                    .map_err(|_| Error::Invalid(format!("project: no column `{c}`")))
+            })
+            .collect()
+    }
+}
+
+impl Transform for Project {
+    fn output_schema(&self, input: &SchemaRef) -> Result<SchemaRef> {
+        Ok(Arc::new(
+            input.project(&self.indices(input)?).map_err(arrow_err)?,
+        ))
+    }
+
+    fn apply(&self, batch: RecordBatch) -> Result<RecordBatch> {
+        batch
+            .project(&self.indices(&batch.schema())?)
+            .map_err(arrow_err)
+    }
+}
+
+/// A literal value for an added column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+impl Literal {
+    pub fn arrow_type(&self) -> DataType {
+        match self {
+            Literal::Null | Literal::Text(_) => DataType::Utf8,
+            Literal::Bool(_) => DataType::Boolean,
+            Literal::Int(_) => DataType::Int64,
+            Literal::Float(_) => DataType::Float64,
+        }
+    }
+
+    /// The PostgreSQL type the column gets when the job does not name one.
+    pub fn pg_type(&self) -> PgType {
+        match self {
+            Literal::Null | Literal::Text(_) => PgType::Text,
+            Literal::Bool(_) => PgType::Boolean,
+            Literal::Int(_) => PgType::BigInt,
+            Literal::Float(_) => PgType::Double,
+        }
+    }
+
+    fn array(&self, n: usize) -> ArrayRef {
+        match self {
+            Literal::Null => new_null_array(&DataType::Utf8, n),
+            Literal::Bool(b) => Arc::new(BooleanArray::from(vec![*b; n])),
+            Literal::Int(i) => Arc::new(Int64Array::from_value(*i, n)),
+            Literal::Float(f) => Arc::new(Float64Array::from_value(*f, n)),
+            Literal::Text(s) => Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+                s.as_str(),
+                n,
+            ))),
+        }
+    }
+}
+
+/// Append a column holding the same value in every row.
+#[derive(Debug, Clone)]
+pub struct Constant {
+    pub name: String,
+    pub value: Literal,
+}
+
+impl Transform for Constant {
+    fn output_schema(&self, input: &SchemaRef) -> Result<SchemaRef> {
+        if input.field_with_name(&self.name).is_ok() {
+            return Err(Error::Invalid(format!(
+                "add: column `{}` already exists",
+                self.name
+            )));
+        }
+        let mut fields: Vec<Field> = input.fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields.push(Field::new(&self.name, self.value.arrow_type(), true));
+        Ok(Arc::new(Schema::new(fields)))
+    }
+
+    fn apply(&self, batch: RecordBatch) -> Result<RecordBatch> {
+        let schema = self.output_schema(&batch.schema())?;
+        let mut cols = batch.columns().to_vec();
+        cols.push(self.value.array(batch.num_rows()));
+        RecordBatch::try_new(schema, cols).map_err(arrow_err)
+    }
+}
+
+/// Run a chain of transforms over a batch.
+pub fn apply_all(transforms: &[Arc<dyn Transform>], mut batch: RecordBatch) -> Result<RecordBatch> {
+    for t in transforms {
+        batch = t.apply(batch)?;
+    }
+    Ok(batch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+
+    fn batch() -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("name", DataType::Utf8, true),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(vec![1, 2, 3])),
+                Arc::new(StringArray::from(vec![Some("Clark"), None, Some("Bruce")])),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn rename_project_constant() {
+        let chain: Vec<Arc<dyn Transform>> = vec![
+            Arc::new(Rename {
+                pairs: vec![("name".into(), "nickname".into())],
+            }),
+            Arc::new(Constant {
+                name: "secret_identity".into(),
+                value: Literal::Text("Clark Kent".into()),
+            }),
+            Arc::new(Project {
+                columns: vec!["secret_identity".into(), "id".into(), "nickname".into()],
+            }),
+        ];
+        let out = apply_all(&chain, batch()).unwrap();
+        let schema = out.schema();
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, ["secret_identity", "id", "nickname"]);
+        assert_eq!(out.column(0).as_string::<i32>().value(2), "Clark Kent");
+        assert_eq!(out.column(1).as_primitive::<Int64Type>().value(1), 2);
+        assert!(out.column(2).is_null(1));
+    }
+
+    #[test]
+    fn schema_errors_name_the_column() {
+        let s = batch().schema();
+        let e = Rename {
+            pairs: vec![("nope".into(), "x".into())],
+        }
+        .output_schema(&s)
+        .unwrap_err();
+        assert!(e.to_string().contains("`nope`"));
+        let e = Constant {
+            name: "id".into(),
+            value: Literal::Int(1),
+        }
+        .output_schema(&s)
+        .unwrap_err();
+        assert!(e.to_string().contains("already exists"));
+        let e = Project {
+            columns: vec!["gone".into()],
+        }
+        .output_schema(&s)
+        .unwrap_err();
+        assert!(e.to_string().contains("`gone`"));
+    }
+}

@@ -1,0 +1,263 @@
+//! Job files against the real servers: the origin story's migration, routing, operators.
+
+mod common;
+
+use barge::fixtures::FixtureSet;
+use common::{barge, TestDb};
+use mysql_async::prelude::Queryable;
+
+fn job_file(db: &TestDb, routes_and_tables: &str) -> tempfile_path::Path {
+    let text = format!(
+        "[connections.old]\nurl = \"{}\"\n[connections.new]\nurl = \"{}\"\n\n{routes_and_tables}",
+        db.source(),
+        db.target()
+    );
+    tempfile_path::Path::new(&db.name, &text)
+}
+
+/// A job file in the temp directory, removed when dropped.
+mod tempfile_path {
+    pub struct Path(pub std::path::PathBuf);
+    impl Path {
+        pub fn new(name: &str, text: &str) -> Path {
+            let p = std::env::temp_dir().join(format!("{name}.toml"));
+            std::fs::write(&p, text).unwrap();
+            Path(p)
+        }
+        pub fn as_str(&self) -> &str {
+            self.0.to_str().unwrap()
+        }
+    }
+    impl Drop for Path {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_blog_migration_renames_adds_and_keeps_relationships() {
+    let db = TestDb::new("blog").await;
+    db.load(&[FixtureSet::Legacy]).await;
+    let job = job_file(
+        &db,
+        &format!(
+            r#"
+# The blog's router: read the old models from MySQL, write the new ones to PostgreSQL.
+[[routes]]
+tables = ["publishers", "characters"]
+from = "old"
+to = "new"
+schema = "{}"
+
+[tables.characters]
+rename = {{ name = "nickname" }}
+add = {{ secret_identity = "Clark Kent" }}
+"#,
+            db.name
+        ),
+    );
+    let (ok, out, err) = barge(&["run", job.as_str()]);
+    assert!(ok, "{out}\n{err}");
+
+    // Every character, value by value: id, name → nickname, publisher_id, the new column.
+    let mut my = db.mysql().await;
+    let mut source: Vec<(i64, String, Option<i64>, String)> = my
+        .query_map(
+            "SELECT id, name, publisher_id FROM characters",
+            |(id, name, p): (i64, String, Option<i64>)| (id, name, p, "Clark Kent".to_string()),
+        )
+        .await
+        .unwrap();
+    let pg = db.pg().await;
+    let mut target: Vec<(i64, String, Option<i64>, String)> = pg
+        .query(
+            "SELECT id, nickname, publisher_id, secret_identity FROM characters",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    source.sort();
+    target.sort();
+    assert_eq!(source.len(), 10);
+    assert_eq!(source, target);
+
+    // The relationship survives: each character reaches the same publisher by name.
+    let mut src_rel: Vec<(i64, String)> = my
+        .query("SELECT c.id, p.name FROM characters c JOIN publishers p ON p.id = c.publisher_id")
+        .await
+        .unwrap();
+    let mut tgt_rel: Vec<(i64, String)> = pg
+        .query(
+            "SELECT c.id, p.name FROM characters c JOIN publishers p ON p.id = c.publisher_id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    src_rel.sort();
+    tgt_rel.sort();
+    assert!(!src_rel.is_empty());
+    assert_eq!(src_rel, tgt_rel);
+    let no_name: i64 = pg
+        .query_one(
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'characters' AND column_name = 'name'",
+            &[&db.name],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(no_name, 0, "name became nickname");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_by_pattern_filters_drops_typed_constants_and_plan() {
+    let db = TestDb::new("route").await;
+    db.load(&[FixtureSet::Legacy]).await;
+    db.generate("characters", 120_000, 3).await;
+    let job = job_file(
+        &db,
+        &format!(
+            r#"
+[defaults]
+schema = "{}"
+jobs = 3
+
+[[routes]]
+tables = "character*"
+exclude = ["characters_teams"]
+from = "old"
+to = "new"
+
+[[routes]]
+tables = "team?"
+from = "old"
+to = "new"
+
+[tables.characters]
+target = "heroes"
+filter = "active = 1 AND publisher_id IS NOT NULL"
+drop = ["biography"]
+add = {{ universe = {{ value = 616, type = "integer" }}, canon = true }}
+"#,
+            db.name
+        ),
+    );
+
+    // plan prints every decision and writes nothing.
+    let (ok, out, err) = barge(&["plan", job.as_str()]);
+    assert!(ok, "{out}\n{err}");
+    for want in [
+        "table characters → ",
+        ".heroes",
+        "biography",
+        "(dropped)",
+        "universe                 integer  (added)",
+        "canon                    boolean  (added)",
+        "rows where active = 1 AND publisher_id IS NOT NULL",
+        "table teams → ",
+    ] {
+        assert!(out.contains(want), "plan lacks {want:?}:\n{out}");
+    }
+    assert!(
+        db.pg_tables().await.is_empty(),
+        "plan must not touch the target"
+    );
+    assert!(!out.contains("barge-test"), "password in plan output");
+
+    let (ok, out, err) = barge(&["run", job.as_str()]);
+    assert!(ok, "{out}\n{err}");
+    assert_eq!(db.pg_tables().await, vec!["heroes", "teams"]);
+    let mut my = db.mysql().await;
+    let want: u64 = my
+        .query_first(
+            "SELECT COUNT(*) FROM characters WHERE active = 1 AND publisher_id IS NOT NULL",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let pg = db.pg().await;
+    let row = pg
+        .query_one(
+            "SELECT count(*), count(*) FILTER (WHERE universe = 616 AND canon), count(*) FILTER (WHERE NOT active) FROM heroes",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (n, constant, inactive): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+    assert!(want > 30_000, "the filter keeps a real share: {want}");
+    assert_eq!((n as u64, constant as u64, inactive), (want, want, 0));
+    let biography: i64 = pg
+        .query_one(
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'heroes' AND column_name = 'biography'",
+            &[&db.name],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(biography, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_mistakes_are_caught_before_any_data_moves() {
+    let db = TestDb::new("jobbad").await;
+    db.load(&[FixtureSet::Legacy]).await;
+    let route = format!(
+        "[[routes]]\ntables = \"characters\"\nfrom = \"old\"\nto = \"new\"\nschema = \"{}\"\n",
+        db.name
+    );
+    let cases = [
+        (
+            "[tables.characters]\nrename = { nmae = \"nickname\" }\n",
+            "rename names no column `nmae`",
+        ),
+        (
+            "[tables.characters]\nadd = { n = { value = \"x\", type = \"integer\" } }\n",
+            "no binary COPY encoding from Arrow Utf8 to PostgreSQL integer",
+        ),
+        (
+            "[tables.characters]\nadd = { n = { value = 1, type = \"integr\" } }\n",
+            "unknown type `integr`",
+        ),
+        (
+            "[tables.characters]\nadd = { name = 1 }\n",
+            "added column `name` already exists",
+        ),
+        (
+            "[tables.nope]\ntarget = \"x\"\n",
+            "no such table in source database",
+        ),
+        (
+            "[tables.characters]\nfilter = \"no_such_column = 1\"\n",
+            "no_such_column",
+        ),
+        (
+            "[tables.characters]\ncolour = \"blue\"\n",
+            "unknown field `colour`",
+        ),
+    ];
+    for (tables, want) in cases {
+        let job = job_file(&db, &format!("{route}\n{tables}"));
+        let (ok, out, err) = barge(&["run", job.as_str()]);
+        assert!(!ok, "{tables}: should fail\n{out}");
+        assert!(err.contains(want), "{tables}: wanted {want:?} in\n{err}");
+        assert!(
+            db.pg_tables().await.is_empty(),
+            "{tables}: wrote to the target"
+        );
+    }
+    let job = job_file(
+        &db,
+        &format!("{route}\n[tables.characters]\nrename = {{ name = \"nickname\" \n"),
+    );
+    let (ok, _, err) = barge(&["plan", job.as_str()]);
+    assert!(
+        !ok && err.contains(".toml:13:29: unclosed inline table"),
+        "{err}"
+    );
+}
