@@ -199,6 +199,7 @@ impl Job {
                     drop: t.drop.clone(),
                     add,
                     filter: t.filter.clone(),
+                    transforms: vec![],
                 },
             );
         }

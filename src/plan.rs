@@ -94,6 +94,9 @@ pub struct Selection {
 /// How one table changes between source and target.
 #[derive(Debug, Clone, Default)]
 pub struct TableSpec {
+    /// Operators of the library user's own, run after the job's: their output schema decides
+    /// the target columns (new columns get a type from their Arrow type).
+    pub transforms: Vec<std::sync::Arc<dyn crate::transform::Transform>>,
     /// The target table's name (default: the source's).
     pub target: Option<String>,
     /// Source column → target column.
@@ -132,6 +135,45 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
 
 fn is_pattern(s: &str) -> bool {
     s.contains(['*', '?'])
+}
+
+impl TablePlan {
+    /// The schema of the batches the reader produces: source columns under their target names,
+    /// so every transform sees the names the target will have.
+    pub fn reader_schema(&self) -> arrow_schema::SchemaRef {
+        std::sync::Arc::new(arrow_schema::Schema::new(
+            self.columns
+                .iter()
+                .zip(&self.target_columns)
+                .map(|((_, m), c)| m.field(&c.name))
+                .collect::<Vec<_>>(),
+        ))
+    }
+}
+
+/// The PostgreSQL type for a column a user's transform creates.
+pub fn pg_type_for_arrow(t: &arrow_schema::DataType) -> Option<PgType> {
+    use arrow_schema::{DataType as D, TimeUnit};
+    Some(match t {
+        D::Boolean => PgType::Boolean,
+        D::Int16 => PgType::SmallInt,
+        D::Int32 => PgType::Integer,
+        D::Int64 => PgType::BigInt,
+        D::UInt64 => PgType::Numeric(Some((20, 0))),
+        D::Float32 => PgType::Real,
+        D::Float64 => PgType::Double,
+        D::Utf8 => PgType::Text,
+        D::Binary => PgType::Bytea,
+        D::Date32 => PgType::Date,
+        D::Timestamp(TimeUnit::Microsecond, None) => PgType::Timestamp(6),
+        D::Timestamp(TimeUnit::Microsecond, Some(_)) => PgType::Timestamptz(6),
+        D::Duration(TimeUnit::Microsecond) => PgType::Interval(6),
+        D::Decimal128(p, s) | D::Decimal256(p, s) if *s >= 0 => {
+            PgType::Numeric(Some((*p as u32, *s as u32)))
+        }
+        D::List(f) if f.data_type() == &D::Utf8 => PgType::TextArray,
+        _ => return None,
+    })
 }
 
 /// Choose the tables and plan each one.
@@ -399,6 +441,10 @@ fn plan_table(
             value: a.value.clone(),
         }));
     }
+    if !spec.transforms.is_empty() {
+        target_columns = apply_custom(t, spec, &columns, target_columns, &primary_key)?;
+        transforms.extend(spec.transforms.iter().cloned());
+    }
     let split_key = match t.primary_key.as_slice() {
         [k] if dropped(k) => None,
         [k] => t
@@ -429,6 +475,66 @@ fn plan_table(
         estimated_rows: t.estimated_rows,
         warnings,
     })
+}
+
+/// Run a user's transforms over the planned batch schema: the output decides the target
+/// columns. Kept columns keep their definitions; new ones get a type from their Arrow type.
+fn apply_custom(
+    t: &Table,
+    spec: &TableSpec,
+    columns: &[(String, Mapping)],
+    target_columns: Vec<TargetColumn>,
+    primary_key: &[String],
+) -> Result<Vec<TargetColumn>> {
+    let err = |detail: String| Error::Table {
+        table: t.name.clone(),
+        detail,
+    };
+    let mut schema = std::sync::Arc::new(arrow_schema::Schema::new(
+        columns
+            .iter()
+            .zip(&target_columns)
+            .map(|((_, m), c)| m.field(&c.name))
+            .chain(
+                target_columns[columns.len()..]
+                    .iter()
+                    .zip(&spec.add)
+                    .map(|(c, a)| arrow_schema::Field::new(&c.name, a.value.arrow_type(), true)),
+            )
+            .collect::<Vec<_>>(),
+    ));
+    for tr in &spec.transforms {
+        schema = tr.output_schema(&schema).map_err(|e| err(e.to_string()))?;
+    }
+    let mut out = Vec::new();
+    for f in schema.fields() {
+        match target_columns.iter().find(|c| &c.name == f.name()) {
+            Some(c) => out.push(c.clone()),
+            None => out.push(TargetColumn {
+                name: f.name().clone(),
+                pg: pg_type_for_arrow(f.data_type()).ok_or_else(|| {
+                    err(format!(
+                        "column {} of Arrow type {} has no PostgreSQL type",
+                        f.name(),
+                        f.data_type()
+                    ))
+                })?,
+                not_null: false,
+                default_sql: None,
+                identity: false,
+                check: None,
+                comment: None,
+                deferred_not_null: false,
+            }),
+        }
+    }
+    if let Some(k) = primary_key
+        .iter()
+        .find(|k| !out.iter().any(|c| &c.name == *k))
+    {
+        return Err(err(format!("a transform removed the key column {k}")));
+    }
+    Ok(out)
 }
 
 /// PostgreSQL identifiers are at most 63 bytes; cut on a character boundary.

@@ -245,17 +245,7 @@ async fn copy_inner(
         mode: opts.mode,
         drop: opts.drop,
         batch_rows: opts.batch_rows.max(1),
-        arrow: plans
-            .iter()
-            .map(|p| {
-                Arc::new(Schema::new(
-                    p.columns
-                        .iter()
-                        .map(|(n, m)| m.field(n))
-                        .collect::<Vec<_>>(),
-                ))
-            })
-            .collect(),
+        arrow: plans.iter().map(|p| p.reader_schema()).collect(),
         plans: plans.into_iter().map(Arc::new).collect(),
         source_rows,
         queue: Mutex::new(work.into_iter().map(|(_, w)| w).collect()),

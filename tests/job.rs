@@ -261,3 +261,76 @@ async fn job_mistakes_are_caught_before_any_data_moves() {
         "{err}"
     );
 }
+
+/// A library user's own operator: doubles `power_level` into a new column.
+#[derive(Debug)]
+struct Double;
+
+impl barge::transform::Transform for Double {
+    fn output_schema(
+        &self,
+        input: &arrow_schema::SchemaRef,
+    ) -> barge::Result<arrow_schema::SchemaRef> {
+        let mut fields: Vec<arrow_schema::Field> =
+            input.fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields.push(arrow_schema::Field::new(
+            "double_power",
+            arrow_schema::DataType::Int64,
+            true,
+        ));
+        Ok(std::sync::Arc::new(arrow_schema::Schema::new(fields)))
+    }
+
+    fn apply(&self, batch: arrow_array::RecordBatch) -> barge::Result<arrow_array::RecordBatch> {
+        use arrow_array::cast::AsArray;
+        let i = batch.schema().index_of("power_level").unwrap();
+        let p = batch
+            .column(i)
+            .as_primitive::<arrow_array::types::Int32Type>();
+        let doubled: arrow_array::Int64Array = p.iter().map(|v| v.map(|v| v as i64 * 2)).collect();
+        let mut cols = batch.columns().to_vec();
+        cols.push(std::sync::Arc::new(doubled));
+        arrow_array::RecordBatch::try_new(self.output_schema(&batch.schema())?, cols)
+            .map_err(|e| barge::Error::Invalid(e.to_string()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transform_of_the_users_own_runs_in_the_pipeline() {
+    let db = TestDb::new("custom").await;
+    db.load(&[FixtureSet::Legacy]).await;
+    db.generate("characters", 20_000, 9).await;
+    let spec = barge::plan::TableSpec {
+        rename: vec![("name".into(), "nickname".into())],
+        transforms: vec![std::sync::Arc::new(Double)],
+        ..Default::default()
+    };
+    let opts = barge::CopyOptions {
+        selection: barge::Selection {
+            tables: vec!["characters".into()],
+            specs: std::collections::BTreeMap::from([("characters".to_string(), spec)]),
+            ..Default::default()
+        },
+        min_partition_rows: 5_000,
+        ..db.options()
+    };
+    let report = db.copy(&opts).await.unwrap();
+    assert!(report.ok(), "{}", report.to_text());
+    let pg = db.pg().await;
+    let row = pg
+        .query_one(
+            "SELECT count(*), count(*) FILTER (WHERE double_power IS NOT DISTINCT FROM power_level::bigint * 2), \
+             count(nickname), format_type(atttypid, atttypmod) \
+             FROM characters, pg_attribute WHERE attrelid = 'characters'::regclass AND attname = 'double_power' \
+             GROUP BY 4",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (n, ok, named, ty): (i64, i64, i64, String) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    assert_eq!(
+        (n, ok, named, ty.as_str()),
+        (20_000, 20_000, 20_000, "bigint")
+    );
+}

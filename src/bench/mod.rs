@@ -27,7 +27,6 @@ use crate::sink::postgres::{qualified, quote_ident, schema_only_sql};
 use crate::source::mysql::{read_partition, ReadSpec};
 use crate::url::DbUrl;
 use crate::verify::{mysql_checksum, pg_checksum};
-use arrow_schema::Schema;
 use bytes::BytesMut;
 pub use report::{BenchReport, ScalePoint, StrategyResult};
 use std::collections::HashMap;
@@ -517,12 +516,7 @@ async fn orm_insert(
         database: database.to_string(),
         table: p.source.clone(),
         columns: Arc::new(p.columns.clone()),
-        schema: Arc::new(Schema::new(
-            p.columns
-                .iter()
-                .map(|(n, m)| m.field(n))
-                .collect::<Vec<_>>(),
-        )),
+        schema: p.reader_schema(),
         range: None,
         key_column: p.primary_key.first().cloned(),
         limit,

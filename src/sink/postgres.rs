@@ -209,12 +209,7 @@ pub fn foreign_key_sql(schema: &str, plan: &TablePlan) -> Vec<String> {
 /// Prove, before any data moves, that the batches this plan's reader and transforms produce
 /// can be encoded for its target columns: an empty batch goes through the whole chain.
 pub fn check_encodable(plan: &TablePlan) -> Result<()> {
-    let mut schema = std::sync::Arc::new(arrow_schema::Schema::new(
-        plan.columns
-            .iter()
-            .map(|(n, m)| m.field(n))
-            .collect::<Vec<_>>(),
-    ));
+    let mut schema = plan.reader_schema();
     for t in &plan.transforms {
         schema = t.output_schema(&schema).map_err(|e| Error::Table {
             table: plan.source.clone(),
