@@ -18,6 +18,7 @@ pub mod catalog;
 pub mod connect;
 pub mod error;
 pub mod fixtures;
+pub mod inspect;
 pub mod job;
 pub mod plan;
 pub mod report;

@@ -31,6 +31,9 @@ enum Command {
     Copy(CopyArgs),
     /// Load barge's fixture data sets into a MySQL/MariaDB database (for demos, tests, benches).
     Fixtures(FixturesArgs),
+    /// Show a MySQL/MariaDB database as barge sees it, like Django's inspectdb: tables in load
+    /// order, mapped types, declared and inferred relationships. --emit-job writes a job file.
+    Inspect(InspectArgs),
     /// Run a job file: move tables between named connections along its routes, renaming,
     /// dropping, adding and filtering as it says.
     Run(JobArgs),
@@ -39,6 +42,24 @@ enum Command {
     /// Move the same tables several ways (row-by-row ORM inserts, batched INSERTs, barge,
     /// pgloader), check each result against the source, and report them side by side.
     Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct InspectArgs {
+    /// mysql://user:password@host:port/database
+    url: String,
+    /// Print as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Write a starting job file here (needs --to).
+    #[arg(long, requires = "to")]
+    emit_job: Option<std::path::PathBuf>,
+    /// The target for the emitted job: postgres://user@host:port/database
+    #[arg(long)]
+    to: Option<String>,
+    /// The target schema for the emitted job.
+    #[arg(long, default_value = "public")]
+    schema: String,
 }
 
 #[derive(Args)]
@@ -200,6 +221,7 @@ async fn run(cmd: Command) -> Result<ExitCode> {
         Command::Fixtures(a) => load_fixtures(a).await,
         Command::Bench(a) => bench(a).await,
         Command::Run(a) => run_job(a, false).await,
+        Command::Inspect(a) => inspect(a).await,
         Command::Plan(a) => run_job(a, true).await,
     }
 }
@@ -407,4 +429,31 @@ async fn run_job(a: JobArgs, plan_only: bool) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+async fn inspect(a: InspectArgs) -> Result<ExitCode> {
+    let url = DbUrl::parse(&a.url).context("URL")?;
+    let Some(database) = url.database() else {
+        bail!("the URL must name a database (mysql://user:password@host:port/DATABASE)");
+    };
+    let pool = barge::connect::mysql_pool(&url, 1)?;
+    let catalog = async {
+        let mut conn = barge::connect::mysql_conn(&pool, &url, barge::error::Side::Source).await?;
+        barge::catalog::mysql::introspect(&mut conn, &database).await
+    }
+    .await;
+    let _ = pool.disconnect().await;
+    let inspection = barge::inspect::inspect(catalog?);
+    if let Some(path) = &a.emit_job {
+        let to = DbUrl::parse(a.to.as_deref().unwrap_or_default()).context("--to")?;
+        std::fs::write(path, inspection.to_job(&url, &to, &a.schema))
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&inspection)?);
+    } else {
+        print!("{}", inspection.to_text());
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -236,6 +236,11 @@ pub fn plan(catalog: &Catalog, selection: &Selection) -> Result<Vec<TablePlan>> 
             &index_name_uses,
         )?);
     }
+    // Parents before children (declared and inferred relationships), cycles broken.
+    let rels = crate::catalog::conventions::relationships(catalog);
+    let names: Vec<String> = plans.iter().map(|p| p.source.clone()).collect();
+    let (order, _) = crate::catalog::conventions::load_order(&names, &rels.relationships);
+    plans.sort_by_key(|p| order.iter().position(|o| *o == p.source));
     let mut targets = BTreeSet::new();
     for p in &plans {
         if !targets.insert(p.target.as_str()) {

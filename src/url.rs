@@ -92,6 +92,13 @@ impl DbUrl {
         }
     }
 
+    /// The URL without its password, for files that must not hold one.
+    pub fn without_password(&self) -> String {
+        let mut url = self.url.clone();
+        let _ = url.set_password(None);
+        url.to_string()
+    }
+
     /// The same URL with this password.
     pub fn with_password(&self, password: &str) -> Result<DbUrl> {
         let mut url = self.url.clone();

@@ -334,3 +334,114 @@ async fn a_transform_of_the_users_own_runs_in_the_pipeline() {
         (20_000, 20_000, 20_000, "bigint")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspect_infers_relationships_and_emits_a_job_that_runs_unchanged() {
+    let db = TestDb::new("inspect").await;
+    db.load(&[FixtureSet::Legacy]).await;
+    let mut my = db.mysql().await;
+    my.query_drop(
+        "CREATE TABLE people (id int PRIMARY KEY);
+         CREATE TABLE categories (id int PRIMARY KEY);
+         CREATE TABLE statuses (id int PRIMARY KEY);
+         CREATE TABLE articles (id int PRIMARY KEY, person_id int, category_id int, status_id int,
+                                legacy_ref_id int, owner_type varchar(20), owner_id int);
+         CREATE TABLE eggs (id int PRIMARY KEY, chicken_id int);
+         CREATE TABLE chickens (id int PRIMARY KEY, egg_id int);
+         INSERT INTO people VALUES (1); INSERT INTO articles VALUES (1, 1, NULL, NULL, 5, 'people', 1);",
+    )
+    .await
+    .unwrap();
+    let (ok, out, err) = common::barge(&["inspect", &db.source(), "--json"]);
+    assert!(ok, "{err}");
+    assert!(!out.contains("barge-test"), "password in inspect output");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rels: Vec<(String, String, String, String)> = v["relationships"]["relationships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap().to_string();
+            (s("table"), s("column"), s("ref_table"), s("origin"))
+        })
+        .collect();
+    for want in [
+        ("articles", "person_id", "people", "inferred"),
+        ("articles", "category_id", "categories", "inferred"),
+        ("articles", "status_id", "statuses", "inferred"),
+        ("characters", "publisher_id", "publishers", "inferred"),
+        ("teams", "parent_id", "teams", "inferred"),
+        (
+            "publisher_addresses",
+            "publisher_id",
+            "publishers",
+            "declared",
+        ),
+        ("eggs", "chicken_id", "chickens", "inferred"),
+        ("chickens", "egg_id", "eggs", "inferred"),
+    ] {
+        let want = (
+            want.0.to_string(),
+            want.1.to_string(),
+            want.2.to_string(),
+            want.3.to_string(),
+        );
+        assert!(rels.contains(&want), "missing {want:?} in {rels:?}");
+    }
+    let unresolved = v["relationships"]["unresolved"].to_string();
+    assert!(unresolved.contains("legacy_ref_id"), "{unresolved}");
+    let polymorphic = v["relationships"]["polymorphic"].to_string();
+    assert!(
+        polymorphic.contains("owner") && polymorphic.contains("auditable"),
+        "{polymorphic}"
+    );
+    assert!(
+        !rels.iter().any(|r| r.1 == "owner_id"),
+        "polymorphic keys are not forced"
+    );
+    let order: Vec<&str> = v["load_order"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    let pos = |t: &str| order.iter().position(|o| *o == t).unwrap();
+    assert!(
+        pos("people") < pos("articles")
+            && pos("publishers") < pos("characters")
+            && pos("characters") < pos("posts")
+    );
+    assert!(
+        order.contains(&"eggs") && order.contains(&"chickens"),
+        "the cycle is broken, not dropped"
+    );
+
+    // The emitted job runs as written (passwords from the environment it names).
+    let path = std::env::temp_dir().join(format!("{}-emitted.toml", db.name));
+    let (ok, _, err) = common::barge(&[
+        "inspect",
+        &db.source(),
+        "--emit-job",
+        path.to_str().unwrap(),
+        "--to",
+        &db.target(),
+        "--schema",
+        &db.name,
+    ]);
+    assert!(ok, "{err}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        !text.contains("barge-test"),
+        "the job file must not hold a password:\n{text}"
+    );
+    let (ok, out, err) = common::barge_with_env(
+        &["run", path.to_str().unwrap()],
+        &[
+            ("BARGE_OLD_PASSWORD", "barge-test"),
+            ("BARGE_NEW_PASSWORD", "barge-test"),
+        ],
+    );
+    let _ = std::fs::remove_file(&path);
+    assert!(ok, "{out}\n{err}");
+    assert_eq!(db.pg_tables().await.len(), 18);
+}

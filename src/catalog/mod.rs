@@ -2,6 +2,7 @@
 //! independent of the engine it was read from. Later stages (plan, transforms, inspect)
 //! work on these types only.
 
+pub mod conventions;
 pub mod mysql;
 
 use serde::Serialize;

@@ -232,8 +232,13 @@ impl Drop for TestDb {
 
 /// Run the barge binary; returns (exit success, stdout, stderr).
 pub fn barge(args: &[&str]) -> (bool, String, String) {
+    barge_with_env(args, &[])
+}
+
+pub fn barge_with_env(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_barge"))
         .args(args)
+        .envs(env.iter().copied())
         .env_remove("BARGE_FROM")
         .env_remove("BARGE_TO")
         .output()
