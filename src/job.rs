@@ -36,6 +36,32 @@ struct JobFile {
     routes: Vec<RouteCfg>,
     #[serde(default)]
     tables: BTreeMap<String, TableCfg>,
+    #[serde(default)]
+    relationships: RelationshipsCfg,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RelationshipsCfg {
+    /// Inferred relationships to create as foreign keys: "table.column".
+    #[serde(default)]
+    confirm: Vec<String>,
+    /// "table.column -> parent.column"
+    #[serde(default)]
+    add: Vec<String>,
+    /// Inferred relationships that are not: "table.column".
+    #[serde(default)]
+    reject: Vec<String>,
+    #[serde(default)]
+    create_inferred: bool,
+}
+
+fn table_column(s: &str, what: &str) -> Result<(String, String)> {
+    s.trim()
+        .split_once('.')
+        .map(|(t, c)| (t.trim().to_string(), c.trim().to_string()))
+        .filter(|(t, c)| !t.is_empty() && !c.is_empty())
+        .ok_or_else(|| Error::Invalid(format!("relationships.{what}: `{s}` is not `table.column`")))
 }
 
 #[derive(Debug, Deserialize)]
@@ -203,6 +229,34 @@ impl Job {
                 },
             );
         }
+        let rel = &file.relationships;
+        let rules = crate::plan::RelationshipRules {
+            confirm: rel
+                .confirm
+                .iter()
+                .map(|s| table_column(s, "confirm"))
+                .collect::<Result<_>>()?,
+            reject: rel
+                .reject
+                .iter()
+                .map(|s| table_column(s, "reject"))
+                .collect::<Result<_>>()?,
+            add: rel
+                .add
+                .iter()
+                .map(|s| {
+                    let (child, parent) = s.split_once("->").ok_or_else(|| {
+                        Error::Invalid(format!(
+                            "relationships.add: `{s}` is not `table.column -> parent.column`"
+                        ))
+                    })?;
+                    let (t, c) = table_column(child, "add")?;
+                    let (pt, pc) = table_column(parent, "add")?;
+                    Ok((t, c, pt, pc))
+                })
+                .collect::<Result<_>>()?,
+            create_inferred: rel.create_inferred,
+        };
         if file.routes.is_empty() {
             return Err(Error::Invalid(format!(
                 "{path}: no [[routes]]: nothing to move"
@@ -247,6 +301,7 @@ impl Job {
                         tables: r.tables.into_vec(),
                         exclude: r.exclude,
                         specs: specs.clone(),
+                        relationships: rules.clone(),
                     },
                     schema: o.schema.unwrap_or(defaults.schema.clone()),
                     jobs: o.jobs.unwrap_or(defaults.jobs).max(1),

@@ -89,6 +89,23 @@ pub struct Selection {
     pub exclude: Vec<String>,
     /// Per source table: how it changes on the way (job files).
     pub specs: BTreeMap<String, TableSpec>,
+    /// Which undeclared relationships to trust.
+    pub relationships: RelationshipRules,
+}
+
+/// What to do with relationships the schema does not declare (Rails keeps foreign keys as
+/// plain integers). Confirmed and added ones become foreign keys in the target; rejected ones
+/// no longer order the load.
+#[derive(Debug, Clone, Default)]
+pub struct RelationshipRules {
+    /// Inferred relationships to create as foreign keys: (table, column).
+    pub confirm: Vec<(String, String)>,
+    /// Relationships the conventions cannot see: (table, column, parent table, parent column).
+    pub add: Vec<(String, String, String, String)>,
+    /// Inferred relationships that are not relationships: (table, column).
+    pub reject: Vec<(String, String)>,
+    /// Create every inferred (and not rejected) relationship as a foreign key.
+    pub create_inferred: bool,
 }
 
 /// How one table changes between source and target.
@@ -225,7 +242,7 @@ pub fn plan(catalog: &Catalog, selection: &Selection) -> Result<Vec<TablePlan>> 
     }
 
     let empty = TableSpec::default();
-    let mut plans = Vec::with_capacity(chosen.len());
+    let mut plans: Vec<TablePlan> = Vec::with_capacity(chosen.len());
     for t in chosen {
         let spec = selection.specs.get(&t.name).unwrap_or(&empty);
         plans.push(plan_table(
@@ -236,10 +253,16 @@ pub fn plan(catalog: &Catalog, selection: &Selection) -> Result<Vec<TablePlan>> 
             &index_name_uses,
         )?);
     }
-    // Parents before children (declared and inferred relationships), cycles broken.
-    let rels = crate::catalog::conventions::relationships(catalog);
+    let rels = apply_rules(catalog, &selection.relationships)?;
+    add_relationship_keys(
+        &mut plans,
+        &rels,
+        &selection.relationships,
+        &selection.specs,
+    );
+    // Parents before children (declared, inferred, added relationships), cycles broken.
     let names: Vec<String> = plans.iter().map(|p| p.source.clone()).collect();
-    let (order, _) = crate::catalog::conventions::load_order(&names, &rels.relationships);
+    let (order, _) = crate::catalog::conventions::load_order(&names, &rels);
     plans.sort_by_key(|p| order.iter().position(|o| *o == p.source));
     let mut targets = BTreeSet::new();
     for p in &plans {
@@ -251,6 +274,103 @@ pub fn plan(catalog: &Catalog, selection: &Selection) -> Result<Vec<TablePlan>> 
         }
     }
     Ok(plans)
+}
+
+/// The relationships after the job's rules: inferred minus rejected, plus added.
+fn apply_rules(
+    catalog: &Catalog,
+    rules: &RelationshipRules,
+) -> Result<Vec<crate::catalog::conventions::Relationship>> {
+    use crate::catalog::conventions::{relationships, Origin, Relationship};
+    let mut rels = relationships(catalog).relationships;
+    let inferred = |t: &str, c: &str, rels: &[Relationship]| {
+        rels.iter()
+            .any(|r| r.table == t && r.column == c && r.origin == Origin::Inferred)
+    };
+    for (t, c) in rules.confirm.iter().chain(&rules.reject) {
+        if !inferred(t, c, &rels) {
+            return Err(Error::Selection(format!(
+                "relationships: {t}.{c} is not an inferred relationship (see `barge inspect`)"
+            )));
+        }
+    }
+    rels.retain(|r| {
+        !rules
+            .reject
+            .iter()
+            .any(|(t, c)| *t == r.table && *c == r.column)
+    });
+    for (t, c, pt, pc) in &rules.add {
+        for (table, column) in [(t, c), (pt, pc)] {
+            if catalog
+                .table(table)
+                .and_then(|x| x.column(column))
+                .is_none()
+            {
+                return Err(Error::Selection(format!(
+                    "relationships: add {t}.{c} -> {pt}.{pc}: no column {table}.{column} in the source"
+                )));
+            }
+        }
+        rels.push(Relationship {
+            table: t.clone(),
+            column: c.clone(),
+            ref_table: pt.clone(),
+            ref_column: pc.clone(),
+            origin: Origin::Inferred,
+        });
+    }
+    Ok(rels)
+}
+
+/// Confirmed, added (and with `create_inferred`, all inferred) relationships become foreign
+/// keys in the target, when both tables are part of the copy.
+fn add_relationship_keys(
+    plans: &mut [TablePlan],
+    rels: &[crate::catalog::conventions::Relationship],
+    rules: &RelationshipRules,
+    specs: &BTreeMap<String, TableSpec>,
+) {
+    use crate::catalog::conventions::Origin;
+    let wanted = |t: &str, c: &str| {
+        rules.create_inferred
+            || rules.confirm.iter().any(|(a, b)| a == t && b == c)
+            || rules.add.iter().any(|(a, b, _, _)| a == t && b == c)
+    };
+    let targets: BTreeMap<String, String> = plans
+        .iter()
+        .map(|p| (p.source.clone(), p.target.clone()))
+        .collect();
+    for r in rels
+        .iter()
+        .filter(|r| r.origin == Origin::Inferred && wanted(&r.table, &r.column))
+    {
+        let Some(p) = plans.iter_mut().find(|p| p.source == r.table) else {
+            continue;
+        };
+        let Some(parent) = targets.get(&r.ref_table) else {
+            p.warnings.push(format!(
+                "{}.{} → {}: foreign key not created: {} is not part of this copy",
+                r.table, r.column, r.ref_table, r.ref_table
+            ));
+            continue;
+        };
+        if !p.columns.iter().any(|(n, _)| *n == r.column) {
+            continue; // dropped
+        }
+        p.foreign_keys.push(TargetForeignKey {
+            name: truncate_ident(&format!(
+                "fk_{}_{}",
+                p.target,
+                renamed(specs, &r.table, &r.column)
+            )),
+            columns: vec![renamed(specs, &r.table, &r.column).to_string()],
+            ref_table: parent.clone(),
+            ref_columns: vec![renamed(specs, &r.ref_table, &r.ref_column).to_string()],
+            on_update: "NO ACTION".into(),
+            on_delete: "NO ACTION".into(),
+        });
+    }
 }
 
 /// The target name of a source column of `table`, after that table's renames.

@@ -445,3 +445,68 @@ async fn inspect_infers_relationships_and_emits_a_job_that_runs_unchanged() {
     assert!(ok, "{out}\n{err}");
     assert_eq!(db.pg_tables().await.len(), 18);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relationships_can_be_confirmed_added_and_rejected() {
+    let db = TestDb::new("rels").await;
+    db.load(&[FixtureSet::Legacy]).await;
+    let mut my = db.mysql().await;
+    my.query_drop("CREATE TABLE sidekicks (id int PRIMARY KEY, hero bigint); INSERT INTO sidekicks VALUES (1, 1), (2, 3);")
+        .await
+        .unwrap();
+    let route = format!(
+        "[[routes]]\ntables = [\"publishers\", \"characters\", \"teams\", \"order\", \"LineItems\", \"sidekicks\"]\nfrom = \"old\"\nto = \"new\"\nschema = \"{}\"\nmode = \"drop\"\n",
+        db.name
+    );
+    let rules = r#"
+[relationships]
+confirm = ["characters.publisher_id", "LineItems.order_id"]
+add = ["sidekicks.hero -> characters.id"]
+reject = ["teams.parent_id"]
+"#;
+    let job = job_file(&db, &format!("{route}{rules}"));
+    let (ok, out, err) = barge(&["run", job.as_str()]);
+    assert!(ok, "{out}\n{err}");
+    let pg = db.pg().await;
+    let mut fks: Vec<String> = pg
+        .query(
+            "SELECT conname || ': ' || pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'f' AND connamespace = $1::text::regnamespace",
+            &[&db.name],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    fks.sort();
+    assert_eq!(
+        fks,
+        vec![
+            "fk_LineItems_order_id: FOREIGN KEY (order_id) REFERENCES \"order\"(id)",
+            "fk_characters_publisher_id: FOREIGN KEY (publisher_id) REFERENCES publishers(id)",
+            "fk_sidekicks_hero: FOREIGN KEY (hero) REFERENCES characters(id)",
+        ]
+    );
+
+    // An orphan: the relationship cannot be enforced, and the run says so.
+    my.query_drop("INSERT INTO sidekicks VALUES (3, 999)")
+        .await
+        .unwrap();
+    let (ok, out, _) = barge(&["run", job.as_str()]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("fk_sidekicks_hero") && out.contains("violates foreign key constraint"),
+        "{out}"
+    );
+
+    // Only inferred relationships can be confirmed or rejected.
+    let job = job_file(
+        &db,
+        &format!("{route}\n[relationships]\nconfirm = [\"characters.name\"]\n"),
+    );
+    let (ok, _, err) = barge(&["run", job.as_str()]);
+    assert!(
+        !ok && err.contains("characters.name is not an inferred relationship"),
+        "{err}"
+    );
+}
