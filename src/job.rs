@@ -122,6 +122,9 @@ struct TableCfg {
     #[serde(default)]
     add: BTreeMap<String, AddCfg>,
     filter: Option<String>,
+    /// column = "postgres type"
+    #[serde(default)]
+    cast: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -225,6 +228,17 @@ impl Job {
                     drop: t.drop.clone(),
                     add,
                     filter: t.filter.clone(),
+                    cast: t
+                        .cast
+                        .iter()
+                        .map(|(c, ty)| {
+                            PgType::parse(ty).map(|p| (c.clone(), p)).ok_or_else(|| {
+                                Error::Invalid(format!(
+                                    "tables.{table}.cast.{c}: unknown type `{ty}`"
+                                ))
+                            })
+                        })
+                        .collect::<Result<_>>()?,
                     transforms: vec![],
                 },
             );

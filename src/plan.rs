@@ -124,6 +124,8 @@ pub struct TableSpec {
     pub add: Vec<AddedColumn>,
     /// An SQL condition on the source rows, run by the source server as a WHERE.
     pub filter: Option<String>,
+    /// Source column → the PostgreSQL type it gets instead of the default mapping.
+    pub cast: Vec<(String, PgType)>,
 }
 
 #[derive(Debug, Clone)]
@@ -404,6 +406,9 @@ fn plan_table(
     for (from, _) in &spec.rename {
         t.column(from).ok_or_else(|| bad("rename", from))?;
     }
+    for (c, _) in &spec.cast {
+        t.column(c).ok_or_else(|| bad("cast", c))?;
+    }
     let dropped = |c: &str| spec.drop.iter().any(|d| d == c);
     let tname = |c: &str| renamed(specs, &t.name, c).to_string();
     let target = spec.target.clone().unwrap_or_else(|| t.name.clone());
@@ -439,9 +444,15 @@ fn plan_table(
             )
         });
         let temporal = matches!(m.decode, Decode::Date | Decode::DateTime);
+        let pg = spec
+            .cast
+            .iter()
+            .find(|(col, _)| *col == c.name)
+            .map(|(_, ty)| ty.clone())
+            .unwrap_or_else(|| m.pg.clone());
         target_columns.push(TargetColumn {
             name: tname(&c.name),
-            pg: m.pg.clone(),
+            pg,
             not_null: !c.nullable && !temporal,
             deferred_not_null: !c.nullable && temporal,
             default_sql,

@@ -141,6 +141,7 @@ to = "new"
 
 [tables.characters]
 target = "heroes"
+cast = {{ power_level = "bigint", name = "text", id = "integer" }}
 filter = "active = 1 AND publisher_id IS NOT NULL"
 drop = ["biography"]
 add = {{ universe = {{ value = 616, type = "integer" }}, canon = true }}
@@ -201,6 +202,18 @@ add = {{ universe = {{ value = 616, type = "integer" }}, canon = true }}
         .unwrap()
         .get(0);
     assert_eq!(biography, 0);
+    let types: Vec<String> = pg
+        .query(
+            "SELECT column_name || ' ' || data_type FROM information_schema.columns WHERE table_schema = $1 \
+             AND table_name = 'heroes' AND column_name IN ('id', 'name', 'power_level') ORDER BY 1",
+            &[&db.name],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(types, ["id integer", "name text", "power_level bigint"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,6 +252,14 @@ async fn job_mistakes_are_caught_before_any_data_moves() {
         (
             "[tables.characters]\ncolour = \"blue\"\n",
             "unknown field `colour`",
+        ),
+        (
+            "[tables.characters]\ncast = { name = \"integer\" }\n",
+            "no binary COPY encoding from Arrow Utf8 to PostgreSQL integer",
+        ),
+        (
+            "[tables.characters]\ncast = { nope = \"integer\" }\n",
+            "cast names no column `nope`",
         ),
     ];
     for (tables, want) in cases {
