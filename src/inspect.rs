@@ -1,7 +1,7 @@
 //! `barge inspect`: a database's catalog as barge sees it, like Django's `inspectdb`, and a
 //! starting job file.
 
-use crate::catalog::conventions::{load_order, relationships, Origin, Relationships};
+use crate::catalog::conventions::{load_order, relationships, Relationships};
 use crate::catalog::Catalog;
 use crate::types::map_mysql;
 use crate::url::DbUrl;
@@ -74,11 +74,7 @@ impl Inspection {
                         "→ {}.{} ({})",
                         r.ref_table,
                         r.ref_column,
-                        if r.origin == Origin::Declared {
-                            "declared"
-                        } else {
-                            "inferred"
-                        }
+                        r.origin.label()
                     ));
                 }
                 let _ = writeln!(
@@ -149,11 +145,7 @@ impl Inspection {
                     r.column,
                     r.ref_table,
                     r.ref_column,
-                    if r.origin == Origin::Declared {
-                        "declared"
-                    } else {
-                        "inferred"
-                    }
+                    r.origin.label()
                 );
             }
         }

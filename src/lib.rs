@@ -26,6 +26,7 @@ pub mod run;
 pub mod sink;
 pub mod source;
 pub mod temporal;
+pub mod text_table;
 pub mod transform;
 pub mod types;
 pub mod url;

@@ -254,16 +254,12 @@ async fn copy(a: CopyArgs) -> Result<ExitCode> {
     let report = barge::copy(&from, &to, &opts).await.with_context(|| {
         format!("copy {from} → {to} failed; nothing was written to the target tables")
     })?;
-    if a.json {
-        println!("{}", report.to_json());
-    } else {
-        print!("{}", report.to_text());
-    }
-    Ok(if report.ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(print_report(
+        a.json,
+        report.to_json(),
+        report.to_text(),
+        report.ok(),
+    ))
 }
 
 async fn load_fixtures(a: FixturesArgs) -> Result<ExitCode> {
@@ -364,16 +360,12 @@ async fn bench(a: BenchArgs) -> Result<ExitCode> {
             dir.display()
         );
     }
-    if a.json {
-        println!("{}", report.to_json());
-    } else {
-        print!("{}", report.to_text());
-    }
-    Ok(if report.ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(print_report(
+        a.json,
+        report.to_json(),
+        report.to_text(),
+        report.ok(),
+    ))
 }
 
 fn on_path(bin: &str) -> bool {
@@ -456,4 +448,18 @@ async fn inspect(a: InspectArgs) -> Result<ExitCode> {
         print!("{}", inspection.to_text());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Print a report as JSON or text; a report that is not ok makes the exit status non-zero.
+fn print_report(json: bool, as_json: String, as_text: String, ok: bool) -> ExitCode {
+    if json {
+        println!("{as_json}");
+    } else {
+        print!("{as_text}");
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

@@ -36,6 +36,22 @@ pub struct TargetColumn {
     pub deferred_not_null: bool,
 }
 
+impl TargetColumn {
+    /// A nullable column with no default, key role or constraint (added or computed columns).
+    pub fn plain(name: &str, pg: PgType) -> TargetColumn {
+        TargetColumn {
+            name: name.to_string(),
+            pg,
+            not_null: false,
+            default_sql: None,
+            identity: false,
+            check: None,
+            comment: None,
+            deferred_not_null: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct TargetIndex {
     pub name: String,
@@ -562,16 +578,10 @@ fn plan_table(
                 t.name, a.name
             )));
         }
-        target_columns.push(TargetColumn {
-            name: a.name.clone(),
-            pg: a.pg.clone().unwrap_or_else(|| a.value.pg_type()),
-            not_null: false,
-            default_sql: None,
-            identity: false,
-            check: None,
-            comment: None,
-            deferred_not_null: false,
-        });
+        target_columns.push(TargetColumn::plain(
+            &a.name,
+            a.pg.clone().unwrap_or_else(|| a.value.pg_type()),
+        ));
         transforms.push(std::sync::Arc::new(crate::transform::Constant {
             name: a.name.clone(),
             value: a.value.clone(),
@@ -646,22 +656,16 @@ fn apply_custom(
     for f in schema.fields() {
         match target_columns.iter().find(|c| &c.name == f.name()) {
             Some(c) => out.push(c.clone()),
-            None => out.push(TargetColumn {
-                name: f.name().clone(),
-                pg: pg_type_for_arrow(f.data_type()).ok_or_else(|| {
+            None => out.push(TargetColumn::plain(
+                f.name(),
+                pg_type_for_arrow(f.data_type()).ok_or_else(|| {
                     err(format!(
                         "column {} of Arrow type {} has no PostgreSQL type",
                         f.name(),
                         f.data_type()
                     ))
                 })?,
-                not_null: false,
-                default_sql: None,
-                identity: false,
-                check: None,
-                comment: None,
-                deferred_not_null: false,
-            }),
+            )),
         }
     }
     if let Some(k) = primary_key

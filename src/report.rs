@@ -114,57 +114,14 @@ impl Report {
             format!("{:.2}", self.seconds),
             format!("{:.0}", self.rows_per_second),
         ]);
-        let mut widths = header.map(|h| h.chars().count());
-        for r in &rows {
-            for (w, c) in widths.iter_mut().zip(r) {
-                *w = (*w).max(c.chars().count());
-            }
-        }
-        let line = |cells: &[String]| {
-            let mut l = String::new();
-            for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
-                let pad = w - c.chars().count();
-                if i == 0 || i == 1 {
-                    l.push_str(c);
-                    l.push_str(&" ".repeat(pad));
-                } else {
-                    l.push_str(&" ".repeat(pad));
-                    l.push_str(c);
-                }
-                l.push_str("  ");
-            }
-            l.trim_end().to_string()
-        };
         let _ = writeln!(
             out,
             "{} → {} (schema {}, {})",
             self.source, self.target, self.schema, self.mode
         );
-        let _ = writeln!(out, "{}", line(&header.map(String::from)));
-        let _ = writeln!(
-            out,
-            "{}",
-            widths
-                .iter()
-                .map(|w| "-".repeat(*w))
-                .collect::<Vec<_>>()
-                .join("  ")
-        );
-        let n = rows.len();
-        for (i, r) in rows.iter().enumerate() {
-            if i == n - 1 {
-                let _ = writeln!(
-                    out,
-                    "{}",
-                    widths
-                        .iter()
-                        .map(|w| "-".repeat(*w))
-                        .collect::<Vec<_>>()
-                        .join("  ")
-                );
-            }
-            let _ = writeln!(out, "{}", line(r));
-        }
+        let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
+        let right = [false, false, true, true, true, true, true, true];
+        out.push_str(&crate::text_table::render(&header, &rows, &right, true));
         for t in &self.tables {
             for (col, n) in &t.zero_dates_nulled {
                 if *n > 0 {

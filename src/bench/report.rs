@@ -224,7 +224,7 @@ impl BenchReport {
             "peak RSS",
             "check",
         ];
-        let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
+        let mut rows: Vec<Vec<String>> = Vec::new();
         for r in &self.results {
             let check = match &r.error {
                 Some(e) => format!("FAILED: {e}"),
@@ -264,28 +264,7 @@ impl BenchReport {
                 check,
             ]);
         }
-        let widths: Vec<usize> = (0..header.len())
-            .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-            .collect();
-        for (n, r) in rows.iter().enumerate() {
-            let line: Vec<String> = r
-                .iter()
-                .zip(&widths)
-                .map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count())))
-                .collect();
-            let _ = writeln!(out, "{}", line.join("  ").trim_end());
-            if n == 0 {
-                let _ = writeln!(
-                    out,
-                    "{}",
-                    widths
-                        .iter()
-                        .map(|w| "-".repeat(*w))
-                        .collect::<Vec<_>>()
-                        .join("  ")
-                );
-            }
-        }
+        out.push_str(&crate::text_table::render(&header, &rows, &[], false));
         if !self.scaling.is_empty() {
             let _ = writeln!(
                 out,

@@ -96,6 +96,15 @@ pub enum Origin {
     Inferred,
 }
 
+impl Origin {
+    pub fn label(self) -> &'static str {
+        match self {
+            Origin::Declared => "declared",
+            Origin::Inferred => "inferred",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Relationship {
     pub table: String,
