@@ -1,6 +1,7 @@
 //! Micro-benchmarks of the hot paths, with throughput in rows/s and bytes/s:
 //! - decode: MySQL wire values → Arrow builders → RecordBatch (the reader's inner loop);
-//! - encode: RecordBatch → PostgreSQL binary COPY bytes (the writer's inner loop).
+//! - encode: RecordBatch → PostgreSQL binary COPY bytes (the writer's inner loop);
+//! - transform: each record-batch operator.
 //!
 //! `cargo bench --bench hot_paths`
 
@@ -184,9 +185,49 @@ fn bench_table(
     g.finish();
 }
 
+/// Each transform operator over a `characters` batch.
+fn bench_transforms(c: &mut Criterion) {
+    use barge::transform::{Constant, Literal, Project, Rename, Transform};
+    let (cols, rows) = characters();
+    let schema = Arc::new(Schema::new(
+        cols.iter().map(|(n, m)| m.field(n)).collect::<Vec<_>>(),
+    ));
+    let batch = decode(&cols, &rows, &schema);
+    let ops: Vec<(&str, Box<dyn Transform>)> = vec![
+        (
+            "rename",
+            Box::new(Rename {
+                pairs: vec![("name".into(), "nickname".into())],
+            }),
+        ),
+        (
+            "project",
+            Box::new(Project {
+                columns: vec!["id".into(), "name".into(), "publisher_id".into()],
+            }),
+        ),
+        (
+            "constant",
+            Box::new(Constant {
+                name: "secret_identity".into(),
+                value: Literal::Text("Clark Kent".into()),
+            }),
+        ),
+    ];
+    let mut g = c.benchmark_group("transform");
+    g.throughput(Throughput::Elements(ROWS as u64));
+    for (name, op) in &ops {
+        g.bench_function(*name, |b| {
+            b.iter(|| op.apply(black_box(batch.clone())).unwrap())
+        });
+    }
+    g.finish();
+}
+
 fn benches(c: &mut Criterion) {
     bench_table(c, "characters", characters());
     bench_table(c, "decimals", decimals());
+    bench_transforms(c);
 }
 
 criterion_group!(hot_paths, benches);
