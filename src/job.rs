@@ -80,6 +80,8 @@ struct OptionsCfg {
     batch_rows: Option<usize>,
     /// create (default), drop (replace existing tables), data-only, schema-only
     mode: Option<String>,
+    /// Where rows skipped by an orphan policy are written.
+    reject_dir: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -125,6 +127,11 @@ struct TableCfg {
     /// column = "postgres type"
     #[serde(default)]
     cast: BTreeMap<String, String>,
+    #[serde(default)]
+    new_keys: bool,
+    /// column = "error" | "null" | "skip"
+    #[serde(default)]
+    orphans: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -240,6 +247,18 @@ impl Job {
                         })
                         .collect::<Result<_>>()?,
                     transforms: vec![],
+                    new_keys: t.new_keys,
+                    orphans: t
+                        .orphans
+                        .iter()
+                        .map(|(c, pol)| {
+                            crate::plan::OrphanPolicy::parse(pol).map(|p| (c.clone(), p)).ok_or_else(|| {
+                                Error::Invalid(format!(
+                                    "tables.{table}.orphans.{c}: `{pol}` (expected error, null or skip)"
+                                ))
+                            })
+                        })
+                        .collect::<Result<_>>()?,
                 },
             );
         }
@@ -292,6 +311,7 @@ impl Job {
                 jobs: r.options.jobs.or(file.defaults.jobs),
                 batch_rows: r.options.batch_rows.or(file.defaults.batch_rows),
                 mode: r.options.mode.or(file.defaults.mode.clone()),
+                reject_dir: r.options.reject_dir.or(file.defaults.reject_dir.clone()),
             };
             let (mode, drop) = match o.mode.as_deref().unwrap_or("create") {
                 "create" => (Mode::Create, false),
@@ -322,6 +342,10 @@ impl Job {
                     batch_rows: o.batch_rows.unwrap_or(defaults.batch_rows).max(1),
                     mode,
                     drop,
+                    reject_dir: o
+                        .reject_dir
+                        .map(Into::into)
+                        .unwrap_or(defaults.reject_dir.clone()),
                     ..defaults
                 },
             });

@@ -84,6 +84,10 @@ pub struct TablePlan {
     pub transforms: Vec<std::sync::Arc<dyn crate::transform::Transform>>,
     /// A WHERE condition the source server applies.
     pub filter: Option<String>,
+    /// The target assigns new keys to this table.
+    pub new_keys: bool,
+    /// Key columns rewritten through remapped parents.
+    pub remaps: Vec<Remap>,
     /// Target primary key columns (target names).
     pub primary_key: Vec<String>,
     pub indexes: Vec<TargetIndex>,
@@ -142,6 +146,45 @@ pub struct TableSpec {
     pub filter: Option<String>,
     /// Source column → the PostgreSQL type it gets instead of the default mapping.
     pub cast: Vec<(String, PgType)>,
+    /// The target assigns new keys (after its current maximum); children referencing this
+    /// table get their key columns rewritten through the old → new map.
+    pub new_keys: bool,
+    /// Per referencing source column: what to do with rows whose parent key does not exist.
+    pub orphans: Vec<(String, OrphanPolicy)>,
+}
+
+/// Rows whose parent key does not exist in a remapped parent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrphanPolicy {
+    /// Stop: the table is not loaded (the default).
+    #[default]
+    Error,
+    /// Load the row with the key column set to NULL.
+    Null,
+    /// Leave the row out and write it to the reject file with the reason.
+    Skip,
+}
+
+impl OrphanPolicy {
+    pub fn parse(s: &str) -> Option<OrphanPolicy> {
+        match s {
+            "error" => Some(OrphanPolicy::Error),
+            "null" => Some(OrphanPolicy::Null),
+            "skip" => Some(OrphanPolicy::Skip),
+            _ => None,
+        }
+    }
+}
+
+/// A key column rewritten through a parent's old → new key map.
+#[derive(Debug, Clone, Serialize)]
+pub struct Remap {
+    /// The target column.
+    pub column: String,
+    /// The parent's target table.
+    pub parent: String,
+    pub policy: OrphanPolicy,
 }
 
 #[derive(Debug, Clone)]
@@ -173,6 +216,11 @@ fn is_pattern(s: &str) -> bool {
 }
 
 impl TablePlan {
+    /// Tables that take part in key remapping are finished after all loads, parents first.
+    pub fn deferred(&self) -> bool {
+        self.new_keys || !self.remaps.is_empty()
+    }
+
     /// The schema of the batches the reader produces: source columns under their target names,
     /// so every transform sees the names the target will have.
     pub fn reader_schema(&self) -> arrow_schema::SchemaRef {
@@ -278,6 +326,7 @@ pub fn plan(catalog: &Catalog, selection: &Selection) -> Result<Vec<TablePlan>> 
         &selection.relationships,
         &selection.specs,
     );
+    plan_remaps(catalog, &mut plans, &rels, &selection.specs)?;
     // Parents before children (declared, inferred, added relationships), cycles broken.
     let names: Vec<String> = plans.iter().map(|p| p.source.clone()).collect();
     let (order, _) = crate::catalog::conventions::load_order(&names, &rels);
@@ -389,6 +438,61 @@ fn add_relationship_keys(
             on_delete: "NO ACTION".into(),
         });
     }
+}
+
+/// Children of tables with `new_keys` get their key columns remapped.
+fn plan_remaps(
+    catalog: &Catalog,
+    plans: &mut [TablePlan],
+    rels: &[crate::catalog::conventions::Relationship],
+    specs: &BTreeMap<String, TableSpec>,
+) -> Result<()> {
+    let remapped: BTreeMap<String, (String, String)> = plans
+        .iter()
+        .filter(|p| p.new_keys)
+        .map(|p| {
+            let t = catalog.table(&p.source).expect("planned from the catalog");
+            match t.primary_key.as_slice() {
+                [k] => Ok((p.source.clone(), (k.clone(), p.target.clone()))),
+                _ => Err(Error::Selection(format!(
+                    "table {}: new_keys needs a single-column primary key",
+                    p.source
+                ))),
+            }
+        })
+        .collect::<Result<_>>()?;
+    for p in plans.iter_mut() {
+        let spec = specs.get(&p.source);
+        for r in rels.iter().filter(|r| r.table == p.source) {
+            let Some((key, parent)) = remapped.get(&r.ref_table) else {
+                continue;
+            };
+            if *key != r.ref_column || !p.columns.iter().any(|(n, _)| *n == r.column) {
+                continue;
+            }
+            let policy = spec
+                .and_then(|s| s.orphans.iter().find(|(c, _)| *c == r.column))
+                .map(|(_, pol)| *pol)
+                .unwrap_or_default();
+            p.remaps.push(Remap {
+                column: renamed(specs, &p.source, &r.column).to_string(),
+                parent: parent.clone(),
+                policy,
+            });
+        }
+        if let Some(spec) = spec {
+            for (c, _) in &spec.orphans {
+                let source_col = |r: &Remap| renamed(specs, &p.source, c) == r.column;
+                if !p.remaps.iter().any(source_col) {
+                    return Err(Error::Selection(format!(
+                        "table {}: orphans.{c}: {c} does not reference a table with new_keys",
+                        p.source
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The target name of a source column of `table`, after that table's renames.
@@ -612,6 +716,8 @@ fn plan_table(
         target_columns,
         transforms,
         filter: spec.filter.clone(),
+        new_keys: spec.new_keys,
+        remaps: vec![],
         primary_key,
         indexes,
         foreign_keys,

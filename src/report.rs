@@ -29,6 +29,12 @@ pub struct TableReport {
     pub rows_per_second: f64,
     pub error: Option<String>,
     pub warnings: Vec<String>,
+    /// Per remapped key column: rows whose parent key did not exist, loaded with NULL.
+    pub orphans_nulled: BTreeMap<String, u64>,
+    /// Per remapped key column: such rows left out (written to `rejects_file`).
+    pub orphans_skipped: BTreeMap<String, u64>,
+    /// Where skipped orphans were written.
+    pub rejects_file: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -131,6 +137,21 @@ impl Report {
                         t.source, col
                     );
                 }
+            }
+            for (col, n) in &t.orphans_nulled {
+                let _ = writeln!(
+                    out,
+                    "note: {}.{col}: {n} orphan row(s) (no parent row) loaded with NULL",
+                    t.source
+                );
+            }
+            for (col, n) in &t.orphans_skipped {
+                let _ = writeln!(
+                    out,
+                    "note: {}.{col}: {n} orphan row(s) (no parent row) skipped, written to {}",
+                    t.source,
+                    t.rejects_file.as_deref().unwrap_or("the reject file")
+                );
             }
             for w in &t.warnings {
                 let _ = writeln!(out, "warning: {w}");

@@ -32,6 +32,8 @@ pub struct CopyOptions {
     pub drop: bool,
     /// Tables with fewer rows than twice this are read whole.
     pub min_partition_rows: u64,
+    /// Where rows skipped by an orphan policy are written (one CSV per table).
+    pub reject_dir: std::path::PathBuf,
 }
 
 impl Default for CopyOptions {
@@ -44,6 +46,7 @@ impl Default for CopyOptions {
             mode: Mode::Create,
             drop: false,
             min_partition_rows: 50_000,
+            reject_dir: "barge-rejects".into(),
         }
     }
 }
@@ -65,6 +68,11 @@ struct Progress {
     seconds: f64,
     status: Option<Status>,
     error: Option<String>,
+    /// All partitions are in; the finish waits for the remapping phase.
+    loaded: bool,
+    orphans_nulled: std::collections::BTreeMap<String, u64>,
+    orphans_skipped: std::collections::BTreeMap<String, u64>,
+    rejects_file: Option<String>,
 }
 
 struct Shared {
@@ -135,7 +143,7 @@ async fn copy_inner(
     started: Instant,
 ) -> Result<Report> {
     let mut conn = mysql_conn(&pool, from, Side::Source).await?;
-    let control = pg_connect(to, Side::Target).await?;
+    let mut control = pg_connect(to, Side::Target).await?;
     let catalog = introspect(&mut conn, database).await?;
     let plans = plan(&catalog, &opts.selection)?;
     for p in &plans {
@@ -260,6 +268,10 @@ async fn copy_inner(
                     seconds: 0.0,
                     status: None,
                     error: None,
+                    loaded: false,
+                    orphans_nulled: Default::default(),
+                    orphans_skipped: Default::default(),
+                    rejects_file: None,
                 })
             })
             .collect(),
@@ -286,6 +298,16 @@ async fn copy_inner(
     for h in handles {
         if let Err(e) = h.await {
             tracing::error!("worker panicked: {e}");
+        }
+    }
+    finish_deferred(&shared, &mut control, &opts.reject_dir).await;
+    for p in shared.plans.iter().filter(|p| p.new_keys) {
+        let km = qualified(&schema, &pg::keymap_name(&p.target));
+        if let Err(e) = control
+            .batch_execute(&format!("DROP TABLE IF EXISTS {km}"))
+            .await
+        {
+            tracing::warn!("could not drop key map {km}: {e}");
         }
     }
 
@@ -380,6 +402,9 @@ fn table_report(
         },
         error: prog.error.clone(),
         warnings: p.warnings.clone(),
+        orphans_nulled: prog.orphans_nulled.clone(),
+        orphans_skipped: prog.orphans_skipped.clone(),
+        rejects_file: prog.rejects_file.clone(),
     }
 }
 
@@ -464,6 +489,9 @@ async fn schema_only(
             rows_per_second: 0.0,
             error: None,
             warnings: p.warnings.clone(),
+            orphans_nulled: Default::default(),
+            orphans_skipped: Default::default(),
+            rejects_file: None,
         })
         .collect();
     Ok(finish_report(from, to, opts, tables, vec![], started))
@@ -551,19 +579,18 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) {
         };
         if finish {
             tracing::info!("{}: all partitions loaded", shared.plans[t].source);
+            if shared.plans[t].deferred() {
+                shared.progress[t].lock().unwrap().loaded = true;
+                continue;
+            }
             let (rows, written, nulled) = {
                 let prog = shared.progress[t].lock().unwrap();
                 (prog.read.rows, prog.written, prog.read.nulled_dates.clone())
             };
             let plan = &shared.plans[t];
-            let result = if rows != shared.source_rows[t] || written != rows {
-                Err(Error::Table {
-                    table: plan.source.clone(),
-                    detail: format!(
-                        "row count mismatch: the source had {} rows, {rows} were read and {written} written; the table was not put in place",
-                        shared.source_rows[t]
-                    ),
-                })
+            let result = if let Some(e) = count_mismatch(plan, shared.source_rows[t], rows, written)
+            {
+                Err(e)
             } else {
                 let nulled = if nulled.is_empty() {
                     vec![0; plan.columns.len()]
@@ -592,6 +619,90 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) {
                 }
                 Err(e) => fail(&mut prog, e),
             }
+        }
+    }
+}
+
+fn count_mismatch(plan: &TablePlan, source_rows: u64, rows: u64, written: u64) -> Option<Error> {
+    (rows != source_rows || written != rows).then(|| Error::Table {
+        table: plan.source.clone(),
+        detail: format!(
+            "row count mismatch: the source had {source_rows} rows, {rows} were read and {written} written; the table was not put in place"
+        ),
+    })
+}
+
+/// Tables taking part in key remapping, finished after all loads, parents first (the plans
+/// are in load order), on one connection.
+async fn finish_deferred(
+    shared: &Shared,
+    client: &mut tokio_postgres::Client,
+    reject_dir: &std::path::Path,
+) {
+    for (t, plan) in shared.plans.iter().enumerate() {
+        if !plan.deferred() {
+            continue;
+        }
+        let (loaded, rows, written, nulled) = {
+            let prog = shared.progress[t].lock().unwrap();
+            (
+                prog.loaded && prog.status.is_none(),
+                prog.read.rows,
+                prog.written,
+                prog.read.nulled_dates.clone(),
+            )
+        };
+        if !loaded {
+            continue;
+        }
+        let parent_failed = plan.remaps.iter().find(|r| {
+            shared
+                .plans
+                .iter()
+                .position(|p| p.target == r.parent)
+                .is_some_and(|j| shared.progress[j].lock().unwrap().status != Some(Status::Ok))
+        });
+        let result = if let Some(r) = parent_failed {
+            Err(Error::Table {
+                table: plan.source.clone(),
+                detail: format!(
+                    "its parent {} did not load, so {} cannot be remapped",
+                    r.parent, r.column
+                ),
+            })
+        } else if let Some(e) = count_mismatch(plan, shared.source_rows[t], rows, written) {
+            Err(e)
+        } else {
+            let nulled = if nulled.is_empty() {
+                vec![0; plan.columns.len()]
+            } else {
+                nulled
+            };
+            pg::finish_remapped(
+                client,
+                &shared.schema,
+                plan,
+                shared.mode,
+                shared.drop,
+                &nulled,
+                reject_dir,
+            )
+            .await
+        };
+        let mut prog = shared.progress[t].lock().unwrap();
+        match result {
+            Ok(outcome) => {
+                prog.status = Some(Status::Ok);
+                prog.written = outcome.inserted;
+                prog.orphans_nulled = outcome.orphans_nulled;
+                prog.orphans_skipped = outcome.orphans_skipped;
+                prog.rejects_file = outcome.rejects_file.map(|f| f.display().to_string());
+                prog.seconds = prog
+                    .started
+                    .map(|s| s.elapsed().as_secs_f64())
+                    .unwrap_or(0.0);
+            }
+            Err(e) => fail(&mut prog, e),
         }
     }
 }

@@ -531,3 +531,173 @@ reject = ["teams.parent_id"]
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_keys_remap_children_with_orphan_policies() {
+    let db = TestDb::new("remap").await;
+    db.load(&[FixtureSet::Legacy]).await;
+    let mut my = db.mysql().await;
+    // An orphan, as Rails data without constraints has them.
+    my.query_drop("INSERT INTO characters (id, name, publisher_id, active, created_at, updated_at) VALUES (11, 'Lost Soul', 999, 1, NOW(6), NOW(6))")
+        .await
+        .unwrap();
+    let rejects = std::env::temp_dir().join(format!("{}-rejects", db.name));
+    let job = |schema: &str, mode: &str, policy: &str| {
+        job_file(
+            &db,
+            &format!(
+                r#"
+[[routes]]
+tables = ["publishers", "characters"]
+from = "old"
+to = "new"
+schema = "{schema}"
+mode = "{mode}"
+reject_dir = "{}"
+
+[tables.publishers]
+new_keys = true
+
+[tables.characters]
+orphans = {{ publisher_id = "{policy}" }}
+"#,
+                rejects.display()
+            ),
+        )
+    };
+    let pg = db.pg().await;
+    let source_pairs = {
+        let mut v: Vec<(i64, String)> = my
+            .query(
+                "SELECT c.id, p.name FROM characters c JOIN publishers p ON p.id = c.publisher_id",
+            )
+            .await
+            .unwrap();
+        v.sort();
+        v
+    };
+    let target_pairs = |schema: String| {
+        let pg = &pg;
+        async move {
+            let mut v: Vec<(i64, String)> = pg
+                .query(
+                    &format!("SELECT c.id, p.name FROM \"{schema}\".characters c JOIN \"{schema}\".publishers p ON p.id = c.publisher_id"),
+                    &[],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+            v.sort();
+            v
+        }
+    };
+
+    // The new publishers table already holds rows: the old ones get new ids after them.
+    let a = format!("{}_a", db.name);
+    let schema_only = job(&a, "schema-only", "skip");
+    let (ok, out, err) = barge(&["run", schema_only.as_str()]);
+    assert!(ok, "{out}\n{err}");
+    pg.batch_execute(&format!(
+        "INSERT INTO \"{a}\".publishers (name, created_at, updated_at) VALUES ('Image', now(), now()), ('Valiant', now(), now()), ('Boom', now(), now())"
+    ))
+    .await
+    .unwrap();
+    let merge = job(&a, "data-only", "skip");
+    let (ok, out, err) = barge(&["run", merge.as_str()]);
+    assert!(ok, "{out}\n{err}");
+    assert!(
+        out.contains("characters.publisher_id: 1 orphan row(s)"),
+        "{out}"
+    );
+    let ids: Vec<(i32, String)> = pg
+        .query(
+            &format!("SELECT id, name FROM \"{a}\".publishers ORDER BY id"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        ids.iter()
+            .map(|(i, n)| format!("{i}:{n}"))
+            .collect::<Vec<_>>(),
+        [
+            "1:Image",
+            "2:Valiant",
+            "3:Boom",
+            "4:Marvel",
+            "5:DC Comics",
+            "6:Dark Horse"
+        ]
+    );
+    assert_eq!(
+        target_pairs(a.clone()).await,
+        source_pairs,
+        "every relationship follows the new keys"
+    );
+    let n: i64 = pg
+        .query_one(&format!("SELECT count(*) FROM \"{a}\".characters"), &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 10, "the orphan was skipped");
+    let reject = std::fs::read_to_string(rejects.join("characters.csv")).unwrap();
+    assert!(
+        reject.contains("Lost Soul") && reject.contains("no publishers row for publisher_id"),
+        "{reject}"
+    );
+    let next: i32 = pg
+        .query_one(&format!("INSERT INTO \"{a}\".publishers (name, created_at, updated_at) VALUES ('Next', now(), now()) RETURNING id"), &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(next, 7, "the sequence moved past the new keys");
+
+    // null: the orphan loads with no publisher; create mode renumbers from 1.
+    let b = format!("{}_b", db.name);
+    let (ok, out, err) = barge(&["run", job(&b, "create", "null").as_str()]);
+    assert!(ok, "{out}\n{err}");
+    assert!(
+        out.contains("characters.publisher_id: 1 orphan row(s) (no parent row) loaded with NULL"),
+        "{out}"
+    );
+    let orphan: Option<i64> = pg
+        .query_one(
+            &format!("SELECT publisher_id FROM \"{b}\".characters WHERE id = 11"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(orphan, None);
+    assert_eq!(target_pairs(b).await, source_pairs);
+
+    // error (the default): the child does not load, and says why.
+    let c = format!("{}_c", db.name);
+    let (ok, out, _) = barge(&["run", job(&c, "create", "error").as_str()]);
+    assert!(!ok);
+    assert!(
+        out.contains("1 row(s) have a publisher_id with no row in publishers (e.g. 999)"),
+        "{out}"
+    );
+    let tables: Vec<String> = pg
+        .query(
+            "SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY 1",
+            &[&c],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        tables,
+        ["publishers"],
+        "no characters table, no staging or key map left"
+    );
+    let _ = std::fs::remove_dir_all(&rejects);
+}

@@ -405,6 +405,251 @@ pub async fn copy_partition(
     sink.as_mut().finish().await.ctx(ctx())
 }
 
+/// `setval` statements that move the sequences behind a target's serial/identity columns past
+/// the keys just loaded.
+async fn sequence_fixups(
+    tx: &tokio_postgres::Transaction<'_>,
+    target: &str,
+    plan: &TablePlan,
+) -> Result<Vec<String>> {
+    let owned = tx
+        .query(
+            "SELECT a.attname FROM pg_attribute a \
+             WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped \
+               AND pg_get_serial_sequence($1, a.attname) IS NOT NULL",
+            &[&target],
+        )
+        .await
+        .ctx(format!("finishing table {}", plan.target))?;
+    Ok(owned
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .filter(|name| plan.target_columns.iter().any(|c| c.name == *name))
+        .map(|name| {
+            let col = quote_ident(&name);
+            format!(
+                "SELECT setval(pg_get_serial_sequence({}, {}), GREATEST((SELECT COALESCE(max({col}), 0) FROM {target}), 1))",
+                quote_literal(target),
+                quote_literal(&name),
+            )
+        })
+        .collect())
+}
+
+/// The table holding a remapped table's old → new keys, for the run's duration.
+pub fn keymap_name(target: &str) -> String {
+    staging_name(&format!("keymap_{target}"))
+}
+
+/// What a remapped finish did with orphans: per column, rows nulled or skipped.
+#[derive(Debug, Default, Clone)]
+pub struct RemapOutcome {
+    /// Orphans loaded with a NULL key, per column.
+    pub orphans_nulled: std::collections::BTreeMap<String, u64>,
+    /// Orphans left out and written to the reject file, per column.
+    pub orphans_skipped: std::collections::BTreeMap<String, u64>,
+    pub rejects_file: Option<std::path::PathBuf>,
+    pub inserted: u64,
+}
+
+/// Finish a table that takes part in key remapping (after its parents): give it new keys
+/// (`new_keys`: after the target's current maximum, in old-key order, recorded in a
+/// target-side map table), rewrite key columns that reference remapped parents, apply the
+/// orphan policies, and insert everything in one statement, in one transaction.
+#[allow(clippy::too_many_arguments)]
+pub async fn finish_remapped(
+    client: &mut Client,
+    schema: &str,
+    plan: &TablePlan,
+    mode: Mode,
+    drop_existing: bool,
+    nulled: &[u64],
+    reject_dir: &std::path::Path,
+) -> Result<RemapOutcome> {
+    use crate::plan::OrphanPolicy;
+    let staging = qualified(schema, &staging_name(&plan.target));
+    let target = qualified(schema, &plan.target);
+    let fail = |detail: String| Error::Table {
+        table: plan.source.clone(),
+        detail,
+    };
+    let pg_err =
+        |s: &str, e: tokio_postgres::Error| fail(format!("{s}: {}", crate::error::pg_message(&e)));
+    let tx = client
+        .transaction()
+        .await
+        .ctx(format!("finishing table {}", plan.target))?;
+    let exec = |sql: String| {
+        let tx = &tx;
+        async move { tx.batch_execute(&sql).await.map_err(|e| pg_err(&sql, e)) }
+    };
+    if mode != Mode::DataOnly {
+        if drop_existing {
+            exec(format!("DROP TABLE IF EXISTS {target} CASCADE")).await?;
+        }
+        exec(create_table_sql(schema, &plan.target, plan, false)).await?;
+    }
+    // Nobody else may add keys while new ones are handed out.
+    exec(format!("LOCK TABLE {target} IN SHARE ROW EXCLUSIVE MODE")).await?;
+    let mut select: Vec<String> = plan
+        .target_columns
+        .iter()
+        .map(|c| format!("s.{}", quote_ident(&c.name)))
+        .collect();
+    let mut joins = Vec::new();
+    if plan.new_keys {
+        let pk = &plan.primary_key[0];
+        let pk_type = &plan
+            .target_columns
+            .iter()
+            .find(|c| c.name == *pk)
+            .expect("key column")
+            .pg;
+        let km = qualified(schema, &keymap_name(&plan.target));
+        let k = quote_ident(pk);
+        exec(format!("DROP TABLE IF EXISTS {km}")).await?;
+        exec(format!(
+            "CREATE TABLE {km} (old {pk_type} PRIMARY KEY, new {pk_type} NOT NULL)"
+        ))
+        .await?;
+        exec(format!(
+            "INSERT INTO {km} SELECT s.{k}, row_number() OVER (ORDER BY s.{k}) +              (SELECT COALESCE(max({k}), 0) FROM {target}) FROM {staging} s"
+        ))
+        .await?;
+        let i = plan
+            .target_columns
+            .iter()
+            .position(|c| c.name == *pk)
+            .unwrap();
+        select[i] = "km0.new".into();
+        joins.push(format!("JOIN {km} km0 ON km0.old = s.{k}"));
+    }
+    let mut orphan_conds = Vec::new();
+    let mut out = RemapOutcome::default();
+    let mut skip_conds = Vec::new();
+    for (n, r) in plan.remaps.iter().enumerate() {
+        let alias = format!("km{}", n + 1);
+        let c = quote_ident(&r.column);
+        joins.push(format!(
+            "LEFT JOIN {} {alias} ON {alias}.old = s.{c}",
+            qualified(schema, &keymap_name(&r.parent))
+        ));
+        let i = plan
+            .target_columns
+            .iter()
+            .position(|tc| tc.name == r.column)
+            .unwrap();
+        select[i] = format!("{alias}.new");
+        let cond = format!("(s.{c} IS NOT NULL AND {alias}.old IS NULL)");
+        orphan_conds.push((r, cond.clone()));
+        if r.policy == OrphanPolicy::Skip {
+            skip_conds.push(cond);
+        }
+    }
+    let from = format!("{staging} s {}", joins.join(" "));
+    for (r, cond) in &orphan_conds {
+        let n: i64 = tx
+            .query_one(&format!("SELECT count(*) FROM {from} WHERE {cond}"), &[])
+            .await
+            .map_err(|e| pg_err("counting orphans", e))?
+            .get(0);
+        if n == 0 {
+            continue;
+        }
+        if r.policy == OrphanPolicy::Error {
+            let c = quote_ident(&r.column);
+            let examples: Vec<String> = tx
+                .query(
+                    &format!(
+                        "SELECT DISTINCT s.{c}::text FROM {from} WHERE {cond} ORDER BY 1 LIMIT 5"
+                    ),
+                    &[],
+                )
+                .await
+                .map_err(|e| pg_err("listing orphans", e))?
+                .iter()
+                .map(|row| row.get(0))
+                .collect();
+            return Err(fail(format!(
+                "{n} row(s) have a {} with no row in {} (e.g. {}); set orphans.{} = \"null\" or \"skip\" to load them",
+                r.column,
+                r.parent,
+                examples.join(", "),
+                r.column
+            )));
+        }
+        let counts = if r.policy == OrphanPolicy::Skip {
+            &mut out.orphans_skipped
+        } else {
+            &mut out.orphans_nulled
+        };
+        counts.insert(r.column.clone(), n as u64);
+    }
+    if !skip_conds.is_empty() {
+        let reason = orphan_conds
+            .iter()
+            .filter(|(r, _)| r.policy == OrphanPolicy::Skip)
+            .map(|(r, cond)| {
+                format!(
+                    "CASE WHEN {cond} THEN {} END",
+                    quote_literal(&format!("no {} row for {}", r.parent, r.column))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "COPY (SELECT s.*, concat_ws('; ', {reason}) AS barge_reject_reason FROM {from} WHERE {}) TO STDOUT WITH (FORMAT csv, HEADER)",
+            skip_conds.join(" OR ")
+        );
+        let stream = tx
+            .copy_out(&sql)
+            .await
+            .map_err(|e| pg_err("writing rejects", e))?;
+        use futures_util::StreamExt;
+        futures_util::pin_mut!(stream);
+        let mut bytes = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            bytes.extend_from_slice(&chunk.map_err(|e| pg_err("writing rejects", e))?);
+        }
+        std::fs::create_dir_all(reject_dir)?;
+        let file = reject_dir.join(format!("{}.csv", plan.target));
+        std::fs::write(&file, bytes)?;
+        out.rejects_file = Some(file);
+    }
+    let cols = column_list(plan);
+    let where_clause = if skip_conds.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE NOT ({})", skip_conds.join(" OR "))
+    };
+    let inserted = tx
+        .execute(
+            &format!(
+                "INSERT INTO {target} ({cols}) SELECT {} FROM {from}{where_clause}",
+                select.join(", ")
+            ),
+            &[],
+        )
+        .await
+        .map_err(|e| pg_err("inserting remapped rows", e))?;
+    out.inserted = inserted;
+    exec(format!("DROP TABLE {staging}")).await?;
+    let mut stmts = Vec::new();
+    if mode == Mode::DataOnly {
+        stmts.extend(sequence_fixups(&tx, &target, plan).await?);
+    } else {
+        stmts.extend(post_load_sql(schema, plan, nulled));
+        stmts.extend(identity_sql(schema, plan));
+    }
+    for s in stmts {
+        exec(s).await?;
+    }
+    tx.commit()
+        .await
+        .ctx(format!("finishing table {}", plan.target))?;
+    Ok(out)
+}
+
 /// Put a fully loaded staging table in place, in one transaction.
 pub async fn finish_table(
     client: &mut Client,
@@ -428,27 +673,7 @@ pub async fn finish_table(
                 "INSERT INTO {target} ({cols}) SELECT {cols} FROM {staging}"
             ));
             stmts.push(format!("DROP TABLE {staging}"));
-            // Sequences behind serial/identity columns must move past the loaded keys.
-            let owned = tx
-                .query(
-                    "SELECT a.attname FROM pg_attribute a \
-                     WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped \
-                       AND pg_get_serial_sequence($1, a.attname) IS NOT NULL",
-                    &[&target],
-                )
-                .await
-                .ctx(ctx())?;
-            for r in owned {
-                let name: String = r.get(0);
-                if plan.target_columns.iter().any(|c| c.name == name) {
-                    let col = quote_ident(&name);
-                    stmts.push(format!(
-                        "SELECT setval(pg_get_serial_sequence({}, {}), GREATEST((SELECT COALESCE(max({col}), 0) FROM {target}), 1))",
-                        quote_literal(&target),
-                        quote_literal(&name),
-                    ));
-                }
-            }
+            stmts.extend(sequence_fixups(&tx, &target, plan).await?);
         }
         _ => {
             if drop_existing {
