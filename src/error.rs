@@ -73,6 +73,11 @@ pub enum Error {
     #[error("table {table}: {detail}")]
     Table { table: String, detail: String },
 
+    /// A transaction PostgreSQL aborted to break a deadlock (or a serialization conflict):
+    /// nothing of it was applied, so it can be run again.
+    #[error("table {table}: {detail}")]
+    Conflict { table: String, detail: String },
+
     #[error("{0}")]
     Invalid(String),
 

@@ -216,11 +216,6 @@ fn is_pattern(s: &str) -> bool {
 }
 
 impl TablePlan {
-    /// Tables that take part in key remapping are finished after all loads, parents first.
-    pub fn deferred(&self) -> bool {
-        self.new_keys || !self.remaps.is_empty()
-    }
-
     /// The schema of the batches the reader produces: source columns under their target names,
     /// so every transform sees the names the target will have.
     pub fn reader_schema(&self) -> arrow_schema::SchemaRef {

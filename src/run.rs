@@ -34,6 +34,10 @@ pub struct CopyOptions {
     pub min_partition_rows: u64,
     /// Where rows skipped by an orphan policy are written (one CSV per table).
     pub reject_dir: std::path::PathBuf,
+    /// Key maps of remapped parents up to this many entries are held in memory and applied as
+    /// the children stream; larger ones stay in the target and the children are remapped
+    /// there (a second write of those tables).
+    pub max_memory_keymap: u64,
 }
 
 impl Default for CopyOptions {
@@ -47,6 +51,7 @@ impl Default for CopyOptions {
             drop: false,
             min_partition_rows: 50_000,
             reject_dir: "barge-rejects".into(),
+            max_memory_keymap: 20_000_000,
         }
     }
 }
@@ -88,6 +93,22 @@ struct Shared {
     progress: Vec<Mutex<Progress>>,
     source_url: DbUrl,
     pool: mysql_async::Pool,
+    /// Per table: in-memory key remaps applied in the writer (children of remapped parents
+    /// whose maps fit in memory). Such a table finishes like any other: no second write.
+    stream: Vec<Mutex<Option<StreamRemap>>>,
+}
+
+struct StreamRemap {
+    transforms: Vec<Arc<dyn crate::transform::Transform>>,
+    nulled: Vec<(String, Arc<std::sync::atomic::AtomicU64>)>,
+}
+
+impl Shared {
+    /// Finished after the loads by SQL: new-key tables, and remapped children not streamed.
+    fn deferred(&self, t: usize) -> bool {
+        let p = &self.plans[t];
+        p.new_keys || (!p.remaps.is_empty() && self.stream[t].lock().unwrap().is_none())
+    }
 }
 
 /// Read the source catalog and plan the copy, touching nothing: what `barge plan` shows.
@@ -256,7 +277,7 @@ async fn copy_inner(
         arrow: plans.iter().map(|p| p.reader_schema()).collect(),
         plans: plans.into_iter().map(Arc::new).collect(),
         source_rows,
-        queue: Mutex::new(work.into_iter().map(|(_, w)| w).collect()),
+        queue: Mutex::new(VecDeque::new()),
         progress: parts
             .iter()
             .map(|&n| {
@@ -277,9 +298,10 @@ async fn copy_inner(
             .collect(),
         source_url: from.clone(),
         pool,
+        stream: (0..parts.len()).map(|_| Mutex::new(None)).collect(),
     });
 
-    let mut clients = Vec::with_capacity(jobs);
+    let mut clients: Vec<tokio_postgres::Client> = Vec::with_capacity(jobs);
     for _ in 0..jobs.min(parts.iter().sum::<usize>().max(1)) {
         match pg_connect(to, Side::Target).await {
             Ok(c) => clients.push(c),
@@ -291,16 +313,55 @@ async fn copy_inner(
             }
         }
     }
-    let handles: Vec<_> = clients
-        .into_iter()
-        .map(|c| tokio::spawn(worker(shared.clone(), c)))
-        .collect();
-    for h in handles {
-        if let Err(e) = h.await {
-            tracing::error!("worker panicked: {e}");
+    // Waves: a table whose keys follow a remapped parent loads after that parent finished
+    // and its key map is known. Without remapping there is one wave.
+    let mut wave = vec![0usize; shared.plans.len()];
+    for (t, p) in shared.plans.iter().enumerate() {
+        for r in &p.remaps {
+            if let Some(j) = shared.plans.iter().position(|q| q.target == r.parent) {
+                wave[t] = wave[t].max(wave[j] + 1);
+            }
         }
     }
-    finish_deferred(&shared, &mut control, &opts.reject_dir).await;
+    let mut work: Vec<Work> = work.into_iter().map(|(_, w)| w).collect();
+    let mut maps: std::collections::HashMap<String, Arc<std::collections::HashMap<i64, i64>>> =
+        Default::default();
+    for w in 0..=wave.iter().copied().max().unwrap_or(0) {
+        for (t, p) in shared.plans.iter().enumerate() {
+            if wave[t] == w && !p.remaps.is_empty() && !p.new_keys {
+                *shared.stream[t].lock().unwrap() = stream_remap(p, &maps);
+            }
+        }
+        let (now, later): (Vec<Work>, Vec<Work>) =
+            work.into_iter().partition(|x| wave[x.table] == w);
+        work = later;
+        shared.queue.lock().unwrap().extend(now);
+        let handles: Vec<_> = clients
+            .into_iter()
+            .map(|c| tokio::spawn(worker(shared.clone(), c)))
+            .collect();
+        clients = Vec::new();
+        for h in handles {
+            match h.await {
+                Ok(c) => clients.push(c),
+                Err(e) => tracing::error!("worker panicked: {e}"),
+            }
+        }
+        finish_deferred(&shared, &mut control, &opts.reject_dir, |t| wave[t] == w).await;
+        for (t, p) in shared.plans.iter().enumerate() {
+            if wave[t] == w
+                && p.new_keys
+                && shared.progress[t].lock().unwrap().status == Some(Status::Ok)
+            {
+                if let Some(m) = load_keymap(&control, &schema, p, opts.max_memory_keymap).await {
+                    maps.insert(p.target.clone(), Arc::new(m));
+                }
+            }
+        }
+        if clients.is_empty() {
+            break;
+        }
+    }
     for p in shared.plans.iter().filter(|p| p.new_keys) {
         let km = qualified(&schema, &pg::keymap_name(&p.target));
         if let Err(e) = control
@@ -542,7 +603,7 @@ async fn partition(
     Ok((count, Some(split_range(key, min, max, parts))))
 }
 
-async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) {
+async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) -> tokio_postgres::Client {
     loop {
         let next = shared.queue.lock().unwrap().pop_front();
         let Some(work) = next else { break };
@@ -579,7 +640,7 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) {
         };
         if finish {
             tracing::info!("{}: all partitions loaded", shared.plans[t].source);
-            if shared.plans[t].deferred() {
+            if shared.deferred(t) {
                 shared.progress[t].lock().unwrap().loaded = true;
                 continue;
             }
@@ -597,19 +658,33 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) {
                 } else {
                     nulled
                 };
-                pg::finish_table(
-                    &mut client,
-                    &shared.schema,
-                    plan,
-                    shared.mode,
-                    shared.drop,
-                    &nulled,
-                )
-                .await
+                let mut tries = 0;
+                loop {
+                    let r = pg::finish_table(
+                        &mut client,
+                        &shared.schema,
+                        plan,
+                        shared.mode,
+                        shared.drop,
+                        &nulled,
+                    )
+                    .await;
+                    if !retry_conflict(&r, &mut tries).await {
+                        break r;
+                    }
+                }
             };
             let mut prog = shared.progress[t].lock().unwrap();
             match result {
                 Ok(()) => {
+                    if let Some(sr) = shared.stream[t].lock().unwrap().as_ref() {
+                        for (col, n) in &sr.nulled {
+                            let n = n.load(std::sync::atomic::Ordering::Relaxed);
+                            if n > 0 {
+                                prog.orphans_nulled.insert(col.clone(), n);
+                            }
+                        }
+                    }
                     prog.status = Some(Status::Ok);
                     prog.seconds = prog
                         .started
@@ -620,6 +695,74 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) {
                 Err(e) => fail(&mut prog, e),
             }
         }
+    }
+    client
+}
+
+/// In-memory remaps for a child whose remapped parents' maps are all in memory and whose
+/// policies are error or null (skip needs the reject file, written by the SQL path).
+fn stream_remap(
+    plan: &TablePlan,
+    maps: &std::collections::HashMap<String, Arc<std::collections::HashMap<i64, i64>>>,
+) -> Option<StreamRemap> {
+    use crate::plan::OrphanPolicy;
+    let mut sr = StreamRemap {
+        transforms: vec![],
+        nulled: vec![],
+    };
+    for r in &plan.remaps {
+        let map = maps.get(&r.parent)?;
+        if r.policy == OrphanPolicy::Skip {
+            return None;
+        }
+        let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        sr.transforms.push(Arc::new(crate::transform::KeyRemap {
+            column: r.column.clone(),
+            parent: r.parent.clone(),
+            map: map.clone(),
+            null_orphans: r.policy == OrphanPolicy::Null,
+            orphans: counter.clone(),
+        }));
+        sr.nulled.push((r.column.clone(), counter));
+    }
+    Some(sr)
+}
+
+/// A remapped table's old → new keys, when they are integers and fit the memory bound.
+async fn load_keymap(
+    client: &tokio_postgres::Client,
+    schema: &str,
+    plan: &TablePlan,
+    max: u64,
+) -> Option<std::collections::HashMap<i64, i64>> {
+    let km = qualified(schema, &pg::keymap_name(&plan.target));
+    let n: i64 = client
+        .query_one(&format!("SELECT count(*) FROM {km}"), &[])
+        .await
+        .ok()?
+        .get(0);
+    if n as u64 > max {
+        return None;
+    }
+    let rows = client
+        .query(&format!("SELECT old::bigint, new::bigint FROM {km}"), &[])
+        .await
+        .ok()?;
+    Some(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// Whether to run a table's finishing transaction again: PostgreSQL aborts one of two when
+/// tables linked by foreign keys are replaced (`--drop`) at the same time, each needing a lock
+/// the other holds. The aborted transaction left nothing behind. Sleeps before saying yes.
+async fn retry_conflict<T>(result: &Result<T>, tries: &mut u32) -> bool {
+    match result {
+        Err(Error::Conflict { table, detail }) if *tries < 8 => {
+            *tries += 1;
+            tracing::info!("{table}: retrying after a conflict ({detail})");
+            tokio::time::sleep(std::time::Duration::from_millis(20 << (*tries).min(5))).await;
+            true
+        }
+        _ => false,
     }
 }
 
@@ -632,15 +775,16 @@ fn count_mismatch(plan: &TablePlan, source_rows: u64, rows: u64, written: u64) -
     })
 }
 
-/// Tables taking part in key remapping, finished after all loads, parents first (the plans
-/// are in load order), on one connection.
+/// Tables finished by SQL after their wave's loads (new-key tables and remapped children not
+/// streamed), parents first (the plans are in load order), on one connection.
 async fn finish_deferred(
     shared: &Shared,
     client: &mut tokio_postgres::Client,
     reject_dir: &std::path::Path,
+    in_wave: impl Fn(usize) -> bool,
 ) {
     for (t, plan) in shared.plans.iter().enumerate() {
-        if !plan.deferred() {
+        if !in_wave(t) || !shared.deferred(t) {
             continue;
         }
         let (loaded, rows, written, nulled) = {
@@ -678,16 +822,22 @@ async fn finish_deferred(
             } else {
                 nulled
             };
-            pg::finish_remapped(
-                client,
-                &shared.schema,
-                plan,
-                shared.mode,
-                shared.drop,
-                &nulled,
-                reject_dir,
-            )
-            .await
+            let mut tries = 0;
+            loop {
+                let r = pg::finish_remapped(
+                    client,
+                    &shared.schema,
+                    plan,
+                    shared.mode,
+                    shared.drop,
+                    &nulled,
+                    reject_dir,
+                )
+                .await;
+                if !retry_conflict(&r, &mut tries).await {
+                    break r;
+                }
+            }
         };
         let mut prog = shared.progress[t].lock().unwrap();
         match result {
@@ -739,7 +889,13 @@ async fn run_partition(
         batch_bytes: BATCH_BYTES,
     };
     let reader = tokio::spawn(async move { read_partition(&mut conn, &spec, tx).await });
-    let written = pg::copy_partition(client, &shared.schema, &plan, rx).await;
+    let extra: Vec<Arc<dyn crate::transform::Transform>> = shared.stream[work.table]
+        .lock()
+        .unwrap()
+        .as_ref()
+        .map(|s| s.transforms.clone())
+        .unwrap_or_default();
+    let written = pg::copy_partition(client, &shared.schema, &plan, &extra, rx).await;
     let read = reader
         .await
         .map_err(|e| Error::Invalid(format!("reader task failed: {e}")))?;

@@ -681,7 +681,7 @@ orphans = {{ publisher_id = "{policy}" }}
     let (ok, out, _) = barge(&["run", job(&c, "create", "error").as_str()]);
     assert!(!ok);
     assert!(
-        out.contains("1 row(s) have a publisher_id with no row in publishers (e.g. 999)"),
+        out.contains("publisher_id 999 has no row in publishers; set orphans.publisher_id"),
         "{out}"
     );
     let tables: Vec<String> = pg

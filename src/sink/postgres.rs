@@ -372,6 +372,7 @@ pub async fn copy_partition(
     client: &Client,
     schema: &str,
     plan: &TablePlan,
+    extra: &[std::sync::Arc<dyn crate::transform::Transform>],
     mut rx: mpsc::Receiver<RecordBatch>,
 ) -> Result<u64> {
     let sql = format!(
@@ -390,6 +391,10 @@ pub async fn copy_partition(
     buf.extend_from_slice(HEADER);
     while let Some(batch) = rx.recv().await {
         let batch = crate::transform::apply_all(&plan.transforms, batch)?;
+        let batch = crate::transform::apply_all(extra, batch).map_err(|e| Error::Table {
+            table: plan.source.clone(),
+            detail: e.to_string(),
+        })?;
         encoder.encode(&batch, &mut buf).map_err(|e| match e {
             Error::Value { column, detail, .. } => Error::Value {
                 table: plan.source.clone(),
@@ -650,6 +655,28 @@ pub async fn finish_remapped(
     Ok(out)
 }
 
+/// A statement's error, as `Conflict` when PostgreSQL aborted it for a deadlock or a
+/// serialization failure (the caller may retry the whole transaction).
+fn statement_error(table: &str, sql: &str, e: &tokio_postgres::Error) -> Error {
+    use tokio_postgres::error::SqlState;
+    let detail = format!("{sql}: {}", crate::error::pg_message(e));
+    match e.code() {
+        Some(c)
+            if *c == SqlState::T_R_DEADLOCK_DETECTED
+                || *c == SqlState::T_R_SERIALIZATION_FAILURE =>
+        {
+            Error::Conflict {
+                table: table.to_string(),
+                detail,
+            }
+        }
+        _ => Error::Table {
+            table: table.to_string(),
+            detail,
+        },
+    }
+}
+
 /// Put a fully loaded staging table in place, in one transaction.
 pub async fn finish_table(
     client: &mut Client,
@@ -689,10 +716,9 @@ pub async fn finish_table(
     }
     for s in &stmts {
         let t = std::time::Instant::now();
-        tx.batch_execute(s).await.map_err(|e| Error::Table {
-            table: plan.source.clone(),
-            detail: format!("{}: {}", s, crate::error::pg_message(&e)),
-        })?;
+        tx.batch_execute(s)
+            .await
+            .map_err(|e| statement_error(&plan.source, s, &e))?;
         tracing::debug!("{:.3}s {s}", t.elapsed().as_secs_f64());
     }
     tx.commit().await.ctx(ctx())

@@ -233,3 +233,84 @@ mod tests {
         assert!(e.to_string().contains("`gone`"));
     }
 }
+
+/// Rewrite a key column through a parent's old → new key map (in memory). A key with no
+/// parent row (an orphan) is an error, or, with `null_orphans`, becomes NULL and is counted.
+#[derive(Debug)]
+pub struct KeyRemap {
+    pub column: String,
+    pub parent: String,
+    pub map: Arc<std::collections::HashMap<i64, i64>>,
+    pub null_orphans: bool,
+    pub orphans: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl KeyRemap {
+    fn remap<T>(&self, a: &arrow_array::PrimitiveArray<T>) -> Result<ArrayRef>
+    where
+        T: arrow_array::ArrowPrimitiveType,
+        T::Native: TryFrom<i64> + Into<i64>,
+    {
+        let mut out = arrow_array::builder::PrimitiveBuilder::<T>::with_capacity(a.len());
+        let mut orphans = 0u64;
+        for v in a.iter() {
+            match v {
+                None => out.append_null(),
+                Some(old) => match self.map.get(&old.into()) {
+                    Some(&new) => out.append_value(T::Native::try_from(new).map_err(|_| {
+                        Error::Invalid(format!("{}: new key {new} does not fit the column type", self.column))
+                    })?),
+                    None if self.null_orphans => {
+                        orphans += 1;
+                        out.append_null();
+                    }
+                    None => {
+                        return Err(Error::Invalid(format!(
+                            "{} {} has no row in {}; set orphans.{} = \"null\" or \"skip\" to load such rows",
+                            self.column,
+                            old.into(),
+                            self.parent,
+                            self.column
+                        )))
+                    }
+                },
+            }
+        }
+        self.orphans
+            .fetch_add(orphans, std::sync::atomic::Ordering::Relaxed);
+        Ok(Arc::new(out.finish()))
+    }
+}
+
+impl Transform for KeyRemap {
+    fn output_schema(&self, input: &SchemaRef) -> Result<SchemaRef> {
+        match input.field_with_name(&self.column).map(|f| f.data_type()) {
+            Ok(DataType::Int16 | DataType::Int32 | DataType::Int64) => Ok(input.clone()),
+            _ => Err(Error::Invalid(format!(
+                "remap: `{}` is not an integer key column",
+                self.column
+            ))),
+        }
+    }
+
+    fn apply(&self, batch: RecordBatch) -> Result<RecordBatch> {
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::{Int16Type, Int32Type, Int64Type};
+        let i = batch.schema().index_of(&self.column).map_err(arrow_err)?;
+        let col = batch.column(i);
+        let new = match col.data_type() {
+            DataType::Int16 => self.remap(col.as_primitive::<Int16Type>())?,
+            DataType::Int32 => self.remap(col.as_primitive::<Int32Type>())?,
+            DataType::Int64 => self.remap(col.as_primitive::<Int64Type>())?,
+            t => {
+                return Err(Error::Invalid(format!(
+                    "remap: `{}` is {t}, not an integer",
+                    self.column
+                )))
+            }
+        };
+        let mut cols = batch.columns().to_vec();
+        cols[i] = new;
+        RecordBatch::try_new(batch.schema(), cols).map_err(arrow_err)
+    }
+}
