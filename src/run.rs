@@ -80,6 +80,15 @@ struct Progress {
     rejects_file: Option<String>,
 }
 
+impl Progress {
+    fn stop_clock(&mut self) {
+        self.seconds = self
+            .started
+            .map(|s| s.elapsed().as_secs_f64())
+            .unwrap_or(0.0);
+    }
+}
+
 struct Shared {
     database: String,
     schema: String,
@@ -268,6 +277,7 @@ async fn copy_inner(
         started.elapsed().as_secs_f64()
     );
 
+    let widths: Vec<usize> = plans.iter().map(|p| p.columns.len()).collect();
     let shared = Arc::new(Shared {
         database: database.to_string(),
         schema: schema.clone(),
@@ -280,10 +290,14 @@ async fn copy_inner(
         queue: Mutex::new(VecDeque::new()),
         progress: parts
             .iter()
-            .map(|&n| {
+            .zip(&widths)
+            .map(|(&n, &ncols)| {
                 Mutex::new(Progress {
                     remaining: n,
-                    read: ReadStats::default(),
+                    read: ReadStats {
+                        rows: 0,
+                        nulled_dates: vec![0; ncols],
+                    },
                     written: 0,
                     started: None,
                     seconds: 0.0,
@@ -621,12 +635,8 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) -> toki
             match result {
                 Ok((read, written)) => {
                     prog.read.rows += read.rows;
-                    if prog.read.nulled_dates.is_empty() {
-                        prog.read.nulled_dates = read.nulled_dates;
-                    } else {
-                        for (a, b) in prog.read.nulled_dates.iter_mut().zip(&read.nulled_dates) {
-                            *a += b;
-                        }
+                    for (a, b) in prog.read.nulled_dates.iter_mut().zip(&read.nulled_dates) {
+                        *a += b;
                     }
                     prog.written += written;
                     prog.remaining -= 1;
@@ -653,11 +663,6 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) -> toki
             {
                 Err(e)
             } else {
-                let nulled = if nulled.is_empty() {
-                    vec![0; plan.columns.len()]
-                } else {
-                    nulled
-                };
                 let mut tries = 0;
                 loop {
                     let r = pg::finish_table(
@@ -686,10 +691,7 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) -> toki
                         }
                     }
                     prog.status = Some(Status::Ok);
-                    prog.seconds = prog
-                        .started
-                        .map(|s| s.elapsed().as_secs_f64())
-                        .unwrap_or(0.0);
+                    prog.stop_clock();
                     tracing::info!("{}: {} rows in {:.2}s", plan.source, rows, prog.seconds);
                 }
                 Err(e) => fail(&mut prog, e),
@@ -817,11 +819,6 @@ async fn finish_deferred(
         } else if let Some(e) = count_mismatch(plan, shared.source_rows[t], rows, written) {
             Err(e)
         } else {
-            let nulled = if nulled.is_empty() {
-                vec![0; plan.columns.len()]
-            } else {
-                nulled
-            };
             let mut tries = 0;
             loop {
                 let r = pg::finish_remapped(
@@ -847,10 +844,7 @@ async fn finish_deferred(
                 prog.orphans_nulled = outcome.orphans_nulled;
                 prog.orphans_skipped = outcome.orphans_skipped;
                 prog.rejects_file = outcome.rejects_file.map(|f| f.display().to_string());
-                prog.seconds = prog
-                    .started
-                    .map(|s| s.elapsed().as_secs_f64())
-                    .unwrap_or(0.0);
+                prog.stop_clock();
             }
             Err(e) => fail(&mut prog, e),
         }
@@ -861,10 +855,7 @@ fn fail(prog: &mut Progress, e: Error) {
     if prog.status.is_none() {
         prog.status = Some(Status::Failed);
         prog.error = Some(crate::url::redact(&e.to_string()));
-        prog.seconds = prog
-            .started
-            .map(|s| s.elapsed().as_secs_f64())
-            .unwrap_or(0.0);
+        prog.stop_clock();
     }
 }
 
