@@ -175,7 +175,7 @@ async fn copy_inner(
     let mut conn = mysql_conn(&pool, from, Side::Source).await?;
     let mut control = pg_connect(to, Side::Target).await?;
     let catalog = introspect(&mut conn, database).await?;
-    let plans = plan(&catalog, &opts.selection)?;
+    let mut plans = plan(&catalog, &opts.selection)?;
     for p in &plans {
         pg::check_encodable(p)?;
     }
@@ -213,6 +213,29 @@ async fn copy_inner(
         _ => {}
     }
 
+    if opts.drop && !existing.is_empty() {
+        // Replacing a table drops the foreign keys other tables hold on it (CASCADE); say so
+        // for those outside this copy, which barge will not recreate.
+        let rows = control
+            .query(
+                "SELECT c.conname, ch.relname, p.relname FROM pg_constraint c \
+                 JOIN pg_class ch ON ch.oid = c.conrelid JOIN pg_class p ON p.oid = c.confrelid \
+                 JOIN pg_namespace pn ON pn.oid = p.relnamespace JOIN pg_namespace chn ON chn.oid = ch.relnamespace \
+                 WHERE c.contype = 'f' AND pn.nspname = $1 AND p.relname = ANY($2) \
+                   AND NOT (chn.nspname = $1 AND ch.relname = ANY($2))",
+                &[&schema, &names],
+            )
+            .await
+            .ctx("looking up foreign keys on replaced tables")?;
+        for r in rows {
+            let (fk, child, parent): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+            if let Some(p) = plans.iter_mut().find(|p| p.target == parent) {
+                p.warnings.push(format!(
+                    "--drop replaces {parent}: the foreign key {fk} that {child} (not part of this copy) holds on it is dropped and not recreated"
+                ));
+            }
+        }
+    }
     control
         .batch_execute(&format!(
             "CREATE SCHEMA IF NOT EXISTS {}",

@@ -406,6 +406,10 @@ async fn selection_modes_and_reruns() {
         .unwrap()
         .get(0);
     assert_eq!(n, 5, "refused rerun must not touch the table");
+    // A table outside the copy holds a foreign key on a table --drop replaces: said, not hidden.
+    pg.batch_execute("CREATE TABLE fan_clubs (id int PRIMARY KEY, character_id bigint CONSTRAINT fk_fan_hero REFERENCES characters (id))")
+        .await
+        .unwrap();
     let report = db
         .copy(&barge::CopyOptions {
             drop: true,
@@ -414,6 +418,12 @@ async fn selection_modes_and_reruns() {
         .await
         .unwrap();
     assert!(report.ok(), "{}", report.to_text());
+    assert!(
+        report.to_text().contains("the foreign key fk_fan_hero that fan_clubs (not part of this copy) holds on it is dropped"),
+        "{}",
+        report.to_text()
+    );
+    pg.batch_execute("DROP TABLE fan_clubs").await.unwrap();
     assert_table_identical(&db, "characters").await;
 
     // --exclude
