@@ -93,19 +93,7 @@ pub async fn mysql_checksum(
     columns: &[(String, Mapping)],
     first: Option<(&str, u64)>,
 ) -> Result<Checksum> {
-    let exprs: Vec<String> = columns
-        .iter()
-        .map(|(n, m)| match m.decode {
-            Decode::Geometry => format!("ST_AsWKB({})", my_ident(n)),
-            _ => my_ident(n),
-        })
-        .collect();
-    let mut sql = format!(
-        "SELECT {} FROM {}.{}",
-        exprs.join(", "),
-        my_ident(database),
-        my_ident(table)
-    );
+    let mut sql = crate::source::mysql::select_columns_sql(database, table, columns);
     if let Some((key, n)) = first {
         sql.push_str(&format!(" ORDER BY {} LIMIT {n}", my_ident(key)));
     }

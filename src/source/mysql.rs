@@ -43,22 +43,27 @@ pub fn quote_ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
 
-/// The SELECT for a partition. Bounds are integers, so they are written inline.
-pub fn select_sql(spec: &ReadSpec) -> String {
-    let cols: Vec<String> = spec
-        .columns
+/// `SELECT <columns as barge reads them> FROM db.table`: the one place that decides how
+/// each column is fetched (spatial columns as standard WKB), for the reader and checksums.
+pub fn select_columns_sql(database: &str, table: &str, columns: &[(String, Mapping)]) -> String {
+    let cols: Vec<String> = columns
         .iter()
         .map(|(name, m)| match m.decode {
             Decode::Geometry => format!("ST_AsWKB({})", quote_ident(name)),
             _ => quote_ident(name),
         })
         .collect();
-    let mut sql = format!(
+    format!(
         "SELECT {} FROM {}.{}",
         cols.join(", "),
-        quote_ident(&spec.database),
-        quote_ident(&spec.table)
-    );
+        quote_ident(database),
+        quote_ident(table)
+    )
+}
+
+/// The SELECT for a partition. Bounds are integers, so they are written inline.
+pub fn select_sql(spec: &ReadSpec) -> String {
+    let mut sql = select_columns_sql(&spec.database, &spec.table, &spec.columns);
     let mut conditions = Vec::new();
     if let Some(r) = &spec.range {
         conditions.push(format!(
