@@ -352,12 +352,24 @@ async fn copy_inner(
     }
     // Waves: a table whose keys follow a remapped parent loads after that parent finished
     // and its key map is known. Without remapping there is one wave.
+    // Iterated to a fixpoint: a parent need not come before its child in the plan order (a
+    // broken cycle). The cap ends a remap cycle, which cannot be ordered at all.
     let mut wave = vec![0usize; shared.plans.len()];
-    for (t, p) in shared.plans.iter().enumerate() {
-        for r in &p.remaps {
-            if let Some(j) = shared.plans.iter().position(|q| q.target == r.parent) {
-                wave[t] = wave[t].max(wave[j] + 1);
+    for _ in 0..shared.plans.len() {
+        let mut changed = false;
+        for (t, p) in shared.plans.iter().enumerate() {
+            for r in &p.remaps {
+                // A self-reference is remapped inside the table's own finish.
+                if let Some(j) = shared.plans.iter().position(|q| q.target == r.parent) {
+                    if j != t && wave[t] <= wave[j] {
+                        wave[t] = wave[j] + 1;
+                        changed = true;
+                    }
+                }
             }
+        }
+        if !changed {
+            break;
         }
     }
     let mut work: Vec<Work> = work.into_iter().map(|(_, w)| w).collect();
