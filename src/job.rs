@@ -15,11 +15,13 @@
 //!
 //! [tables.characters]
 //! rename = { name = "nickname" }
-//! add = { secret_identity = "Clark Kent" }
+//! add = { secret_identity = "Clark Kent", slug = { expr = "lower(replace(name, ' ', '-'))" } }
+//! filter = "active AND created_at >= '2010-01-01'"
 //! ```
 
 use crate::error::{Error, Result};
-use crate::plan::{AddedColumn, Mode, Selection, TableSpec};
+use crate::expr::{ExprSource, Locator};
+use crate::plan::{AddedColumn, AddedValue, Mode, Selection, TableSpec};
 use crate::transform::Literal;
 use crate::types::PgType;
 use crate::url::DbUrl;
@@ -123,7 +125,10 @@ struct TableCfg {
     drop: Vec<String>,
     #[serde(default)]
     add: BTreeMap<String, AddCfg>,
-    filter: Option<String>,
+    /// An expression over the source columns.
+    filter: Option<toml::Spanned<String>>,
+    /// Raw SQL for the source's WHERE.
+    source_where: Option<String>,
     /// column = "postgres type"
     #[serde(default)]
     cast: BTreeMap<String, String>,
@@ -134,15 +139,141 @@ struct TableCfg {
     orphans: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum AddCfg {
-    Typed {
-        value: toml::Value,
-        #[serde(rename = "type")]
-        pg_type: Option<String>,
-    },
-    Value(toml::Value),
+/// An added column: a bare constant, or `{ value = …, type = "…" }`, or
+/// `{ expr = "…", type = "…" }`.
+#[derive(Debug)]
+struct AddCfg {
+    value: Option<toml::Value>,
+    expr: Option<toml::Spanned<String>>,
+    pg_type: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for AddCfg {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = AddCfg;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a constant, or a table with `value` or `expr` and optionally `type`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<AddCfg, E> {
+                Ok(AddCfg::constant(toml::Value::String(v.into())))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<AddCfg, E> {
+                Ok(AddCfg::constant(toml::Value::Integer(v)))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<AddCfg, E> {
+                Ok(AddCfg::constant(toml::Value::Float(v)))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<AddCfg, E> {
+                Ok(AddCfg::constant(toml::Value::Boolean(v)))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<AddCfg, A::Error> {
+                use serde::de::Error;
+                let mut out = AddCfg {
+                    value: None,
+                    expr: None,
+                    pg_type: None,
+                };
+                while let Some(k) = m.next_key::<String>()? {
+                    match k.as_str() {
+                        "value" => out.value = Some(m.next_value()?),
+                        // Spanned, so errors in the expression point into the file.
+                        "expr" => out.expr = Some(m.next_value()?),
+                        "type" => out.pg_type = Some(m.next_value()?),
+                        other => {
+                            return Err(A::Error::unknown_field(other, &["value", "expr", "type"]))
+                        }
+                    }
+                }
+                match (&out.value, &out.expr) {
+                    (Some(_), None) | (None, Some(_)) => Ok(out),
+                    _ => Err(A::Error::custom("give exactly one of `value` and `expr`")),
+                }
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+impl AddCfg {
+    fn constant(v: toml::Value) -> AddCfg {
+        AddCfg {
+            value: Some(v),
+            expr: None,
+            pg_type: None,
+        }
+    }
+}
+
+/// (line, column) of a byte offset, both from 1; columns count characters.
+fn line_col(text: &str, offset: usize) -> (u32, u32) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line as u32, col as u32)
+}
+
+/// Where each byte of a TOML string's value sits in the file. `span` covers the string with
+/// its quotes; escapes are followed, so positions stay right after `\"` or `\u00e9`.
+fn string_positions(
+    doc: &str,
+    span: std::ops::Range<usize>,
+    value: &str,
+) -> Option<Vec<(u32, u32)>> {
+    let raw = doc.get(span.clone())?;
+    let (delim, basic) = if raw.starts_with("\"\"\"") {
+        (3, true)
+    } else if raw.starts_with("'''") {
+        (3, false)
+    } else if raw.starts_with('"') {
+        (1, true)
+    } else if raw.starts_with('\'') {
+        (1, false)
+    } else {
+        return None;
+    };
+    let end = span.end.checked_sub(delim)?;
+    let mut i = span.start + delim;
+    if delim == 3 {
+        if doc[i..].starts_with("\r\n") {
+            i += 2;
+        } else if doc[i..].starts_with('\n') {
+            i += 1;
+        }
+    }
+    let mut out = Vec::with_capacity(value.len() + 1);
+    while i < end {
+        let c = doc[i..].chars().next()?;
+        let (len, produced) = if basic && c == '\\' {
+            let e = doc[i + 1..].chars().next()?;
+            let hex = |n: usize| {
+                doc.get(i + 2..i + 2 + n)
+                    .and_then(|h| u32::from_str_radix(h, 16).ok())
+                    .and_then(char::from_u32)
+            };
+            match e {
+                'b' | 't' | 'n' | 'f' | 'r' | '"' | '\\' | 'e' => (2, Some('x')),
+                'x' => (4, Some(hex(2)?)),
+                'u' => (6, Some(hex(4)?)),
+                'U' => (10, Some(hex(8)?)),
+                w if w.is_whitespace() => {
+                    let rest = &doc[i + 1..end];
+                    (1 + rest.len() - rest.trim_start().len(), None)
+                }
+                _ => return None,
+            }
+        } else {
+            (c.len_utf8(), Some(c))
+        };
+        if let Some(ch) = produced {
+            let at = line_col(doc, i);
+            out.extend(std::iter::repeat_n(at, ch.len_utf8()));
+        }
+        i += len;
+    }
+    out.push(line_col(doc, end));
+    (out.len() == value.len() + 1).then_some(out)
 }
 
 /// One route of a job: a copy from one connection to another.
@@ -182,9 +313,7 @@ impl Job {
             let at = e
                 .span()
                 .map(|s| {
-                    let before = &text[..s.start.min(text.len())];
-                    let line = before.matches('\n').count() + 1;
-                    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                    let (line, col) = line_col(text, s.start);
                     format!("{path}:{line}:{col}: ")
                 })
                 .unwrap_or_else(|| format!("{path}: "));
@@ -203,23 +332,33 @@ impl Job {
             }
             urls.insert(name.clone(), url);
         }
+        let expression = |s: &toml::Spanned<String>, label: String| {
+            let locator = string_positions(text, s.span(), s.get_ref()).map(|positions| Locator {
+                file: path.to_string(),
+                positions,
+            });
+            ExprSource::parse_located(s.get_ref(), &label, locator)
+        };
         let mut specs = BTreeMap::new();
         for (table, t) in &file.tables {
             let mut add = Vec::new();
             for (column, a) in &t.add {
-                let (value, pg) = match a {
-                    AddCfg::Typed { value, pg_type } => (value, pg_type.as_deref()),
-                    AddCfg::Value(v) => (v, None),
-                };
-                let pg = match pg {
+                let pg = match &a.pg_type {
                     Some(ty) => Some(PgType::parse(ty).ok_or_else(|| {
                         Error::Invalid(format!("tables.{table}.add.{column}: unknown type `{ty}`"))
                     })?),
                     None => None,
                 };
+                let value = match (&a.value, &a.expr) {
+                    (_, Some(e)) => {
+                        AddedValue::Expr(expression(e, format!("tables.{table}.add.{column}"))?)
+                    }
+                    (Some(v), None) => AddedValue::Literal(literal(v, table, column)?),
+                    (None, None) => unreachable!("checked when read"),
+                };
                 add.push(AddedColumn {
                     name: column.clone(),
-                    value: literal(value, table, column)?,
+                    value,
                     pg,
                 });
             }
@@ -234,7 +373,12 @@ impl Job {
                         .collect(),
                     drop: t.drop.clone(),
                     add,
-                    filter: t.filter.clone(),
+                    filter: t
+                        .filter
+                        .as_ref()
+                        .map(|f| expression(f, format!("tables.{table}.filter")))
+                        .transpose()?,
+                    source_where: t.source_where.clone(),
                     cast: t
                         .cast
                         .iter()
@@ -397,8 +541,13 @@ filter = "active = 1"
         );
         assert_eq!(spec.add.len(), 2);
         assert_eq!(spec.add[0].pg, Some(PgType::SmallInt));
-        assert_eq!(spec.add[1].value, Literal::Text("Clark Kent".into()));
-        assert_eq!(spec.filter.as_deref(), Some("active = 1"));
+        assert!(
+            matches!(&spec.add[1].value, AddedValue::Literal(Literal::Text(t)) if t == "Clark Kent")
+        );
+        assert_eq!(
+            spec.filter.as_ref().map(|f| f.text.as_str()),
+            Some("active = 1")
+        );
     }
 
     #[test]
@@ -415,5 +564,35 @@ filter = "active = 1"
         )
         .unwrap_err();
         assert!(e.to_string().contains("no connection named `b`"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod position_tests {
+    use super::*;
+
+    #[test]
+    fn expression_errors_point_into_the_file_past_escapes() {
+        let text = "[connections.a]\nurl = \"mysql://h/x\"\n[[routes]]\ntables = \"*\"\nfrom = \"a\"\nto = \"a\"\n[tables.t]\nfilter = \"name = 'caf\\u00e9 \\\"x\\\"' AND ?\"\n";
+        let e = Job::parse(text, "j.toml").unwrap_err().to_string();
+        let line = text.lines().nth(7).unwrap();
+        let col = line.find('?').unwrap() + 1;
+        assert!(
+            e.starts_with(&format!(
+                "j.toml:8:{col}: tables.t.filter: unexpected character `?`"
+            )),
+            "{e}"
+        );
+        // Multi-line literal strings map too.
+        let text = text.replace(
+            "filter = \"name = 'caf\\u00e9 \\\"x\\\"' AND ?\"",
+            "filter = '''\nname = 'x'\n  AND )'''",
+        );
+        let e = Job::parse(&text, "j.toml").unwrap_err().to_string();
+        assert!(
+            e.starts_with("j.toml:10:7: tables.t.filter: expected a value, found `)`"),
+            "{e}"
+        );
+        assert!(e.ends_with("  AND )\n          ^"), "{e:?}");
     }
 }

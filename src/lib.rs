@@ -17,6 +17,7 @@ pub mod bench;
 pub mod catalog;
 pub mod connect;
 pub mod error;
+pub mod expr;
 pub mod fixtures;
 pub mod inspect;
 pub mod job;

@@ -82,8 +82,16 @@ pub struct TablePlan {
     /// Operators applied to each batch between reader and writer.
     #[serde(skip)]
     pub transforms: Vec<std::sync::Arc<dyn crate::transform::Transform>>,
-    /// A WHERE condition the source server applies.
+    /// A WHERE condition the source server applies (SQL).
     pub filter: Option<String>,
+    /// The job's row filter as written.
+    pub filter_text: Option<String>,
+    /// The part of the row filter barge evaluates (what MySQL cannot run the same way).
+    pub barge_filter: Option<String>,
+    /// Source columns read only for expressions (not written): after `columns` in a batch.
+    pub extra_reads: Vec<(String, Mapping)>,
+    /// Computed columns: target name and expression text.
+    pub computed: Vec<(String, String)>,
     /// The target assigns new keys to this table.
     pub new_keys: bool,
     /// Key columns rewritten through remapped parents.
@@ -140,10 +148,13 @@ pub struct TableSpec {
     pub rename: Vec<(String, String)>,
     /// Source columns not copied (not even read).
     pub drop: Vec<String>,
-    /// Columns added with a constant value, optionally with an explicit PostgreSQL type.
+    /// Columns added with a constant or an expression, optionally with a PostgreSQL type.
     pub add: Vec<AddedColumn>,
-    /// An SQL condition on the source rows, run by the source server as a WHERE.
-    pub filter: Option<String>,
+    /// A condition on the source rows (an expression over source column names): pushed to
+    /// the source as a WHERE where MySQL means the same, evaluated by barge otherwise.
+    pub filter: Option<crate::expr::ExprSource>,
+    /// Raw SQL the source server adds to its WHERE, as is (MySQL-specific conditions).
+    pub source_where: Option<String>,
     /// Source column → the PostgreSQL type it gets instead of the default mapping.
     pub cast: Vec<(String, PgType)>,
     /// The target assigns new keys (after its current maximum); children referencing this
@@ -190,8 +201,15 @@ pub struct Remap {
 #[derive(Debug, Clone)]
 pub struct AddedColumn {
     pub name: String,
-    pub value: crate::transform::Literal,
+    pub value: AddedValue,
     pub pg: Option<PgType>,
+}
+
+#[derive(Debug, Clone)]
+pub enum AddedValue {
+    Literal(crate::transform::Literal),
+    /// Computed per row from the source row (source column names).
+    Expr(crate::expr::ExprSource),
 }
 
 /// `*` matches any run of characters, `?` any one character.
@@ -217,15 +235,30 @@ fn is_pattern(s: &str) -> bool {
 
 impl TablePlan {
     /// The schema of the batches the reader produces: source columns under their target names,
-    /// so every transform sees the names the target will have.
+    /// so every transform sees the names the target will have, then the columns read only for
+    /// expressions.
     pub fn reader_schema(&self) -> arrow_schema::SchemaRef {
         std::sync::Arc::new(arrow_schema::Schema::new(
             self.columns
                 .iter()
                 .zip(&self.target_columns)
                 .map(|((_, m), c)| m.field(&c.name))
+                .chain(
+                    self.extra_reads
+                        .iter()
+                        .map(|(n, m)| m.field(&format!("_barge_read_{n}"))),
+                )
                 .collect::<Vec<_>>(),
         ))
+    }
+
+    /// Every source column the reader selects, in batch order.
+    pub fn read_columns(&self) -> Vec<(String, Mapping)> {
+        self.columns
+            .iter()
+            .chain(&self.extra_reads)
+            .cloned()
+            .collect()
     }
 }
 
@@ -303,6 +336,9 @@ pub fn plan(catalog: &Catalog, selection: &Selection) -> Result<Vec<TablePlan>> 
     }
 
     let empty = TableSpec::default();
+    let now_micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64);
     let mut plans: Vec<TablePlan> = Vec::with_capacity(chosen.len());
     for t in chosen {
         let spec = selection.specs.get(&t.name).unwrap_or(&empty);
@@ -312,6 +348,7 @@ pub fn plan(catalog: &Catalog, selection: &Selection) -> Result<Vec<TablePlan>> 
             &selection.specs,
             &chosen_names,
             &index_name_uses,
+            now_micros,
         )?);
     }
     let rels = apply_rules(catalog, &selection.relationships)?;
@@ -505,6 +542,7 @@ fn plan_table(
     specs: &BTreeMap<String, TableSpec>,
     chosen: &BTreeSet<&str>,
     index_name_uses: &BTreeMap<&str, usize>,
+    now_micros: i64,
 ) -> Result<TablePlan> {
     let mut warnings = Vec::new();
     let mut columns = Vec::new();
@@ -670,24 +708,32 @@ fn plan_table(
         t.primary_key.iter().map(|c| tname(c)).collect()
     };
     let mut transforms: Vec<std::sync::Arc<dyn crate::transform::Transform>> = Vec::new();
-    for a in &spec.add {
-        if target_columns.iter().any(|c| c.name == a.name) {
-            return Err(Error::Selection(format!(
-                "table {}: added column `{}` already exists in the target",
-                t.name, a.name
-            )));
-        }
-        target_columns.push(TargetColumn::plain(
-            &a.name,
-            a.pg.clone().unwrap_or_else(|| a.value.pg_type()),
-        ));
-        transforms.push(std::sync::Arc::new(crate::transform::Constant {
-            name: a.name.clone(),
-            value: a.value.clone(),
-        }));
+    let computed = plan_expressions(t, spec, &columns, &mut target_columns, now_micros)?;
+    let mut schema = std::sync::Arc::new(arrow_schema::Schema::new(
+        columns
+            .iter()
+            .zip(&target_columns)
+            .map(|((_, m), c)| m.field(&c.name))
+            .collect::<Vec<_>>(),
+    ));
+    if let Some(op) = &computed.op {
+        let mut input = (*schema).clone();
+        input.fields = input
+            .fields
+            .iter()
+            .cloned()
+            .chain(
+                computed
+                    .extra_reads
+                    .iter()
+                    .map(|(n, m)| std::sync::Arc::new(m.field(&format!("_barge_read_{n}")))),
+            )
+            .collect();
+        schema = crate::transform::Transform::output_schema(op, &std::sync::Arc::new(input))?;
+        transforms.push(std::sync::Arc::new(op.clone()));
     }
     if !spec.transforms.is_empty() {
-        target_columns = apply_custom(t, spec, &columns, target_columns, &primary_key)?;
+        target_columns = apply_custom(t, spec, schema, target_columns, &primary_key)?;
         transforms.extend(spec.transforms.iter().cloned());
     }
     let split_key = match t.primary_key.as_slice() {
@@ -710,7 +756,11 @@ fn plan_table(
         columns,
         target_columns,
         transforms,
-        filter: spec.filter.clone(),
+        filter: computed.source_sql,
+        filter_text: spec.filter.as_ref().map(|f| f.text.clone()),
+        barge_filter: computed.barge_filter,
+        extra_reads: computed.extra_reads,
+        computed: computed.texts,
         new_keys: spec.new_keys,
         remaps: vec![],
         primary_key,
@@ -729,7 +779,7 @@ fn plan_table(
 fn apply_custom(
     t: &Table,
     spec: &TableSpec,
-    columns: &[(String, Mapping)],
+    mut schema: arrow_schema::SchemaRef,
     target_columns: Vec<TargetColumn>,
     primary_key: &[String],
 ) -> Result<Vec<TargetColumn>> {
@@ -737,19 +787,6 @@ fn apply_custom(
         table: t.name.clone(),
         detail,
     };
-    let mut schema = std::sync::Arc::new(arrow_schema::Schema::new(
-        columns
-            .iter()
-            .zip(&target_columns)
-            .map(|((_, m), c)| m.field(&c.name))
-            .chain(
-                target_columns[columns.len()..]
-                    .iter()
-                    .zip(&spec.add)
-                    .map(|(c, a)| arrow_schema::Field::new(&c.name, a.value.arrow_type(), true)),
-            )
-            .collect::<Vec<_>>(),
-    ));
     for tr in &spec.transforms {
         schema = tr.output_schema(&schema).map_err(|e| err(e.to_string()))?;
     }
@@ -861,6 +898,11 @@ fn translate_default(
     }
 }
 
+/// Expression text on one line, for the plan's listing.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// The plan as text: per table, each source column and what it becomes.
 pub fn render(catalog: &Catalog, plans: &[TablePlan], schema: &str) -> String {
     use std::fmt::Write;
@@ -887,11 +929,18 @@ pub fn render(catalog: &Catalog, plans: &[TablePlan], schema: &str) -> String {
             }
         }
         for tc in &p.target_columns[p.columns.len()..] {
+            let how = match p.computed.iter().find(|(n, _)| *n == tc.name) {
+                Some((_, text)) => format!("  (= {})", one_line(text)),
+                None => "  (added)".into(),
+            };
             let _ = writeln!(
                 out,
-                "  {:<24} {:<28} → {:<24} {}  (added)",
+                "  {:<24} {:<28} → {:<24} {}{how}",
                 "", "", tc.name, tc.pg
             );
+        }
+        for (c, _) in &p.extra_reads {
+            let _ = writeln!(out, "  {c:<24} read for the expressions, not copied");
         }
         if !p.primary_key.is_empty() {
             let _ = writeln!(out, "  primary key ({})", p.primary_key.join(", "));
@@ -915,12 +964,239 @@ pub fn render(catalog: &Catalog, plans: &[TablePlan], schema: &str) -> String {
                 fk.ref_columns.join(", ")
             );
         }
+        if let Some(f) = &p.filter_text {
+            let _ = writeln!(out, "  rows where {}", one_line(f));
+        }
         if let Some(f) = &p.filter {
-            let _ = writeln!(out, "  rows where {f}");
+            let _ = writeln!(out, "    the source runs: WHERE {f}");
+        }
+        if let Some(f) = &p.barge_filter {
+            let _ = writeln!(out, "    barge checks: {}", one_line(f));
         }
         for w in &p.warnings {
             let _ = writeln!(out, "  warning: {w}");
         }
     }
     out
+}
+
+/// What a table's expressions add to its plan.
+struct Computed {
+    op: Option<crate::transform::Compute>,
+    extra_reads: Vec<(String, Mapping)>,
+    source_sql: Option<String>,
+    barge_filter: Option<String>,
+    texts: Vec<(String, String)>,
+}
+
+/// How MySQL's comparisons of a column relate to barge's (see `expr::pushdown`).
+fn column_class(m: &Mapping) -> crate::expr::pushdown::ColumnClass {
+    use crate::expr::pushdown::ColumnClass;
+    match m.decode {
+        Decode::Bool01
+        | Decode::BitBool
+        | Decode::Int16
+        | Decode::Int32
+        | Decode::Int64
+        | Decode::UInt64
+        | Decode::Float32
+        | Decode::Float64
+        | Decode::Decimal
+        | Decode::Binary => ColumnClass::Exact,
+        Decode::Text => ColumnClass::Text,
+        Decode::Date | Decode::DateTime => ColumnClass::Temporal,
+        Decode::Json | Decode::Time | Decode::Bits | Decode::Set | Decode::Geometry => {
+            ColumnClass::Opaque
+        }
+    }
+}
+
+/// Type the job's expressions against the source row (source column names, dropped columns
+/// included), decide which part of the filter the source runs, and build the operator that
+/// does the rest.
+fn plan_expressions(
+    t: &Table,
+    spec: &TableSpec,
+    columns: &[(String, Mapping)],
+    target_columns: &mut Vec<TargetColumn>,
+    now_micros: i64,
+) -> Result<Computed> {
+    use crate::expr::compile::{arrow_type_for, cast_expr, type_name};
+    use crate::expr::parse::AstKind;
+    use crate::expr::pushdown::{self, Push};
+    use crate::expr::{compile, Expr, ExprSource, Kind, Scope};
+    use crate::transform::{Compiled, Compute};
+    use arrow_schema::DataType;
+
+    let dropped: Vec<(String, Mapping)> = t
+        .columns
+        .iter()
+        .filter(|c| !columns.iter().any(|(n, _)| *n == c.name))
+        .filter_map(|c| map_mysql(c).map(|m| (c.name.clone(), m)))
+        .collect();
+    let scope_of = |extra: &[(String, Mapping)]| -> Vec<(String, DataType)> {
+        columns
+            .iter()
+            .chain(extra)
+            .map(|(n, m)| (n.clone(), m.arrow.clone()))
+            .collect()
+    };
+    let sources: Vec<&ExprSource> = spec
+        .filter
+        .iter()
+        .chain(spec.add.iter().filter_map(|a| match &a.value {
+            AddedValue::Expr(e) => Some(e),
+            AddedValue::Literal(_) => None,
+        }))
+        .collect();
+    // First against every column, to learn which dropped ones must still be read.
+    let all = scope_of(&dropped);
+    let mut used = Vec::new();
+    for e in &sources {
+        compile(
+            e,
+            &Scope {
+                columns: &all,
+                now_micros,
+            },
+        )?
+        .columns(&mut used);
+    }
+    let extra_reads: Vec<(String, Mapping)> = dropped
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| used.contains(&(columns.len() + j)))
+        .map(|(_, c)| c.clone())
+        .collect();
+    let scope_columns = scope_of(&extra_reads);
+    let scope = Scope {
+        columns: &scope_columns,
+        now_micros,
+    };
+    let classes: Vec<_> = columns
+        .iter()
+        .chain(&extra_reads)
+        .map(|(_, m)| column_class(m))
+        .collect();
+
+    let mut source_sql: Vec<String> = spec.source_where.iter().map(|w| format!("({w})")).collect();
+    let mut barge_filter = None;
+    let mut filter_op = None;
+    if let Some(f) = &spec.filter {
+        let e = compile(f, &scope)?;
+        if !matches!(e.ty, DataType::Boolean | DataType::Null) {
+            return Err(f.error(
+                f.ast.span,
+                &format!("a filter is a condition, not a {} value", type_name(&e.ty)),
+            ));
+        }
+        let mut rest: Vec<Expr> = Vec::new();
+        for c in pushdown::conjuncts(&e) {
+            match pushdown::to_mysql(c, &|i| classes[i]) {
+                Push::Exact(sql) => source_sql.push(sql),
+                Push::Superset(sql) => {
+                    source_sql.push(sql);
+                    rest.push(c.clone());
+                }
+                Push::No => rest.push(c.clone()),
+            }
+        }
+        if !rest.is_empty() {
+            barge_filter = Some(
+                rest.iter()
+                    .map(|c| f.snippet(c.span))
+                    .collect::<Vec<_>>()
+                    .join(" AND "),
+            );
+            let all = rest
+                .into_iter()
+                .reduce(|a, b| Expr {
+                    span: (a.span.0.min(b.span.0), a.span.1.max(b.span.1)),
+                    kind: Kind::And(Box::new(a), Box::new(b)),
+                    ty: DataType::Boolean,
+                })
+                .expect("not empty");
+            filter_op = Some(Compiled {
+                expr: cast_expr(all, &DataType::Boolean).map_err(|m| f.error(f.ast.span, &m))?,
+                label: f.label.clone(),
+                source: Some(f.clone()),
+            });
+        }
+    }
+
+    let mut added = Vec::new();
+    let mut texts = Vec::new();
+    for a in &spec.add {
+        if target_columns.iter().any(|c| c.name == a.name) {
+            return Err(Error::Selection(format!(
+                "table {}: added column `{}` already exists in the target",
+                t.name, a.name
+            )));
+        }
+        let label = format!("tables.{}.add.{}", t.name, a.name);
+        let bad = |m: String| Error::Selection(format!("{label}: {m}"));
+        let (expr, source, pg) = match &a.value {
+            AddedValue::Literal(l) => (
+                crate::expr::compile::literal_expr(l),
+                None,
+                a.pg.clone().unwrap_or_else(|| l.pg_type()),
+            ),
+            AddedValue::Expr(src) => {
+                let e = compile(src, &scope)?;
+                // An outer cast names the column's type (`price::numeric(12,2)`).
+                let declared = a.pg.clone().or_else(|| match &src.ast.kind {
+                    AstKind::Cast { to, .. } => Some(to.clone()),
+                    _ => None,
+                });
+                let pg = match declared {
+                    Some(p) => p,
+                    None if e.ty == DataType::Null => PgType::Text,
+                    None => pg_type_for_arrow(&e.ty).ok_or_else(|| {
+                        src.error(
+                            src.ast.span,
+                            &format!(
+                                "its {} values have no PostgreSQL type; cast them",
+                                type_name(&e.ty)
+                            ),
+                        )
+                    })?,
+                };
+                texts.push((a.name.clone(), src.text.clone()));
+                (e, Some(src.clone()), pg)
+            }
+        };
+        // The values must be what the COPY encoder writes for the column's type.
+        let want = arrow_type_for(&pg, &expr.ty).ok_or_else(|| {
+            bad(format!(
+                "cannot give {} values the type {pg}",
+                type_name(&expr.ty)
+            ))
+        })?;
+        let expr = cast_expr(expr, &want).map_err(|m| match &a.value {
+            AddedValue::Expr(src) => src.error(src.ast.span, &m),
+            AddedValue::Literal(_) => bad(m),
+        })?;
+        target_columns.push(TargetColumn::plain(&a.name, pg));
+        added.push((
+            a.name.clone(),
+            Compiled {
+                expr,
+                label,
+                source,
+            },
+        ));
+    }
+    let op =
+        (filter_op.is_some() || !added.is_empty() || !extra_reads.is_empty()).then(|| Compute {
+            filter: filter_op,
+            columns: added,
+            keep: columns.len(),
+        });
+    Ok(Computed {
+        op,
+        extra_reads,
+        source_sql: (!source_sql.is_empty()).then(|| source_sql.join(" AND ")),
+        barge_filter,
+        texts,
+    })
 }

@@ -22,6 +22,8 @@ pub struct TableReport {
     pub source_rows: u64,
     pub rows_read: u64,
     pub rows_written: u64,
+    /// Rows read but left out by a filter barge evaluated.
+    pub rows_filtered: u64,
     /// Per column: zero or impossible dates written as NULL.
     pub zero_dates_nulled: BTreeMap<String, u64>,
     pub partitions: usize,
@@ -129,6 +131,13 @@ impl Report {
         let right = [false, false, true, true, true, true, true, true];
         out.push_str(&crate::text_table::render(&header, &rows, &right, true));
         for t in &self.tables {
+            if t.rows_filtered > 0 {
+                let _ = writeln!(
+                    out,
+                    "note: {}: {} row(s) left out by the filter (checked by barge)",
+                    t.source, t.rows_filtered
+                );
+            }
             for (col, n) in &t.zero_dates_nulled {
                 if *n > 0 {
                     let _ = writeln!(

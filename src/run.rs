@@ -69,6 +69,8 @@ struct Progress {
     remaining: usize,
     read: ReadStats,
     written: u64,
+    /// Rows the transforms left out (a filter barge evaluates).
+    filtered: u64,
     started: Option<Instant>,
     seconds: f64,
     status: Option<Status>,
@@ -300,7 +302,7 @@ async fn copy_inner(
         started.elapsed().as_secs_f64()
     );
 
-    let widths: Vec<usize> = plans.iter().map(|p| p.columns.len()).collect();
+    let widths: Vec<usize> = plans.iter().map(|p| p.read_columns().len()).collect();
     let shared = Arc::new(Shared {
         database: database.to_string(),
         schema: schema.clone(),
@@ -322,6 +324,7 @@ async fn copy_inner(
                         nulled_dates: vec![0; ncols],
                     },
                     written: 0,
+                    filtered: 0,
                     started: None,
                     seconds: 0.0,
                     status: None,
@@ -489,7 +492,7 @@ fn table_report(
     prog: &Progress,
 ) -> TableReport {
     let zero_dates_nulled = p
-        .columns
+        .read_columns()
         .iter()
         .zip(&prog.read.nulled_dates)
         .filter(|(_, n)| **n > 0)
@@ -502,6 +505,7 @@ fn table_report(
         source_rows,
         rows_read: prog.read.rows,
         rows_written: prog.written,
+        rows_filtered: prog.filtered,
         zero_dates_nulled,
         partitions,
         seconds: prog.seconds,
@@ -593,6 +597,7 @@ async fn schema_only(
             source_rows: 0,
             rows_read: 0,
             rows_written: 0,
+            rows_filtered: 0,
             zero_dates_nulled: Default::default(),
             partitions: 0,
             seconds: 0.0,
@@ -624,7 +629,7 @@ async fn partition(
     let ctx = || format!("counting rows of {}", p.source);
     let Some(key) = &p.split_key else {
         let n: Option<u64> = conn
-            .query_first(format!("SELECT COUNT(*) FROM {table}"))
+            .query_first(format!("SELECT COUNT(*) FROM {table}{filter}"))
             .await
             .ctx(ctx())?;
         return Ok((n.unwrap_or(0), None));
@@ -668,12 +673,13 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) -> toki
         let finish = {
             let mut prog = shared.progress[t].lock().unwrap();
             match result {
-                Ok((read, written)) => {
+                Ok((read, written, filtered)) => {
                     prog.read.rows += read.rows;
                     for (a, b) in prog.read.nulled_dates.iter_mut().zip(&read.nulled_dates) {
                         *a += b;
                     }
                     prog.written += written;
+                    prog.filtered += filtered;
                     prog.remaining -= 1;
                     prog.remaining == 0 && prog.status.is_none()
                 }
@@ -689,12 +695,18 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) -> toki
                 shared.progress[t].lock().unwrap().loaded = true;
                 continue;
             }
-            let (rows, written, nulled) = {
+            let (rows, written, filtered, nulled) = {
                 let prog = shared.progress[t].lock().unwrap();
-                (prog.read.rows, prog.written, prog.read.nulled_dates.clone())
+                (
+                    prog.read.rows,
+                    prog.written,
+                    prog.filtered,
+                    prog.read.nulled_dates.clone(),
+                )
             };
             let plan = &shared.plans[t];
-            let result = if let Some(e) = count_mismatch(plan, shared.source_rows[t], rows, written)
+            let result = if let Some(e) =
+                count_mismatch(plan, shared.source_rows[t], rows, filtered, written)
             {
                 Err(e)
             } else {
@@ -803,11 +815,17 @@ async fn retry_conflict<T>(result: &Result<T>, tries: &mut u32) -> bool {
     }
 }
 
-fn count_mismatch(plan: &TablePlan, source_rows: u64, rows: u64, written: u64) -> Option<Error> {
-    (rows != source_rows || written != rows).then(|| Error::Table {
+fn count_mismatch(
+    plan: &TablePlan,
+    source_rows: u64,
+    rows: u64,
+    filtered: u64,
+    written: u64,
+) -> Option<Error> {
+    (rows != source_rows || written + filtered != rows).then(|| Error::Table {
         table: plan.source.clone(),
         detail: format!(
-            "row count mismatch: the source had {source_rows} rows, {rows} were read and {written} written; the table was not put in place"
+            "row count mismatch: the source had {source_rows} rows, {rows} were read, {filtered} filtered out and {written} written; the table was not put in place"
         ),
     })
 }
@@ -824,11 +842,12 @@ async fn finish_deferred(
         if !in_wave(t) || !shared.deferred(t) {
             continue;
         }
-        let (loaded, rows, written, nulled) = {
+        let (loaded, rows, filtered, written, nulled) = {
             let prog = shared.progress[t].lock().unwrap();
             (
                 prog.loaded && prog.status.is_none(),
                 prog.read.rows,
+                prog.filtered,
                 prog.written,
                 prog.read.nulled_dates.clone(),
             )
@@ -851,7 +870,8 @@ async fn finish_deferred(
                     r.parent, r.column
                 ),
             })
-        } else if let Some(e) = count_mismatch(plan, shared.source_rows[t], rows, written) {
+        } else if let Some(e) = count_mismatch(plan, shared.source_rows[t], rows, filtered, written)
+        {
             Err(e)
         } else {
             let mut tries = 0;
@@ -894,18 +914,19 @@ fn fail(prog: &mut Progress, e: Error) {
     }
 }
 
+/// Read, transform and load one partition: (what was read, rows written, rows filtered out).
 async fn run_partition(
     shared: &Arc<Shared>,
     client: &tokio_postgres::Client,
     work: &Work,
-) -> Result<(ReadStats, u64)> {
+) -> Result<(ReadStats, u64, u64)> {
     let plan = shared.plans[work.table].clone();
     let mut conn = mysql_conn(&shared.pool, &shared.source_url, Side::Source).await?;
     let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
     let spec = ReadSpec {
         database: shared.database.clone(),
         table: plan.source.clone(),
-        columns: Arc::new(plan.columns.clone()),
+        columns: Arc::new(plan.read_columns()),
         schema: shared.arrow[work.table].clone(),
         range: work.range.clone(),
         key_column: plan.primary_key.first().cloned(),
@@ -927,6 +948,6 @@ async fn run_partition(
         .map_err(|e| Error::Invalid(format!("reader task failed: {e}")))?;
     // A reader error is the root cause even when the writer then saw a short stream.
     let read = read?;
-    let written = written?;
-    Ok((read, written))
+    let (written, filtered) = written?;
+    Ok((read, written, filtered))
 }

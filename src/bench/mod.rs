@@ -515,7 +515,7 @@ async fn orm_insert(
     let spec = ReadSpec {
         database: database.to_string(),
         table: p.source.clone(),
-        columns: Arc::new(p.columns.clone()),
+        columns: Arc::new(p.read_columns()),
         schema: p.reader_schema(),
         range: None,
         key_column: p.primary_key.first().cloned(),

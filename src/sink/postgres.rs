@@ -374,7 +374,7 @@ pub async fn copy_partition(
     plan: &TablePlan,
     extra: &[std::sync::Arc<dyn crate::transform::Transform>],
     mut rx: mpsc::Receiver<RecordBatch>,
-) -> Result<u64> {
+) -> Result<(u64, u64)> {
     let sql = format!(
         "COPY {} ({}) FROM STDIN (FORMAT binary)",
         qualified(schema, &staging_name(&plan.target)),
@@ -389,12 +389,17 @@ pub async fn copy_partition(
     futures_util::pin_mut!(sink);
     let mut buf = BytesMut::with_capacity(1 << 20);
     buf.extend_from_slice(HEADER);
+    // Rows the transforms leave out, so the counts still add up to what was read.
+    let mut filtered = 0u64;
+    let in_table = |e: Error| Error::Table {
+        table: plan.source.clone(),
+        detail: e.to_string(),
+    };
     while let Some(batch) = rx.recv().await {
-        let batch = crate::transform::apply_all(&plan.transforms, batch)?;
-        let batch = crate::transform::apply_all(extra, batch).map_err(|e| Error::Table {
-            table: plan.source.clone(),
-            detail: e.to_string(),
-        })?;
+        let rows_in = batch.num_rows();
+        let batch = crate::transform::apply_all(&plan.transforms, batch).map_err(in_table)?;
+        let batch = crate::transform::apply_all(extra, batch).map_err(in_table)?;
+        filtered += rows_in.saturating_sub(batch.num_rows()) as u64;
         encoder.encode(&batch, &mut buf).map_err(|e| match e {
             Error::Value { column, detail, .. } => Error::Value {
                 table: plan.source.clone(),
@@ -407,7 +412,8 @@ pub async fn copy_partition(
     }
     buf.extend_from_slice(TRAILER);
     sink.send(buf.split().freeze()).await.ctx(ctx())?;
-    sink.as_mut().finish().await.ctx(ctx())
+    let written = sink.as_mut().finish().await.ctx(ctx())?;
+    Ok((written, filtered))
 }
 
 /// `setval` statements that move the sequences behind a target's serial/identity columns past

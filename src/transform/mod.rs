@@ -4,6 +4,10 @@
 //! differently or not read at all), so they cost nothing per batch; the operators here are
 //! for what must touch the data, and for library users who plug in their own.
 
+mod compute;
+
+pub use compute::{Compiled, Compute};
+
 use crate::error::{Error, Result};
 use crate::types::PgType;
 use arrow_array::{
@@ -115,7 +119,7 @@ impl Literal {
         }
     }
 
-    fn array(&self, n: usize) -> ArrayRef {
+    pub(crate) fn array(&self, n: usize) -> ArrayRef {
         match self {
             Literal::Null => new_null_array(&DataType::Utf8, n),
             Literal::Bool(b) => Arc::new(BooleanArray::from(vec![*b; n])),
