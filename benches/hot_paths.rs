@@ -222,6 +222,63 @@ fn bench_transforms(c: &mut Criterion) {
         });
     }
     g.finish();
+
+    // Expressions, each as a computed column (and one as a filter) over the same batch.
+    let scope_columns: Vec<(String, arrow_schema::DataType)> = cols
+        .iter()
+        .map(|(n, m)| (n.clone(), m.arrow.clone()))
+        .collect();
+    let compiled = |text: &str| {
+        let src = barge::expr::ExprSource::parse(text, "bench").unwrap();
+        let expr = barge::expr::compile(
+            &src,
+            &barge::expr::Scope {
+                columns: &scope_columns,
+                now_micros: 0,
+            },
+        )
+        .unwrap();
+        barge::transform::Compiled {
+            expr,
+            label: "bench".into(),
+            source: Some(src),
+        }
+    };
+    let exprs = [
+        ("lower", "lower(name)"),
+        ("concat", "concat(name, ' #', publisher_id)"),
+        ("substring_replace", "replace(substring(name, 1, 12), ' ', '-')"),
+        ("arithmetic", "power_level * 1.5 + 1"),
+        (
+            "case",
+            "CASE WHEN power_level >= 50000 THEN 'S' WHEN power_level >= 1000 THEN 'A' ELSE 'B' END",
+        ),
+        ("coalesce", "coalesce(alignment, 'unknown')"),
+        ("cast_text", "created_at::text"),
+    ];
+    let mut g = c.benchmark_group("expr");
+    g.throughput(Throughput::Elements(ROWS as u64));
+    for (name, text) in exprs {
+        let op = barge::transform::Compute {
+            filter: None,
+            columns: vec![("out".into(), compiled(text))],
+            keep: cols.len(),
+        };
+        g.bench_function(name, |b| {
+            b.iter(|| op.apply(black_box(batch.clone())).unwrap())
+        });
+    }
+    let op = barge::transform::Compute {
+        filter: Some(compiled(
+            "alignment IN ('good', 'neutral') AND upper(substring(name, 1, 1)) <> 'L'",
+        )),
+        columns: vec![],
+        keep: cols.len(),
+    };
+    g.bench_function("filter", |b| {
+        b.iter(|| op.apply(black_box(batch.clone())).unwrap())
+    });
+    g.finish();
 }
 
 fn benches(c: &mut Criterion) {

@@ -270,20 +270,29 @@ fn change_case(v: &Value, upper: bool) -> Value {
         ))
     } else {
         let mut b = StringBuilder::with_capacity(s.len(), data.len());
+        // One buffer reused for every row: no allocation per value.
+        let mut buf = String::new();
         for x in s.iter() {
             match x {
                 None => b.append_null(),
                 Some(x) => {
+                    buf.clear();
+                    // ASCII runs byte by byte; only other characters go through Unicode's
+                    // case tables (the slow part).
                     for c in x.chars() {
-                        if upper {
-                            c.to_uppercase()
-                                .for_each(|u| b.write_char(u).expect("infallible"));
+                        if c.is_ascii() {
+                            buf.push(if upper {
+                                c.to_ascii_uppercase()
+                            } else {
+                                c.to_ascii_lowercase()
+                            });
+                        } else if upper {
+                            buf.extend(c.to_uppercase());
                         } else {
-                            c.to_lowercase()
-                                .for_each(|u| b.write_char(u).expect("infallible"));
+                            buf.extend(c.to_lowercase());
                         }
                     }
-                    b.append_value("");
+                    b.append_value(&buf);
                 }
             }
         }
