@@ -524,6 +524,77 @@ fn plan_remaps(
             }
         }
     }
+    remap_cycle(plans)
+}
+
+/// Tables with new keys that reference each other (directly or around a loop) cannot be
+/// ordered: each needs the other's old → new map before it can be written. Say so at plan time.
+fn remap_cycle(plans: &[TablePlan]) -> Result<()> {
+    let index = |target: &str| plans.iter().position(|p| p.target == target);
+    // Edges child → remapped parent, self-references left out (they are remapped in place).
+    let edges: Vec<Vec<(usize, &str)>> = plans
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            p.remaps
+                .iter()
+                .filter_map(|r| {
+                    index(&r.parent)
+                        .filter(|j| *j != i)
+                        .map(|j| (j, r.column.as_str()))
+                })
+                .collect()
+        })
+        .collect();
+    // 0 = unvisited, 1 = on the current path, 2 = done.
+    fn visit(
+        i: usize,
+        edges: &[Vec<(usize, &str)>],
+        state: &mut [u8],
+        path: &mut Vec<(usize, String)>,
+    ) -> Option<Vec<(usize, String)>> {
+        state[i] = 1;
+        for (j, col) in &edges[i] {
+            path.push((i, col.to_string()));
+            if state[*j] == 1 {
+                let start = path.iter().position(|(k, _)| k == j).unwrap_or(0);
+                return Some(path[start..].to_vec());
+            }
+            if state[*j] == 0 {
+                if let Some(c) = visit(*j, edges, state, path) {
+                    return Some(c);
+                }
+            }
+            path.pop();
+        }
+        state[i] = 2;
+        None
+    }
+    let mut state = vec![0u8; plans.len()];
+    for i in 0..plans.len() {
+        if state[i] != 0 {
+            continue;
+        }
+        if let Some(cycle) = visit(i, &edges, &mut state, &mut Vec::new()) {
+            let links: Vec<String> = cycle
+                .iter()
+                .map(|(k, col)| {
+                    let parent = edges[*k]
+                        .iter()
+                        .find(|(_, c)| c == col)
+                        .map(|(j, _)| plans[*j].target.as_str())
+                        .unwrap_or("?");
+                    format!("{}.{col} → {parent}", plans[*k].target)
+                })
+                .collect();
+            return Err(Error::Selection(format!(
+                "key remapping cycle: {}. Each of these tables has new_keys and needs the other's \
+                 new keys before it can be written; give new keys to only one of them, or reject \
+                 one link in [relationships] if it is an inferred one",
+                links.join(", ")
+            )));
+        }
+    }
     Ok(())
 }
 

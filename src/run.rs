@@ -356,7 +356,7 @@ async fn copy_inner(
     // Waves: a table whose keys follow a remapped parent loads after that parent finished
     // and its key map is known. Without remapping there is one wave.
     // Iterated to a fixpoint: a parent need not come before its child in the plan order (a
-    // broken cycle). The cap ends a remap cycle, which cannot be ordered at all.
+    // broken cycle). Remap cycles are refused by the plan; the cap is only a safeguard.
     let mut wave = vec![0usize; shared.plans.len()];
     for _ in 0..shared.plans.len() {
         let mut changed = false;
@@ -855,12 +855,15 @@ async fn finish_deferred(
         if !loaded {
             continue;
         }
+        // A self-reference is remapped within this finish, through the table's own new map.
         let parent_failed = plan.remaps.iter().find(|r| {
             shared
                 .plans
                 .iter()
                 .position(|p| p.target == r.parent)
-                .is_some_and(|j| shared.progress[j].lock().unwrap().status != Some(Status::Ok))
+                .is_some_and(|j| {
+                    j != t && shared.progress[j].lock().unwrap().status != Some(Status::Ok)
+                })
         });
         let result = if let Some(r) = parent_failed {
             Err(Error::Table {

@@ -681,6 +681,129 @@ reject = ["teams.parent_id"]
     );
 }
 
+/// New keys along a chain (publishers → characters → posts, characters itself getting new
+/// keys too), a self-reference on a table with new keys (teams.parent_id), a child of two
+/// remapped parents (memberships), and a remap cycle refused at plan time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_keys_chain_through_children_and_self_references() {
+    let db = TestDb::new("rechain").await;
+    db.load(&[FixtureSet::Legacy]).await;
+    let job = |mode: &str| {
+        job_file(
+            &db,
+            &format!(
+                r#"
+[[routes]]
+tables = ["publishers", "characters", "posts", "teams", "memberships"]
+from = "old"
+to = "new"
+schema = "{}"
+mode = "{mode}"
+
+[tables.publishers]
+new_keys = true
+[tables.characters]
+new_keys = true
+[tables.teams]
+new_keys = true
+"#,
+                db.name
+            ),
+        )
+    };
+    let (ok, out, err) = barge(&["run", job("schema-only").as_str()]);
+    assert!(ok, "{out}\n{err}");
+    // The target already holds rows, so every old row gets a new key.
+    let pg = db.pg().await;
+    let s = &db.name;
+    pg.batch_execute(&format!(
+        "INSERT INTO \"{s}\".publishers (name, created_at, updated_at) VALUES ('Image', now(), now()), ('Valiant', now(), now());
+         INSERT INTO \"{s}\".characters (name, active, created_at, updated_at) SELECT 'Existing ' || g, true, now(), now() FROM generate_series(1, 25) g;
+         INSERT INTO \"{s}\".teams (name, created_at, updated_at) VALUES ('X-Force', now(), now()), ('Defenders', now(), now()), ('Titans', now(), now());"
+    ))
+    .await
+    .unwrap();
+    let (ok, out, err) = barge(&["run", job("data-only").as_str()]);
+    assert!(ok, "{out}\n{err}");
+
+    // Every relationship, by names, as in the source.
+    let pairs = [
+        (
+            "SELECT c.name, p.name FROM characters c JOIN publishers p ON p.id = c.publisher_id",
+            "SELECT c.name, p.name FROM \"{s}\".characters c JOIN \"{s}\".publishers p ON p.id = c.publisher_id",
+        ),
+        (
+            "SELECT p.title, c.name FROM posts p JOIN characters c ON c.id = p.character_id",
+            "SELECT p.title, c.name FROM \"{s}\".posts p JOIN \"{s}\".characters c ON c.id = p.character_id",
+        ),
+        (
+            "SELECT t.name, p.name FROM teams t JOIN teams p ON p.id = t.parent_id",
+            "SELECT t.name, p.name FROM \"{s}\".teams t JOIN \"{s}\".teams p ON p.id = t.parent_id",
+        ),
+        (
+            "SELECT t.name, concat(c.name, '/', coalesce(m.role, '-')) FROM memberships m JOIN teams t ON t.id = m.team_id JOIN characters c ON c.id = m.character_id",
+            "SELECT t.name, concat(c.name, '/', coalesce(m.role, '-')) FROM \"{s}\".memberships m JOIN \"{s}\".teams t ON t.id = m.team_id JOIN \"{s}\".characters c ON c.id = m.character_id",
+        ),
+    ];
+    let mut my = db.mysql().await;
+    for (mysql, postgres) in pairs {
+        let mut want: Vec<(String, String)> = my.query(mysql).await.unwrap();
+        want.sort();
+        let mut got: Vec<(String, String)> = pg
+            .query(&postgres.replace("{s}", s), &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        got.sort();
+        assert!(!want.is_empty(), "{mysql}");
+        assert_eq!(got, want, "{postgres}");
+    }
+    // New keys come after what the target held, in old-key order.
+    let ids: Vec<(i64, String)> = pg
+        .query(
+            &format!("SELECT id, name FROM \"{s}\".characters WHERE id > 25 ORDER BY id"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let mut old: Vec<(i64, String)> = my
+        .query("SELECT id, name FROM characters ORDER BY id")
+        .await
+        .unwrap();
+    for (k, (_, name)) in old.iter_mut().enumerate() {
+        assert_eq!(ids[k], (26 + k as i64, name.clone()));
+    }
+    assert_eq!(ids.len(), old.len());
+
+    // Two tables with new keys that reference each other cannot be ordered: said before
+    // anything moves.
+    my.query_drop(
+        "CREATE TABLE left_sides (id bigint PRIMARY KEY, right_side_id bigint);
+         CREATE TABLE right_sides (id bigint PRIMARY KEY, left_side_id bigint);",
+    )
+    .await
+    .unwrap();
+    let cycle = job_file(
+        &db,
+        &format!(
+            "[[routes]]\ntables = \"*_sides\"\nfrom = \"old\"\nto = \"new\"\nschema = \"{s}_cycle\"\n\n[tables.left_sides]\nnew_keys = true\n[tables.right_sides]\nnew_keys = true\n"
+        ),
+    );
+    for cmd in ["plan", "run"] {
+        let (ok, out, err) = barge(&[cmd, cycle.as_str()]);
+        assert!(!ok, "{out}");
+        assert!(
+            err.contains("key remapping cycle: left_sides.right_side_id → right_sides, right_sides.left_side_id → left_sides"),
+            "{err}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_keys_remap_children_with_orphan_policies() {
     let db = TestDb::new("remap").await;
