@@ -1147,7 +1147,11 @@ fn plan_expressions(
     let classes: Vec<_> = columns
         .iter()
         .chain(&extra_reads)
-        .map(|(_, m)| column_class(m))
+        .map(|(n, m)| match t.column(n) {
+            // MySQL reads 1..99 compared with a YEAR as 2001..2099 (or 19xx).
+            Some(c) if c.data_type == "year" => crate::expr::pushdown::ColumnClass::Opaque,
+            _ => column_class(m),
+        })
         .collect();
 
     let mut source_sql: Vec<String> = spec.source_where.iter().map(|w| format!("({w})")).collect();

@@ -112,6 +112,20 @@ pub fn parse_mysql_time(b: &[u8]) -> Option<i64> {
     Some(if neg { -v } else { v })
 }
 
+/// The proleptic Gregorian date of a day number (days since 1970-01-01).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,5 +150,19 @@ mod tests {
         );
         assert_eq!(parse_mysql_time(b"-838:59:59"), Some(-3_020_399_000_000));
         assert_eq!(parse_mysql_time(b"-00:00:01.000001"), Some(-1_000_001));
+    }
+
+    #[test]
+    fn civil_from_days_inverts_days_from_civil() {
+        for (y, m, d) in [
+            (1970, 1, 1),
+            (2000, 2, 29),
+            (1, 1, 1),
+            (9999, 12, 31),
+            (1969, 12, 31),
+        ] {
+            let days = days_from_civil(y, m, d).unwrap() as i64;
+            assert_eq!(civil_from_days(days), (y as i64, m, d));
+        }
     }
 }

@@ -99,10 +99,14 @@ impl PgType {
             ),
             None => (s.clone(), None),
         };
-        let nums: Vec<u32> = args
-            .as_deref()
-            .map(|a| a.split(',').filter_map(|x| x.trim().parse().ok()).collect())
-            .unwrap_or_default();
+        // Every argument must be a number: `numeric(10, 2.5)` is not numeric(10).
+        let nums: Vec<u32> = match args.as_deref() {
+            Some(a) => a
+                .split(',')
+                .map(|x| x.trim().parse().ok())
+                .collect::<Option<_>>()?,
+            None => Vec::new(),
+        };
         Some(match (base.as_str(), nums.as_slice()) {
             ("boolean" | "bool", []) => PgType::Boolean,
             ("smallint" | "int2", []) => PgType::SmallInt,

@@ -164,7 +164,7 @@ loaded_at = {{ expr = "now()" }}
         "power_x                  numeric(12,1)  (= power_level * 1.5)",
         "loaded_at                timestamptz(6)  (= now())",
         "biography                read for the expressions, not copied",
-        "the source runs: WHERE (`alignment` = 'good' OR `alignment` = 'neutral') AND `power_level` >= 10 AND `power_level` <= 90000 AND `created_at` >= '2012-01-01 00:00:00.000000'",
+        "the source runs: WHERE ((`alignment` = 'good') OR (`alignment` = 'neutral')) AND (`power_level` >= 10) AND (`power_level` <= 90000) AND (`created_at` >= '2012-01-01 00:00:00.000000')",
         "barge checks: alignment IN ('good', 'neutral') AND created_at >= '2012-01-01' AND upper(substring(name, 1, 1)) <> 'L'",
     ] {
         assert!(out.contains(want), "plan lacks {want:?}:\n{out}");

@@ -60,8 +60,10 @@ pub fn arrow_type_for(pg: &PgType, from: &D) -> Option<D> {
         PgType::BigInt => D::Int64,
         PgType::Real => D::Float32,
         PgType::Double => D::Float64,
+        // Arrow's decimals hold up to 76 digits (PostgreSQL's up to 1000).
+        PgType::Numeric(Some((p, s))) if *p > 76 || s > p => return None,
         PgType::Numeric(Some((p, s))) if *p <= 38 => D::Decimal128(*p as u8, *s as i8),
-        PgType::Numeric(Some((p, s))) => D::Decimal256((*p).min(76) as u8, *s as i8),
+        PgType::Numeric(Some((p, s))) => D::Decimal256(*p as u8, *s as i8),
         PgType::Numeric(None) => match from {
             D::Decimal128(..) | D::Decimal256(..) => from.clone(),
             D::UInt64 => D::Decimal128(20, 0),
@@ -315,6 +317,7 @@ impl Compiler<'_> {
             kind: Kind::Cast {
                 expr: Box::new(e),
                 implicit: true,
+                pg: None,
             },
             ty: to.clone(),
         })
@@ -376,10 +379,20 @@ impl Compiler<'_> {
 
     /// Any value as text (concat, ||), as PostgreSQL does for non-array values.
     fn as_text(&self, e: Expr) -> R<Expr> {
-        if matches!(e.ty, D::List(_)) {
-            return Err((e.span, "cannot concatenate an array".into()));
+        match e.ty {
+            D::Utf8 => Ok(e),
+            D::Null => self.coerce(e, &D::Utf8),
+            D::List(_) => Err((e.span, "cannot concatenate an array".into())),
+            _ if !super::text::handles(&e.ty) && !castable(&e.ty, &D::Utf8) => Err((
+                e.span,
+                format!("{} values have no text form", type_name(&e.ty)),
+            )),
+            _ => Ok(Expr {
+                span: e.span,
+                kind: Kind::Text(Box::new(e)),
+                ty: D::Utf8,
+            }),
         }
-        self.coerce(e, &D::Utf8)
     }
 
     fn integer(&self, e: Expr, what: &str) -> R<Expr> {
@@ -488,11 +501,62 @@ impl Compiler<'_> {
         // Decimals keep their own scales (Arrow aligns them, and a product's scale is the sum,
         // as in PostgreSQL); integers join them as scale 0.
         let (lt, rt) = operand_types(&l.ty, &r.ty);
+        if op == BinOp::Div && matches!(lt, D::Decimal128(..) | D::Decimal256(..)) {
+            return self.decimal_div(l, r, lt, rt, span);
+        }
         let out = eval::arith_type(op, &lt, &rt).map_err(|m| (span, m))?;
         let (l, r) = (self.coerce(l, &lt)?, self.coerce(r, &rt)?);
         Ok(Expr {
             kind: Kind::Arith(op, Box::new(l), Box::new(r)),
             ty: out,
+            span,
+        })
+    }
+
+    /// Decimal division with at least 16 decimal places (more if an operand has more),
+    /// rounded like PostgreSQL rounds, where Arrow alone would keep 4 more than the dividend's
+    /// and truncate.
+    fn decimal_div(&self, l: Expr, r: Expr, lt: D, rt: D, span: Span) -> R<Expr> {
+        let ((p1, s1), (p2, s2)) = (decimal_shape(&lt), decimal_shape(&rt));
+        let (p1, s1, s2) = (p1 as i16, s1.max(0) as i16, s2.max(0) as i16);
+        let whole = p1 - s1;
+        let mut scale = 16.max(s1).max(s2);
+        // Arrow's quotient has the dividend's scale + 4: ask for one digit more than wanted.
+        let mut dividend_scale = (scale + 1 - 4).max(s1);
+        let mut width = whole + dividend_scale + 4 + s2;
+        if width > 76 {
+            dividend_scale = (76 - whole - 4 - s2).max(s1);
+            scale = scale.min(dividend_scale + 3);
+            width = whole + dividend_scale + 4 + s2;
+        }
+        if width > 76 || scale < 0 {
+            return Err((span, "numbers too wide to divide exactly".into()));
+        }
+        let wide = width > 38;
+        let dec = |p: i16, s: i16| {
+            if wide {
+                D::Decimal256(p as u8, s as i8)
+            } else {
+                D::Decimal128(p as u8, s as i8)
+            }
+        };
+        let lt = dec((whole + dividend_scale).max(1), dividend_scale);
+        let rt = dec(p2 as i16, s2);
+        let raw = eval::arith_type(BinOp::Div, &lt, &rt).map_err(|m| (span, m))?;
+        let (l, r) = (self.coerce(l, &lt)?, self.coerce(r, &rt)?);
+        let quotient = Expr {
+            kind: Kind::Arith(BinOp::Div, Box::new(l), Box::new(r)),
+            ty: raw.clone(),
+            span,
+        };
+        let (rp, _) = decimal_shape(&raw);
+        Ok(Expr {
+            kind: Kind::Cast {
+                expr: Box::new(quotient),
+                implicit: true,
+                pg: None,
+            },
+            ty: dec(rp as i16, scale),
             span,
         })
     }
@@ -577,7 +641,8 @@ impl Compiler<'_> {
                 let mut any: Option<Expr> = None;
                 for item in list {
                     let item = self.expr(item)?;
-                    let s = (x.span.0, item.span.1);
+                    // Errors point at the item that does not fit.
+                    let s = item.span;
                     let eq = self.cmp(BinOp::Eq, x.clone(), item, s)?;
                     any = Some(match any {
                         None => eq,
@@ -599,8 +664,8 @@ impl Compiler<'_> {
                 negated,
             } => {
                 let x = self.expr(expr)?;
-                let lo = self.cmp(BinOp::Ge, x.clone(), self.expr(low)?, span)?;
-                let hi = self.cmp(BinOp::Le, x, self.expr(high)?, span)?;
+                let lo = self.cmp(BinOp::Ge, x.clone(), self.expr(low)?, low.span)?;
+                let hi = self.cmp(BinOp::Le, x, self.expr(high)?, high.span)?;
                 let both = Expr {
                     kind: Kind::And(Box::new(lo), Box::new(hi)),
                     ty: D::Boolean,
@@ -635,7 +700,10 @@ impl Compiler<'_> {
                 for (w, v) in whens {
                     let w = self.expr(w)?;
                     conds.push(match &operand {
-                        Some(x) => self.cmp(BinOp::Eq, x.clone(), w, span)?,
+                        Some(x) => {
+                            let at = w.span;
+                            self.cmp(BinOp::Eq, x.clone(), w, at)?
+                        }
                         None => self.boolean(w, "a WHEN condition")?,
                     });
                     values.push(self.expr(v)?);
@@ -659,30 +727,38 @@ impl Compiler<'_> {
             AstKind::Cast { expr, to } => {
                 let e = self.expr(expr)?;
                 let target = arrow_type_for(to, &e.ty).ok_or_else(|| {
+                    let why = match to {
+                        PgType::Numeric(Some(_)) => {
+                            "barge's numerics hold at most 76 digits, and the scale cannot exceed the precision"
+                        }
+                        _ => "it needs a precision and scale here, e.g. numeric(20,6)",
+                    };
                     (
                         span,
-                        format!(
-                            "cannot cast {} to {to} without a precision and scale, e.g. numeric(20,6)",
-                            type_name(&e.ty)
-                        ),
+                        format!("cannot cast {} to {to}: {why}", type_name(&e.ty)),
                     )
                 })?;
-                if e.ty == target {
+                let modifier = matches!(
+                    to,
+                    PgType::Varchar(Some(_))
+                        | PgType::Timestamp(0..=5)
+                        | PgType::Timestamptz(0..=5)
+                );
+                if e.ty == target && !modifier {
                     return Ok(e);
                 }
-                if e.ty != D::Null && !castable(&e.ty, &target) {
+                if e.ty != D::Null
+                    && !castable(&e.ty, &target)
+                    && !(target == D::Utf8 && super::text::handles(&e.ty))
+                {
                     return Err((span, format!("cannot cast {} to {to}", type_name(&e.ty))));
                 }
-                if let Kind::Literal(_) = e.kind {
-                    return self.coerce(e, &target).map(|mut x| {
-                        x.span = span;
-                        x
-                    });
-                }
+                // A literal is cast once, when folded.
                 Ok(Expr {
                     kind: Kind::Cast {
                         expr: Box::new(e),
                         implicit: false,
+                        pg: Some(to.clone()),
                     },
                     ty: target,
                     span,
@@ -769,7 +845,12 @@ impl Compiler<'_> {
                     D::Binary => a,
                     _ => self.text(a, &format!("{name}()"))?,
                 };
-                func(Func::Length, vec![a], D::Int32)
+                let f = if name == "octet_length" {
+                    Func::OctetLength
+                } else {
+                    Func::Length
+                };
+                func(f, vec![a], D::Int32)
             }
             "coalesce" => {
                 arity(1, usize::MAX)?;
@@ -843,6 +924,7 @@ pub fn cast_expr(e: Expr, to: &D) -> Result<Expr, String> {
         kind: Kind::Cast {
             expr: Box::new(e),
             implicit: false,
+            pg: None,
         },
         ty: to.clone(),
     })

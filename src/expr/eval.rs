@@ -130,6 +130,9 @@ fn cast_plain(a: &ArrayRef, to: &D) -> Result<ArrayRef, String> {
     if a.data_type() == to {
         return Ok(a.clone());
     }
+    if *to == D::Utf8 && super::text::handles(a.data_type()) {
+        return Ok(super::text::to_text(a, false));
+    }
     let opts = arrow_cast::CastOptions {
         safe: false,
         format_options: arrow_cast::display::FormatOptions::new()
@@ -212,6 +215,87 @@ fn cmp(op: BinOp, l: &Value, r: &Value) -> Result<BooleanArray, String> {
         _ => unreachable!("not a comparison: {op:?}"),
     };
     f(l, r).map_err(message)
+}
+
+/// PostgreSQL raises "division by zero" for floats too, where IEEE (and Arrow) give
+/// infinity; a NULL dividend gives NULL without an error.
+fn float_zero_divisor(l: &Value, r: &Value) -> Result<(), String> {
+    let zero = arrow_array::Float64Array::new_scalar(0.0);
+    let r64 = cast_plain(r.array(), &D::Float64)?;
+    let r64 = wrap(r64, r.is_scalar());
+    let zeros = arrow_ord::cmp::eq(&r64, &zero).map_err(message)?;
+    let live = arrow_arith::boolean::is_not_null(l.array().as_ref()).map_err(message)?;
+    let hit = if zeros.len() == live.len() {
+        arrow_arith::boolean::and(&truth(&zeros), &live).map_err(message)?
+    } else if zeros.len() == 1 && truth(&zeros).value(0) {
+        live
+    } else {
+        return Ok(());
+    };
+    if hit.true_count() > 0 {
+        return Err("division by zero".into());
+    }
+    Ok(())
+}
+
+/// -0.0 as 0.0: PostgreSQL (and MySQL) compare them equal; Arrow's total order does not.
+fn signed_zero(v: Value) -> Value {
+    use arrow_array::types::{Float32Type, Float64Type};
+    let a = v.array();
+    let out: ArrayRef = match a.data_type() {
+        D::Float64 => Arc::new(
+            a.as_primitive::<Float64Type>()
+                .unary::<_, Float64Type>(|x| x + 0.0),
+        ),
+        D::Float32 => Arc::new(
+            a.as_primitive::<Float32Type>()
+                .unary::<_, Float32Type>(|x| x + 0.0),
+        ),
+        _ => return v,
+    };
+    wrap(out, v.is_scalar())
+}
+
+/// A type modifier of an explicit cast: `varchar(n)` keeps n characters, `timestamp(p)` rounds
+/// to p fractional digits (half away from zero, as PostgreSQL does).
+fn modifier(a: ArrayRef, pg: &crate::types::PgType) -> ArrayRef {
+    use crate::types::PgType;
+    match pg {
+        PgType::Varchar(Some(n)) => {
+            let s = a.as_string::<i32>();
+            let n = *n as usize;
+            if s.iter().flatten().all(|x| x.len() <= n) {
+                return a;
+            }
+            let mut b = StringBuilder::with_capacity(s.len(), s.values().len());
+            for x in s.iter() {
+                b.append_option(x.map(|x| match x.char_indices().nth(n) {
+                    Some((i, _)) => &x[..i],
+                    None => x,
+                }));
+            }
+            Arc::new(b.finish())
+        }
+        PgType::Timestamp(p) | PgType::Timestamptz(p) if *p < 6 => {
+            use arrow_array::types::TimestampMicrosecondType as T;
+            let unit = 10i64.pow(6 - p);
+            let t = a.as_primitive::<T>();
+            let zone = t.timezone().map(str::to_string);
+            let rounded = t.unary::<_, T>(|v| {
+                let half = unit / 2;
+                if v >= 0 {
+                    (v + half) / unit * unit
+                } else {
+                    -((-v + half) / unit * unit)
+                }
+            });
+            Arc::new(match zone {
+                Some(z) => rounded.with_timezone(z),
+                None => rounded,
+            })
+        }
+        _ => a,
+    }
 }
 
 /// NULL counts as false (WHERE and WHEN semantics).
@@ -327,12 +411,16 @@ fn strings(f: Func, values: &[Value]) -> Result<Value, String> {
     if f == Func::Lower || f == Func::Upper {
         return Ok(change_case(&values[0], f == Func::Upper));
     }
-    if f == Func::Length {
+    if f == Func::Length || f == Func::OctetLength {
         let a = values[0].array();
         let mut b = Int32Builder::with_capacity(a.len());
         if let Some(bin) = a.as_binary_opt::<i32>() {
             bin.iter()
                 .for_each(|x| b.append_option(x.map(|x| x.len() as i32)));
+        } else if f == Func::OctetLength {
+            for x in a.as_string::<i32>().iter() {
+                b.append_option(x.map(|x| x.len() as i32));
+            }
         } else {
             for x in a.as_string::<i32>().iter() {
                 b.append_option(x.map(|x| x.chars().count() as i32));
@@ -416,7 +504,9 @@ fn strings(f: Func, values: &[Value]) -> Result<Value, String> {
                 }
                 _ => b.append_null(),
             },
-            Func::Lower | Func::Upper | Func::Length => unreachable!("handled above"),
+            Func::Lower | Func::Upper | Func::Length | Func::OctetLength => {
+                unreachable!("handled above")
+            }
         }
     }
     Ok(wrap(Arc::new(b.finish()), scalar))
@@ -486,9 +576,23 @@ impl Expr {
         Ok(match &self.kind {
             Kind::Column { index, .. } => Value::Array(batch.column(*index).clone()),
             Kind::Literal(a) => Value::Scalar(a.clone()),
-            Kind::Cast { expr, .. } => {
+            Kind::Cast { expr, pg, .. } => {
                 let v = sub(expr)?;
-                wrap(cast_to(v.array(), &self.ty)?, v.is_scalar())
+                let mut out = cast_to(v.array(), &self.ty)?;
+                if let Some(pg) = pg {
+                    out = modifier(out, pg);
+                }
+                wrap(out, v.is_scalar())
+            }
+            Kind::Text(expr) => {
+                let v = sub(expr)?;
+                let a = v.array();
+                let out = if super::text::handles(a.data_type()) {
+                    super::text::to_text(a, true)
+                } else {
+                    cast_to(a, &D::Utf8)?
+                };
+                wrap(out, v.is_scalar())
             }
             Kind::Neg(e) => {
                 let v = sub(e)?;
@@ -503,10 +607,13 @@ impl Expr {
             Kind::Arith(op, l, r) => {
                 let (l, r) = (sub(l)?, sub(r)?);
                 let scalar = l.is_scalar() && r.is_scalar();
+                if matches!(op, BinOp::Div | BinOp::Rem) && l.array().data_type().is_floating() {
+                    float_zero_divisor(&l, &r)?;
+                }
                 wrap(arith(*op, &l, &r)?, scalar)
             }
             Kind::Cmp(op, l, r) => {
-                let (l, r) = (sub(l)?, sub(r)?);
+                let (l, r) = (signed_zero(sub(l)?), signed_zero(sub(r)?));
                 let scalar = l.is_scalar() && r.is_scalar();
                 wrap(Arc::new(cmp(*op, &l, &r)?), scalar)
             }
@@ -553,22 +660,7 @@ impl Expr {
                 let values = args.iter().map(sub).collect::<Result<Vec<_>, _>>()?;
                 strings(*f, &values)?
             }
-            Kind::Coalesce(args) => {
-                let mut acc = sub(args.last().expect("at least one argument"))?;
-                for a in args[..args.len() - 1].iter().rev() {
-                    let v = sub(a)?;
-                    acc = match &v {
-                        Value::Scalar(x) if x.is_null(0) => acc,
-                        Value::Scalar(_) => v,
-                        Value::Array(x) => {
-                            let mask =
-                                arrow_arith::boolean::is_not_null(x.as_ref()).map_err(message)?;
-                            Value::Array(arrow_select::zip::zip(&mask, &v, &acc).map_err(message)?)
-                        }
-                    };
-                }
-                acc
-            }
+            Kind::Coalesce(args) => self.coalesce(batch, args)?,
             Kind::NullIf(a, b) => {
                 let (a, b) = (sub(a)?, sub(b)?);
                 let same = truth(&arrow_ord::cmp::eq(&a, &b).map_err(message)?);
@@ -626,23 +718,90 @@ impl Expr {
         if rest.num_rows() > 0 {
             pieces.push((otherwise.evaluate(&rest).map_err(located)?, rows));
         }
-        if let [(only, _)] = pieces.as_slice() {
-            return Ok(Value::Array(only.clone()));
-        }
-        let mut at = vec![(0usize, 0usize); n];
-        for (p, (_, idx)) in pieces.iter().enumerate() {
-            for (k, i) in idx.values().iter().enumerate() {
-                at[*i as usize] = (p, k);
-            }
-        }
-        let arrays: Vec<&dyn Array> = pieces.iter().map(|(a, _)| a.as_ref()).collect();
-        if arrays.is_empty() {
-            return Ok(Value::Array(new_empty_array(&self.ty)));
-        }
-        Ok(Value::Array(
-            arrow_select::interleave::interleave(&arrays, &at).map_err(message)?,
-        ))
+        Ok(assemble(n, pieces, &self.ty)?)
     }
+
+    /// coalesce: like SQL, an argument is evaluated only on the rows still NULL after the
+    /// ones before it (`coalesce(discount, price / qty)` never divides where a discount is).
+    fn coalesce(&self, batch: &RecordBatch, args: &[Expr]) -> Result<Value, Located> {
+        let located = |(s, m): (Span, String)| Located::At(s, m);
+        let first = args[0].eval(batch).map_err(located)?;
+        if args.len() == 1 || first.array().null_count() == 0 {
+            return Ok(first);
+        }
+        if let Value::Scalar(_) = first {
+            // One NULL for every row: the rest decides.
+            return coalesce_rest(batch, &args[1..], &self.ty);
+        }
+        let mut used = Vec::new();
+        self.columns(&mut used);
+        let n = batch.num_rows();
+        let mut rest = narrow(batch, &used)?;
+        let mut rows = UInt32Array::from_iter_values(0..n as u32);
+        let mut pieces: Vec<(ArrayRef, UInt32Array)> = Vec::new();
+        let mut value = Some(first);
+        for (k, arg) in args.iter().enumerate() {
+            if rest.num_rows() == 0 {
+                break;
+            }
+            let v = match value.take() {
+                Some(v) => v,
+                None => arg.eval(&rest).map_err(located)?,
+            };
+            let v = v.into_array(rest.num_rows()).map_err(Located::Here)?;
+            if k == args.len() - 1 {
+                pieces.push((v, rows));
+                break;
+            }
+            let found = arrow_arith::boolean::is_not_null(v.as_ref()).map_err(message)?;
+            let missing = arrow_arith::boolean::not(&found).map_err(message)?;
+            let kept = arrow_select::filter::filter(v.as_ref(), &found).map_err(message)?;
+            let at = arrow_select::filter::filter(&rows, &found).map_err(message)?;
+            pieces.push((kept, at.as_primitive().clone()));
+            rest = filter_batch(&rest, &missing)?;
+            rows = arrow_select::filter::filter(&rows, &missing)
+                .map_err(message)?
+                .as_primitive()
+                .clone();
+        }
+        Ok(assemble(n, pieces, &self.ty)?)
+    }
+}
+
+/// coalesce over the remaining arguments (the first was NULL for every row).
+fn coalesce_rest(batch: &RecordBatch, rest: &[Expr], ty: &D) -> Result<Value, Located> {
+    let located = |(s, m): (Span, String)| Located::At(s, m);
+    match rest {
+        [only] => only.eval(batch).map_err(located),
+        _ => Expr {
+            kind: Kind::Coalesce(rest.to_vec()),
+            ty: ty.clone(),
+            span: rest[0].span,
+        }
+        .eval(batch)
+        .map_err(located),
+    }
+}
+
+/// Put pieces evaluated on subsets of a batch's rows back in row order: each piece holds
+/// its values and the batch rows they belong to; together they cover every row once.
+fn assemble(n: usize, pieces: Vec<(ArrayRef, UInt32Array)>, ty: &D) -> Result<Value, String> {
+    if pieces.is_empty() {
+        return Ok(Value::Array(new_empty_array(ty)));
+    }
+    if let [(only, _)] = pieces.as_slice() {
+        return Ok(Value::Array(only.clone()));
+    }
+    let mut at = vec![(0usize, 0usize); n];
+    for (p, (_, idx)) in pieces.iter().enumerate() {
+        for (k, i) in idx.values().iter().enumerate() {
+            at[*i as usize] = (p, k);
+        }
+    }
+    let arrays: Vec<&dyn Array> = pieces.iter().map(|(a, _)| a.as_ref()).collect();
+    Ok(Value::Array(
+        arrow_select::interleave::interleave(&arrays, &at).map_err(message)?,
+    ))
 }
 
 enum Located {

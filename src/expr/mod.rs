@@ -10,6 +10,7 @@ pub mod compile;
 pub mod eval;
 pub mod parse;
 pub mod pushdown;
+pub mod text;
 
 use crate::error::Error;
 use arrow_array::ArrayRef;
@@ -126,7 +127,10 @@ pub enum Func {
     Rtrim,
     Substring,
     Replace,
+    /// Characters (bytes for bytea).
     Length,
+    /// Bytes.
+    OctetLength,
 }
 
 #[derive(Debug, Clone)]
@@ -138,11 +142,16 @@ pub enum Kind {
     },
     /// A one-element array.
     Literal(ArrayRef),
-    /// To `ty`; `implicit` when the type checker put it there to make operands agree.
+    /// To `ty`; `implicit` when the type checker put it there to make operands agree. `pg`
+    /// (explicit casts) applies the type's modifier: `varchar(n)` cuts to n characters,
+    /// `timestamp(p)` rounds to p fractional digits.
     Cast {
         expr: Box<Expr>,
         implicit: bool,
+        pg: Option<crate::types::PgType>,
     },
+    /// Text as PostgreSQL's output function writes it (what `concat` and `||` use).
+    Text(Box<Expr>),
     Neg(Box<Expr>),
     Not(Box<Expr>),
     Arith(BinOp, Box<Expr>, Box<Expr>),
@@ -186,6 +195,7 @@ impl Expr {
         match &self.kind {
             Kind::Column { .. } | Kind::Literal(_) => vec![],
             Kind::Cast { expr, .. }
+            | Kind::Text(expr)
             | Kind::Neg(expr)
             | Kind::Not(expr)
             | Kind::IsNull { expr, .. } => vec![expr],

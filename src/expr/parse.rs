@@ -511,13 +511,21 @@ impl Parser<'_> {
             let end = e.span.1;
             // Fold negative number literals so i64::MIN is writable.
             return Ok(match e.kind {
-                AstKind::Int(i) => node(AstKind::Int(-i), start, end),
-                AstKind::Decimal(d) => match format!("-{d}") {
-                    n if !d.contains('.') && n.parse::<i64>().is_ok() => {
-                        node(AstKind::Int(n.parse().expect("checked")), start, end)
-                    }
-                    n => node(AstKind::Decimal(n), start, end),
+                AstKind::Int(i) => match i.checked_neg() {
+                    Some(n) => node(AstKind::Int(n), start, end),
+                    // -(-9223372036854775808): beyond bigint, exact as a decimal.
+                    None => node(AstKind::Decimal(i.unsigned_abs().to_string()), start, end),
                 },
+                AstKind::Decimal(d) => {
+                    let n = match d.strip_prefix('-') {
+                        Some(positive) => positive.to_string(),
+                        None => format!("-{d}"),
+                    };
+                    match n.parse::<i64>() {
+                        Ok(i) if !n.contains('.') => node(AstKind::Int(i), start, end),
+                        _ => node(AstKind::Decimal(n), start, end),
+                    }
+                }
                 AstKind::Float(f) => node(AstKind::Float(-f), start, end),
                 _ => node(AstKind::Neg(Box::new(e)), start, end),
             });
@@ -804,6 +812,12 @@ mod tests {
     #[test]
     fn literals_casts_case() {
         assert_eq!(p("-9223372036854775808").kind, AstKind::Int(i64::MIN));
+        assert_eq!(p("-(-1.5)").kind, AstKind::Decimal("1.5".into()));
+        assert_eq!(
+            p("-(-9223372036854775808)").kind,
+            AstKind::Decimal("9223372036854775808".into())
+        );
+        assert_eq!(p("- -2").kind, AstKind::Int(2));
         assert_eq!(p("1.50").kind, AstKind::Decimal("1.50".into()));
         assert_eq!(p("1e3").kind, AstKind::Float(1000.0));
         assert_eq!(p("'it''s'").kind, AstKind::Str("it's".into()));

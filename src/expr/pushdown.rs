@@ -94,17 +94,9 @@ impl Translator<'_> {
             Kind::Cast {
                 expr,
                 implicit: true,
+                ..
             } if widening(&expr.ty, &e.ty) => self.value(expr),
-            Kind::Arith(op @ (BinOp::Add | BinOp::Sub | BinOp::Mul), l, r)
-                if exact_number(&e.ty) =>
-            {
-                match (self.value(l)?, self.value(r)?) {
-                    ((a, ColumnClass::Exact), (b, ColumnClass::Exact)) => {
-                        Some((format!("({a} {} {b})", op.symbol()), ColumnClass::Exact))
-                    }
-                    _ => None,
-                }
-            }
+            // No arithmetic: MySQL's unsigned columns raise errors where barge's do not.
             _ => None,
         }
     }
@@ -128,7 +120,8 @@ impl Translator<'_> {
                 let (Some((a, ca)), Some((b, cb))) = (self.value(l), self.value(r)) else {
                     return Push::No;
                 };
-                let sql = format!("{a} {} {b}", op.symbol());
+                // Parenthesised: with HIGH_NOT_PRECEDENCE, `NOT a > 5` means `(NOT a) > 5`.
+                let sql = format!("({a} {} {b})", op.symbol());
                 match (ca, cb) {
                     (Exact, Exact) => Push::Exact(sql),
                     (Text, Text) if *op == BinOp::Eq => Push::Superset(sql),
@@ -137,12 +130,13 @@ impl Translator<'_> {
                 }
             }
             Kind::IsNull { expr, negated } => match (self.value(expr), negated) {
-                (Some((s, Exact | Text)), _) => {
-                    Push::Exact(format!("{s} IS {}NULL", if *negated { "NOT " } else { "" }))
-                }
+                (Some((s, Exact | Text)), _) => Push::Exact(format!(
+                    "({s} IS {}NULL)",
+                    if *negated { "NOT " } else { "" }
+                )),
                 // MySQL also matches zero dates with IS NULL on NOT NULL columns, but a zero
                 // date is never NULL to IS NOT NULL there: more rows, never fewer.
-                (Some((s, Temporal)), true) => Push::Superset(format!("{s} IS NOT NULL")),
+                (Some((s, Temporal)), true) => Push::Superset(format!("({s} IS NOT NULL)")),
                 _ => Push::No,
             },
             Kind::Like {
@@ -150,8 +144,13 @@ impl Translator<'_> {
                 pattern,
                 negated: false,
                 case_insensitive: false,
-            } => match (self.value(expr), self.value(pattern)) {
-                (Some((a, Text)), Some((b, Text))) => Push::Superset(format!("{a} LIKE {b}")),
+            } => match (self.value(expr), &pattern.kind) {
+                // Only a literal pattern: its backslashes were refused, so escapes mean the
+                // same whatever NO_BACKSLASH_ESCAPES says.
+                (Some((a, Text)), Kind::Literal(_)) => match self.value(pattern) {
+                    Some((b, Text)) => Push::Superset(format!("({a} LIKE {b})")),
+                    _ => Push::No,
+                },
                 _ => Push::No,
             },
             Kind::And(a, b) => match (self.predicate(a), self.predicate(b)) {
@@ -177,10 +176,6 @@ impl Translator<'_> {
             _ => Push::No,
         }
     }
-}
-
-fn exact_number(t: &D) -> bool {
-    t.is_integer() || matches!(t, D::Decimal128(..) | D::Decimal256(..))
 }
 
 fn widening(from: &D, to: &D) -> bool {
@@ -229,6 +224,8 @@ fn literal(a: &dyn Array) -> Option<String> {
             }
             format!("{v:e}")
         }
+        // MySQL reads a literal of more than 65 digits as a double.
+        D::Decimal256(p, _) if *p > 65 => return None,
         t if t.is_integer() || matches!(t, D::Decimal128(..) | D::Decimal256(..)) => {
             arrow_cast::display::ArrayFormatter::try_new(a, &Default::default())
                 .ok()?
