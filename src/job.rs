@@ -137,6 +137,9 @@ struct TableCfg {
     /// column = "error" | "null" | "skip"
     #[serde(default)]
     orphans: BTreeMap<String, String>,
+    /// This table's own parallel readers (key ranges) and batch size.
+    jobs: Option<usize>,
+    batch_rows: Option<usize>,
 }
 
 /// An added column: a bare constant, or `{ value = …, type = "…" }`, or
@@ -392,6 +395,8 @@ impl Job {
                         .collect::<Result<_>>()?,
                     transforms: vec![],
                     new_keys: t.new_keys,
+                    jobs: t.jobs,
+                    batch_rows: t.batch_rows,
                     orphans: t
                         .orphans
                         .iter()

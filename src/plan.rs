@@ -92,6 +92,9 @@ pub struct TablePlan {
     pub extra_reads: Vec<(String, Mapping)>,
     /// Computed columns: target name and expression text.
     pub computed: Vec<(String, String)>,
+    /// The table's own `jobs` and `batch_rows`, when the job sets them.
+    pub jobs: Option<usize>,
+    pub batch_rows: Option<usize>,
     /// The target assigns new keys to this table.
     pub new_keys: bool,
     /// Key columns rewritten through remapped parents.
@@ -162,6 +165,11 @@ pub struct TableSpec {
     pub new_keys: bool,
     /// Per referencing source column: what to do with rows whose parent key does not exist.
     pub orphans: Vec<(String, OrphanPolicy)>,
+    /// Into how many key ranges this table is split at most (read in parallel over the
+    /// route's connections), instead of the route's `jobs`.
+    pub jobs: Option<usize>,
+    /// Rows per record batch for this table, instead of the route's `batch_rows`.
+    pub batch_rows: Option<usize>,
 }
 
 /// Rows whose parent key does not exist in a remapped parent.
@@ -832,6 +840,8 @@ fn plan_table(
         barge_filter: computed.barge_filter,
         extra_reads: computed.extra_reads,
         computed: computed.texts,
+        jobs: spec.jobs.map(|j| j.max(1)),
+        batch_rows: spec.batch_rows.map(|b| b.max(1)),
         new_keys: spec.new_keys,
         remaps: vec![],
         primary_key,
@@ -1037,6 +1047,12 @@ pub fn render(catalog: &Catalog, plans: &[TablePlan], schema: &str) -> String {
         }
         if let Some(f) = &p.filter_text {
             let _ = writeln!(out, "  rows where {}", one_line(f));
+        }
+        if let Some(j) = p.jobs {
+            let _ = writeln!(out, "  read in at most {j} key range(s) in parallel");
+        }
+        if let Some(b) = p.batch_rows {
+            let _ = writeln!(out, "  {b} rows per batch");
         }
         if let Some(f) = &p.filter {
             let _ = writeln!(out, "    the source runs: WHERE {f}");

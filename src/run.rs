@@ -254,8 +254,14 @@ async fn copy_inner(
     let mut source_rows = Vec::with_capacity(plans.len());
     let mut work = Vec::new();
     for (i, p) in plans.iter().enumerate() {
-        let (count, ranges) =
-            partition(&mut conn, database, p, jobs, opts.min_partition_rows).await?;
+        let (count, ranges) = partition(
+            &mut conn,
+            database,
+            p,
+            p.jobs.unwrap_or(jobs),
+            opts.min_partition_rows,
+        )
+        .await?;
         source_rows.push(count);
         match ranges {
             Some(rs) => work.extend(rs.into_iter().map(|r| {
@@ -935,7 +941,7 @@ async fn run_partition(
         key_column: plan.primary_key.first().cloned(),
         limit: None,
         filter: plan.filter.clone(),
-        batch_rows: shared.batch_rows,
+        batch_rows: plan.batch_rows.unwrap_or(shared.batch_rows),
         batch_bytes: BATCH_BYTES,
     };
     let reader = tokio::spawn(async move { read_partition(&mut conn, &spec, tx).await });

@@ -237,6 +237,40 @@ loaded_at = {{ expr = "now()" }}
     );
 }
 
+/// A table's own `jobs` and `batch_rows` override the route's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_table_jobs_and_batch_rows() {
+    let db = TestDb::new("perjobs").await;
+    db.load(&[FixtureSet::Legacy]).await;
+    db.generate("characters", 120_000, 5).await;
+    let run = |table: &str| {
+        let job = job_file(
+            &db,
+            &format!(
+                "[[routes]]\ntables = \"characters\"\nfrom = \"old\"\nto = \"new\"\nschema = \"{}\"\nmode = \"drop\"\njobs = 4\n{table}",
+                db.name
+            ),
+        );
+        let (ok, out, err) = barge(&["run", "--json", job.as_str()]);
+        assert!(ok, "{out}\n{err}");
+        let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let t = report[0]["tables"][0].clone();
+        assert_eq!(t["rows_written"].as_u64(), Some(120_000), "{t}");
+        let (ok, plan, _) = barge(&["plan", job.as_str()]);
+        assert!(ok);
+        (t["partitions"].as_u64().unwrap(), plan)
+    };
+    let (parts, _) = run("");
+    assert!(parts >= 2, "the route's jobs split the table: {parts}");
+    let (parts, plan) = run("[tables.characters]\njobs = 1\nbatch_rows = 777\n");
+    assert_eq!(parts, 1);
+    assert!(
+        plan.contains("read in at most 1 key range(s) in parallel")
+            && plan.contains("777 rows per batch"),
+        "{plan}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routes_by_pattern_filters_drops_typed_constants_and_plan() {
     let db = TestDb::new("route").await;
