@@ -241,6 +241,15 @@ async fn schema_keys_indexes_and_sequences() {
                 .collect::<Vec<_>>()
         }
     };
+    // Staging tables load with autovacuum off; the final tables keep no such setting.
+    let options = q(
+        "SELECT c.relname || ':' || array_to_string(coalesce(c.reloptions, t.reloptions), ',') \
+         FROM pg_class c LEFT JOIN pg_class t ON t.oid = c.reltoastrelid \
+         WHERE c.relnamespace = $1::text::regnamespace AND c.relkind = 'r' \
+           AND (c.reloptions IS NOT NULL OR t.reloptions IS NOT NULL)",
+    )
+    .await;
+    assert!(options.is_empty(), "{options:?}");
     let pks = q(
         "SELECT conrelid::regclass::text || ':' || pg_get_constraintdef(oid) FROM pg_constraint \
                  WHERE contype = 'p' AND connamespace = $1::text::regnamespace ORDER BY 1",

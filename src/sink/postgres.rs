@@ -329,8 +329,10 @@ pub async fn prepare_staging(
     mode: Mode,
 ) -> Result<()> {
     let staging = staging_name(&plan.target);
+    // No autovacuum while loading: it would analyze a half-loaded table, and the finishing
+    // ALTER TABLE would wait deadlock_timeout (1 s) for it to be cancelled.
     let sql = format!(
-        "DROP TABLE IF EXISTS {}; {}",
+        "DROP TABLE IF EXISTS {}; {} WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false)",
         qualified(schema, &staging),
         create_table_sql(schema, &staging, plan, false)
     );
@@ -715,6 +717,9 @@ pub async fn finish_table(
             stmts.push(format!(
                 "ALTER TABLE {staging} RENAME TO {}",
                 quote_ident(&plan.target)
+            ));
+            stmts.push(format!(
+                "ALTER TABLE {target} RESET (autovacuum_enabled, toast.autovacuum_enabled)"
             ));
             stmts.extend(post_load_sql(schema, plan, nulled));
             stmts.extend(identity_sql(schema, plan));
