@@ -387,7 +387,7 @@ async fn job_mistakes_are_caught_before_any_data_moves() {
         ),
         (
             "[tables.characters]\nadd = { n = { value = \"x\", type = \"integer\" } }\n",
-            "tables.characters.add.n: Cannot cast string 'x' to value of Int32 type",
+            "tables.characters.add.n: cannot read this text as integer: Cannot cast string 'x' to value of Int32 type",
         ),
         (
             "[tables.characters]\nadd = { n = { expr = \"concat(name, nam)\" } }\n",

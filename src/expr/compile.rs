@@ -286,41 +286,8 @@ impl Compiler<'_> {
     }
 
     fn coerce(&self, e: Expr, to: &D) -> R<Expr> {
-        if &e.ty == to {
-            return Ok(e);
-        }
-        if let Kind::Literal(a) = &e.kind {
-            let a = if a.is_null(0) {
-                new_null_array(to, 1)
-            } else {
-                cast_to(a, to).map_err(|m| {
-                    (
-                        e.span,
-                        format!(
-                            "cannot read this {} as {}: {m}",
-                            type_name(&e.ty),
-                            type_name(to)
-                        ),
-                    )
-                })?
-            };
-            return Ok(literal(a, e.span));
-        }
-        if !castable(&e.ty, to) {
-            return Err((
-                e.span,
-                format!("cannot convert {} to {}", type_name(&e.ty), type_name(to)),
-            ));
-        }
-        Ok(Expr {
-            span: e.span,
-            kind: Kind::Cast {
-                expr: Box::new(e),
-                implicit: true,
-                pg: None,
-            },
-            ty: to.clone(),
-        })
+        let span = e.span;
+        convert(e, to, true).map_err(|m| (span, m))
     }
 
     /// Bring several expressions to one type (CASE branches, coalesce, IN lists).
@@ -898,9 +865,15 @@ pub fn literal_expr(l: &crate::transform::Literal) -> Expr {
     literal(l.array(1), (0, 0))
 }
 
-/// Give an expression's values type `to`: literals now, columns per batch. Fails when no
-/// cast exists, or (for literals) when the value does not convert.
+/// Give an expression's values type `to` (an explicit conversion, e.g. an added column's
+/// declared type): literals now, columns per batch.
 pub fn cast_expr(e: Expr, to: &D) -> Result<Expr, String> {
+    convert(e, to, false)
+}
+
+/// A literal is converted at once (a value that does not convert is an error here); any
+/// other expression gets a cast node, if such a cast exists.
+fn convert(e: Expr, to: &D, implicit: bool) -> Result<Expr, String> {
     if &e.ty == to {
         return Ok(e);
     }
@@ -908,7 +881,13 @@ pub fn cast_expr(e: Expr, to: &D) -> Result<Expr, String> {
         let a = if a.is_null(0) {
             new_null_array(to, 1)
         } else {
-            cast_to(a, to)?
+            cast_to(a, to).map_err(|m| {
+                format!(
+                    "cannot read this {} as {}: {m}",
+                    type_name(&e.ty),
+                    type_name(to)
+                )
+            })?
         };
         return Ok(literal(a, e.span));
     }
@@ -923,7 +902,7 @@ pub fn cast_expr(e: Expr, to: &D) -> Result<Expr, String> {
         span: e.span,
         kind: Kind::Cast {
             expr: Box::new(e),
-            implicit: false,
+            implicit,
             pg: None,
         },
         ty: to.clone(),
