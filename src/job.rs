@@ -84,6 +84,8 @@ struct OptionsCfg {
     mode: Option<String>,
     /// Where rows skipped by an orphan policy are written.
     reject_dir: Option<String>,
+    /// Read from one consistent snapshot of the source.
+    consistent: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -461,6 +463,7 @@ impl Job {
                 batch_rows: r.options.batch_rows.or(file.defaults.batch_rows),
                 mode: r.options.mode.or(file.defaults.mode.clone()),
                 reject_dir: r.options.reject_dir.or(file.defaults.reject_dir.clone()),
+                consistent: r.options.consistent.or(file.defaults.consistent),
             };
             let (mode, drop) = match o.mode.as_deref().unwrap_or("create") {
                 "create" => (Mode::Create, false),
@@ -495,6 +498,7 @@ impl Job {
                         .reject_dir
                         .map(Into::into)
                         .unwrap_or(defaults.reject_dir.clone()),
+                    consistent: o.consistent.unwrap_or(false),
                     ..defaults
                 },
             });

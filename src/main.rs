@@ -156,6 +156,10 @@ struct CopyArgs {
     /// Create tables, keys and indexes; move no data.
     #[arg(long)]
     schema_only: bool,
+    /// Read everything from one consistent snapshot of the source (for a live database):
+    /// writers are held off for a moment while the readers start their transactions.
+    #[arg(long)]
+    consistent: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -249,6 +253,7 @@ async fn copy(a: CopyArgs) -> Result<ExitCode> {
             Mode::Create
         },
         drop: a.drop,
+        consistent: a.consistent,
         ..CopyOptions::default()
     };
     let report = barge::copy(&from, &to, &opts).await.with_context(|| {

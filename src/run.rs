@@ -38,6 +38,10 @@ pub struct CopyOptions {
     /// the children stream; larger ones stay in the target and the children are remapped
     /// there (a second write of those tables).
     pub max_memory_keymap: u64,
+    /// Read every table and partition from one consistent snapshot of the source, taken while
+    /// writers are held off for a moment (FLUSH TABLES WITH READ LOCK, or LOCK TABLES … READ
+    /// on the tables read when the user lacks RELOAD). For copying from a live database.
+    pub consistent: bool,
 }
 
 impl Default for CopyOptions {
@@ -52,6 +56,7 @@ impl Default for CopyOptions {
             min_partition_rows: 50_000,
             reject_dir: "barge-rejects".into(),
             max_memory_keymap: 20_000_000,
+            consistent: false,
         }
     }
 }
@@ -104,6 +109,9 @@ struct Shared {
     progress: Vec<Mutex<Progress>>,
     source_url: DbUrl,
     pool: mysql_async::Pool,
+    /// With `consistent`: one connection per worker, each inside a transaction that started
+    /// at the same moment; a partition borrows one, and gives it back.
+    snapshots: Option<Mutex<Vec<mysql_async::Conn>>>,
     /// Per table: in-memory key remaps applied in the writer (children of remapped parents
     /// whose maps fit in memory). Such a table finishes like any other: no second write.
     stream: Vec<Mutex<Option<StreamRemap>>>,
@@ -250,12 +258,23 @@ async fn copy_inner(
         return schema_only(&control, &schema, &plans, opts, from, to, started).await;
     }
 
-    // Count and split each table.
+    let mut snapshots = if opts.consistent {
+        let tables: Vec<&str> = plans.iter().map(|p| p.source.as_str()).collect();
+        Some(snapshot_connections(&mut conn, &pool, from, database, &tables, jobs).await?)
+    } else {
+        None
+    };
+
+    // Count and split each table (inside the snapshot, when there is one).
     let mut source_rows = Vec::with_capacity(plans.len());
     let mut work = Vec::new();
     for (i, p) in plans.iter().enumerate() {
+        let counter = match snapshots.as_mut() {
+            Some(s) => &mut s[0],
+            None => &mut conn,
+        };
         let (count, ranges) = partition(
-            &mut conn,
+            counter,
             database,
             p,
             p.jobs.unwrap_or(jobs),
@@ -344,6 +363,7 @@ async fn copy_inner(
             .collect(),
         source_url: from.clone(),
         pool,
+        snapshots: snapshots.map(Mutex::new),
         stream: (0..parts.len()).map(|_| Mutex::new(None)).collect(),
     });
 
@@ -616,6 +636,59 @@ async fn schema_only(
         })
         .collect();
     Ok(finish_report(from, to, opts, tables, vec![], started))
+}
+
+/// `jobs` connections inside transactions that all see the same moment of the source: writers
+/// are held off (a global read lock, or a read lock on the tables read) while each starts its
+/// snapshot, then released. `lock` holds the lock.
+async fn snapshot_connections(
+    lock: &mut mysql_async::Conn,
+    pool: &mysql_async::Pool,
+    from: &DbUrl,
+    database: &str,
+    tables: &[&str],
+    jobs: usize,
+) -> Result<Vec<mysql_async::Conn>> {
+    let t = Instant::now();
+    if let Err(global) = lock.query_drop("FLUSH TABLES WITH READ LOCK").await {
+        let list = tables
+            .iter()
+            .map(|t| format!("{}.{} READ", my_ident(database), my_ident(t)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        lock.query_drop(format!("LOCK TABLES {list}"))
+            .await
+            .map_err(|e| {
+                Error::Invalid(format!(
+                    "--consistent needs the RELOAD privilege (FLUSH TABLES WITH READ LOCK: {global}) \
+                     or LOCK TABLES on the tables read ({e})"
+                ))
+            })?;
+    }
+    let mut conns = Vec::with_capacity(jobs);
+    let started = async {
+        for _ in 0..jobs {
+            let mut c = mysql_conn(pool, from, Side::Source).await?;
+            c.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                .await
+                .ctx("starting a snapshot")?;
+            c.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+                .await
+                .ctx("starting a snapshot")?;
+            conns.push(c);
+        }
+        Ok::<_, Error>(())
+    }
+    .await;
+    // Released whatever happened: writers must not stay blocked.
+    let unlocked = lock.query_drop("UNLOCK TABLES").await.ctx("UNLOCK TABLES");
+    started?;
+    unlocked?;
+    tracing::info!(
+        "{jobs} snapshot connections, writers held for {:.3}s",
+        t.elapsed().as_secs_f64()
+    );
+    Ok(conns)
 }
 
 /// Count the rows, and split tables with a single integer key into key ranges.
@@ -930,7 +1003,16 @@ async fn run_partition(
     work: &Work,
 ) -> Result<(ReadStats, u64, u64)> {
     let plan = shared.plans[work.table].clone();
-    let mut conn = mysql_conn(&shared.pool, &shared.source_url, Side::Source).await?;
+    let snapshot = match &shared.snapshots {
+        Some(s) => Some(s.lock().unwrap().pop().ok_or_else(|| {
+            Error::Invalid("no snapshot connection free (more workers than --jobs)".into())
+        })?),
+        None => None,
+    };
+    let mut conn = match snapshot {
+        Some(c) => c,
+        None => mysql_conn(&shared.pool, &shared.source_url, Side::Source).await?,
+    };
     let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
     let spec = ReadSpec {
         database: shared.database.clone(),
@@ -944,7 +1026,10 @@ async fn run_partition(
         batch_rows: plan.batch_rows.unwrap_or(shared.batch_rows),
         batch_bytes: BATCH_BYTES,
     };
-    let reader = tokio::spawn(async move { read_partition(&mut conn, &spec, tx).await });
+    let reader = tokio::spawn(async move {
+        let r = read_partition(&mut conn, &spec, tx).await;
+        (conn, r)
+    });
     let extra: Vec<Arc<dyn crate::transform::Transform>> = shared.stream[work.table]
         .lock()
         .unwrap()
@@ -952,9 +1037,12 @@ async fn run_partition(
         .map(|s| s.transforms.clone())
         .unwrap_or_default();
     let written = pg::copy_partition(client, &shared.schema, &plan, &extra, rx).await;
-    let read = reader
+    let (conn, read) = reader
         .await
         .map_err(|e| Error::Invalid(format!("reader task failed: {e}")))?;
+    if let Some(s) = &shared.snapshots {
+        s.lock().unwrap().push(conn);
+    }
     // A reader error is the root cause even when the writer then saw a short stream.
     let read = read?;
     let (written, filtered) = written?;

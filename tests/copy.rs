@@ -731,3 +731,66 @@ async fn content_checksums_agree_across_servers_and_catch_a_changed_value() {
         "a one-ulp change in one double must change the checksum"
     );
 }
+
+/// `consistent`: every partition reads the same moment of a source that changes meanwhile.
+/// A writer keeps moving two rows that sit in the first and the last partition together, one
+/// transaction at a time; without one snapshot the partitions would see different moments.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consistent_reads_one_moment_of_a_live_source() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let db = TestDb::new("snap").await;
+    db.load(&[FixtureSet::Legacy]).await;
+    db.generate("characters", 150_000, 9).await;
+    let mut my = db.mysql().await;
+    my.query_drop("UPDATE characters SET power_level = 0 WHERE id IN (1, 150000)")
+        .await
+        .unwrap();
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut updates = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                my.query_drop(
+                    "UPDATE characters SET power_level = power_level + 1 WHERE id IN (1, 150000)",
+                )
+                .await
+                .unwrap();
+                updates += 1;
+            }
+            updates
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let mut opts = db.options();
+    opts.selection.tables = vec!["characters".into()];
+    opts.min_partition_rows = 10_000;
+    opts.consistent = true;
+    let report = db.copy(&opts).await.unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let updates = writer.await.unwrap();
+    assert!(report.ok(), "{}", report.to_text());
+    assert!(report.tables[0].partitions >= 3, "{}", report.to_text());
+    let pg = db.pg().await;
+    let levels: Vec<i32> = pg
+        .query(
+            &format!(
+                "SELECT power_level FROM \"{}\".characters WHERE id IN (1, 150000) ORDER BY id",
+                db.name
+            ),
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        updates > 10,
+        "the source changed during the copy: {updates} updates"
+    );
+    assert_eq!(
+        levels[0], levels[1],
+        "both rows as of one moment, while {updates} updates ran"
+    );
+}
