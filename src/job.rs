@@ -186,6 +186,13 @@ impl<'de> Deserialize<'de> for AddCfg {
                         // Spanned, so errors in the expression point into the file.
                         "expr" => out.expr = Some(m.next_value()?),
                         "type" => out.pg_type = Some(m.next_value()?),
+                        // How toml hands over a bare datetime (`d = 2024-01-01`).
+                        k if k.starts_with("$__toml_private") => {
+                            return Err(A::Error::custom(
+                                "a TOML date/time is not taken as a constant; write it as a \
+                                 string with a type, e.g. { value = \"2024-01-01\", type = \"date\" }",
+                            ))
+                        }
                         other => {
                             return Err(A::Error::unknown_field(other, &["value", "expr", "type"]))
                         }
@@ -557,6 +564,18 @@ filter = "active = 1"
             spec.filter.as_ref().map(|f| f.text.as_str()),
             Some("active = 1")
         );
+    }
+
+    #[test]
+    fn a_toml_datetime_constant_says_how_to_write_it() {
+        let job = "[connections.a]\nurl = \"mysql://h/x\"\n[[routes]]\ntables = \"*\"\nfrom = \"a\"\nto = \"a\"\n[tables.t]\nadd = { d = 2024-01-01 }\n";
+        let e = Job::parse(job, "j.toml").unwrap_err().to_string();
+        assert!(
+            e.contains("a TOML date/time is not taken as a constant"),
+            "{e}"
+        );
+        let ok = job.replace("2024-01-01", "{ value = \"2024-01-01\", type = \"date\" }");
+        assert!(Job::parse(&ok, "j.toml").is_ok());
     }
 
     #[test]

@@ -61,6 +61,9 @@ impl Default for CopyOptions {
     }
 }
 
+/// How long `--consistent` may wait for its read lock (writers queue behind it meanwhile).
+const SNAPSHOT_LOCK_WAIT_S: u32 = 10;
+
 /// Batches in flight between one reader and its writer.
 const CHANNEL_BATCHES: usize = 2;
 const BATCH_BYTES: usize = 8 << 20;
@@ -76,6 +79,8 @@ struct Progress {
     written: u64,
     /// Rows the transforms left out (a filter barge evaluates).
     filtered: u64,
+    /// NULLs written per target column.
+    nulls: Vec<u64>,
     started: Option<Instant>,
     seconds: f64,
     status: Option<Status>,
@@ -111,10 +116,48 @@ struct Shared {
     pool: mysql_async::Pool,
     /// With `consistent`: one connection per worker, each inside a transaction that started
     /// at the same moment; a partition borrows one, and gives it back.
-    snapshots: Option<Mutex<Vec<mysql_async::Conn>>>,
+    snapshots: Option<Snapshots>,
     /// Per table: in-memory key remaps applied in the writer (children of remapped parents
     /// whose maps fit in memory). Such a table finishes like any other: no second write.
     stream: Vec<Mutex<Option<StreamRemap>>>,
+}
+
+/// The snapshot connections (see `CopyOptions::consistent`). One that failed is not given
+/// back: a new one would see another moment. Partitions wait for a free one while any is left.
+struct Snapshots {
+    free: Mutex<Vec<mysql_async::Conn>>,
+    live: std::sync::atomic::AtomicUsize,
+}
+
+impl Snapshots {
+    async fn take(&self) -> Result<mysql_async::Conn> {
+        use std::sync::atomic::Ordering;
+        loop {
+            if let Some(c) = self.free.lock().unwrap().pop() {
+                return Ok(c);
+            }
+            if self.live.load(Ordering::SeqCst) == 0 {
+                return Err(Error::Invalid(
+                    "--consistent: every snapshot connection was lost to earlier failures, so \
+                     no later read can see the same moment"
+                        .into(),
+                ));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
+    fn give_back(&self, conn: mysql_async::Conn, healthy: bool) {
+        if healthy {
+            self.free.lock().unwrap().push(conn);
+        } else {
+            self.lost();
+        }
+    }
+
+    fn lost(&self) {
+        self.live.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 struct StreamRemap {
@@ -327,7 +370,10 @@ async fn copy_inner(
         started.elapsed().as_secs_f64()
     );
 
-    let widths: Vec<usize> = plans.iter().map(|p| p.read_columns().len()).collect();
+    let widths: Vec<(usize, usize)> = plans
+        .iter()
+        .map(|p| (p.read_columns().len(), p.target_columns.len()))
+        .collect();
     let shared = Arc::new(Shared {
         database: database.to_string(),
         schema: schema.clone(),
@@ -341,7 +387,7 @@ async fn copy_inner(
         progress: parts
             .iter()
             .zip(&widths)
-            .map(|(&n, &ncols)| {
+            .map(|(&n, &(ncols, ntarget))| {
                 Mutex::new(Progress {
                     remaining: n,
                     read: ReadStats {
@@ -350,6 +396,7 @@ async fn copy_inner(
                     },
                     written: 0,
                     filtered: 0,
+                    nulls: vec![0; ntarget],
                     started: None,
                     seconds: 0.0,
                     status: None,
@@ -363,7 +410,10 @@ async fn copy_inner(
             .collect(),
         source_url: from.clone(),
         pool,
-        snapshots: snapshots.map(Mutex::new),
+        snapshots: snapshots.map(|conns| Snapshots {
+            live: std::sync::atomic::AtomicUsize::new(conns.len()),
+            free: Mutex::new(conns),
+        }),
         stream: (0..parts.len()).map(|_| Mutex::new(None)).collect(),
     });
 
@@ -517,8 +567,9 @@ fn table_report(
     partitions: usize,
     prog: &Progress,
 ) -> TableReport {
+    // Kept columns only (not those read just for expressions).
     let zero_dates_nulled = p
-        .read_columns()
+        .columns
         .iter()
         .zip(&prog.read.nulled_dates)
         .filter(|(_, n)| **n > 0)
@@ -650,28 +701,53 @@ async fn snapshot_connections(
     jobs: usize,
 ) -> Result<Vec<mysql_async::Conn>> {
     let t = Instant::now();
-    if let Err(global) = lock.query_drop("FLUSH TABLES WITH READ LOCK").await {
-        let list = tables
-            .iter()
-            .map(|t| format!("{}.{} READ", my_ident(database), my_ident(t)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        lock.query_drop(format!("LOCK TABLES {list}"))
-            .await
-            .map_err(|e| {
-                Error::Invalid(format!(
-                    "--consistent needs the RELOAD privilege (FLUSH TABLES WITH READ LOCK: {global}) \
-                     or LOCK TABLES on the tables read ({e})"
-                ))
-            })?;
+    // Never queue writers behind a long-running query for long: give up instead.
+    lock.query_drop(format!(
+        "SET SESSION lock_wait_timeout = {SNAPSHOT_LOCK_WAIT_S}"
+    ))
+    .await
+    .ctx("setting lock_wait_timeout")?;
+    let denied = |e: &mysql_async::Error| matches!(e, mysql_async::Error::Server(s) if matches!(s.code, 1044 | 1045 | 1142 | 1227));
+    let timed_out = |what: &str, e: &mysql_async::Error| {
+        Error::Invalid(format!(
+            "--consistent: {what} did not get its lock within {SNAPSHOT_LOCK_WAIT_S} s (a long \
+             query or transaction holds the tables); writers were not held up longer. {e}"
+        ))
+    };
+    match lock.query_drop("FLUSH TABLES WITH READ LOCK").await {
+        Ok(()) => {}
+        Err(global) if denied(&global) => {
+            let list = tables
+                .iter()
+                .map(|t| format!("{}.{} READ", my_ident(database), my_ident(t)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            lock.query_drop(format!("LOCK TABLES {list}"))
+                .await
+                .map_err(|e| {
+                    if denied(&e) {
+                        Error::Invalid(format!(
+                            "--consistent needs the RELOAD privilege (FLUSH TABLES WITH READ \
+                             LOCK: {global}) or LOCK TABLES on the tables read ({e})"
+                        ))
+                    } else {
+                        timed_out("LOCK TABLES … READ", &e)
+                    }
+                })?;
+        }
+        Err(e) => return Err(timed_out("FLUSH TABLES WITH READ LOCK", &e)),
     }
     let mut conns = Vec::with_capacity(jobs);
     let started = async {
         for _ in 0..jobs {
             let mut c = mysql_conn(pool, from, Side::Source).await?;
-            c.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                .await
-                .ctx("starting a snapshot")?;
+            // Idle between waves (index builds, remapping) must not end the session.
+            for sql in [
+                "SET SESSION wait_timeout = 86400",
+                "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+            ] {
+                c.query_drop(sql).await.ctx("starting a snapshot")?;
+            }
             c.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
                 .await
                 .ctx("starting a snapshot")?;
@@ -682,6 +758,9 @@ async fn snapshot_connections(
     .await;
     // Released whatever happened: writers must not stay blocked.
     let unlocked = lock.query_drop("UNLOCK TABLES").await.ctx("UNLOCK TABLES");
+    let _ = lock
+        .query_drop("SET SESSION lock_wait_timeout = DEFAULT")
+        .await;
     started?;
     unlocked?;
     tracing::info!(
@@ -752,13 +831,16 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) -> toki
         let finish = {
             let mut prog = shared.progress[t].lock().unwrap();
             match result {
-                Ok((read, written, filtered)) => {
+                Ok((read, loaded)) => {
                     prog.read.rows += read.rows;
                     for (a, b) in prog.read.nulled_dates.iter_mut().zip(&read.nulled_dates) {
                         *a += b;
                     }
-                    prog.written += written;
-                    prog.filtered += filtered;
+                    prog.written += loaded.written;
+                    prog.filtered += loaded.filtered;
+                    for (a, b) in prog.nulls.iter_mut().zip(&loaded.nulls) {
+                        *a += b;
+                    }
                     prog.remaining -= 1;
                     prog.remaining == 0 && prog.status.is_none()
                 }
@@ -780,7 +862,7 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) -> toki
                     prog.read.rows,
                     prog.written,
                     prog.filtered,
-                    prog.read.nulled_dates.clone(),
+                    prog.nulls.clone(),
                 )
             };
             let plan = &shared.plans[t];
@@ -928,7 +1010,7 @@ async fn finish_deferred(
                 prog.read.rows,
                 prog.filtered,
                 prog.written,
-                prog.read.nulled_dates.clone(),
+                prog.nulls.clone(),
             )
         };
         if !loaded {
@@ -996,17 +1078,15 @@ fn fail(prog: &mut Progress, e: Error) {
     }
 }
 
-/// Read, transform and load one partition: (what was read, rows written, rows filtered out).
+/// Read, transform and load one partition.
 async fn run_partition(
     shared: &Arc<Shared>,
     client: &tokio_postgres::Client,
     work: &Work,
-) -> Result<(ReadStats, u64, u64)> {
+) -> Result<(ReadStats, pg::Loaded)> {
     let plan = shared.plans[work.table].clone();
     let snapshot = match &shared.snapshots {
-        Some(s) => Some(s.lock().unwrap().pop().ok_or_else(|| {
-            Error::Invalid("no snapshot connection free (more workers than --jobs)".into())
-        })?),
+        Some(s) => Some(s.take().await?),
         None => None,
     };
     let mut conn = match snapshot {
@@ -1037,14 +1117,21 @@ async fn run_partition(
         .map(|s| s.transforms.clone())
         .unwrap_or_default();
     let written = pg::copy_partition(client, &shared.schema, &plan, &extra, rx).await;
-    let (conn, read) = reader
-        .await
-        .map_err(|e| Error::Invalid(format!("reader task failed: {e}")))?;
+    let (conn, read) = match reader.await {
+        Ok(done) => done,
+        Err(e) => {
+            if let Some(s) = &shared.snapshots {
+                s.lost();
+            }
+            return Err(Error::Invalid(format!("reader task failed: {e}")));
+        }
+    };
     if let Some(s) = &shared.snapshots {
-        s.lock().unwrap().push(conn);
+        // A connection with a failed read (or unread rows after a failed write) is not
+        // reused: the next partition would first have to drain it, or find it broken.
+        s.give_back(conn, read.is_ok() && written.is_ok());
     }
     // A reader error is the root cause even when the writer then saw a short stream.
     let read = read?;
-    let (written, filtered) = written?;
-    Ok((read, written, filtered))
+    Ok((read, written?))
 }

@@ -102,13 +102,15 @@ fn primary_key_clause(plan: &TablePlan) -> String {
 /// Statements that complete a table once its data is in: keys, indexes, comments.
 /// NOT NULL checks and the primary key go into one ALTER TABLE: PostgreSQL verifies all of
 /// its subcommands in a single scan, where separate statements would scan once each.
-pub fn post_load_sql(schema: &str, plan: &TablePlan, nulled: &[u64]) -> Vec<String> {
+/// `nulls`: NULLs written per target column (a deferred NOT NULL column gets its constraint
+/// only if none was: zero dates became NULL).
+pub fn post_load_sql(schema: &str, plan: &TablePlan, nulls: &[u64]) -> Vec<String> {
     let t = qualified(schema, &plan.target);
     let mut out = Vec::new();
     let mut alter: Vec<String> = plan
         .target_columns
         .iter()
-        .zip(nulled)
+        .zip(nulls)
         .filter(|(c, n)| c.deferred_not_null && **n == 0)
         .map(|(c, _)| format!("ALTER COLUMN {} SET NOT NULL", quote_ident(&c.name)))
         .collect();
@@ -376,7 +378,7 @@ pub async fn copy_partition(
     plan: &TablePlan,
     extra: &[std::sync::Arc<dyn crate::transform::Transform>],
     mut rx: mpsc::Receiver<RecordBatch>,
-) -> Result<(u64, u64)> {
+) -> Result<Loaded> {
     let sql = format!(
         "COPY {} ({}) FROM STDIN (FORMAT binary)",
         qualified(schema, &staging_name(&plan.target)),
@@ -391,8 +393,10 @@ pub async fn copy_partition(
     futures_util::pin_mut!(sink);
     let mut buf = BytesMut::with_capacity(1 << 20);
     buf.extend_from_slice(HEADER);
-    // Rows the transforms leave out, so the counts still add up to what was read.
+    // Rows the transforms leave out, so the counts still add up to what was read; and NULLs
+    // written per column, which decide whether a deferred NOT NULL can be set.
     let mut filtered = 0u64;
+    let mut nulls = vec![0u64; plan.target_columns.len()];
     let in_table = |e: Error| Error::Table {
         table: plan.source.clone(),
         detail: e.to_string(),
@@ -402,6 +406,9 @@ pub async fn copy_partition(
         let batch = crate::transform::apply_all(&plan.transforms, batch).map_err(in_table)?;
         let batch = crate::transform::apply_all(extra, batch).map_err(in_table)?;
         filtered += rows_in.saturating_sub(batch.num_rows()) as u64;
+        for (n, c) in nulls.iter_mut().zip(batch.columns()) {
+            *n += c.null_count() as u64;
+        }
         encoder.encode(&batch, &mut buf).map_err(|e| match e {
             Error::Value { column, detail, .. } => Error::Value {
                 table: plan.source.clone(),
@@ -415,7 +422,21 @@ pub async fn copy_partition(
     buf.extend_from_slice(TRAILER);
     sink.send(buf.split().freeze()).await.ctx(ctx())?;
     let written = sink.as_mut().finish().await.ctx(ctx())?;
-    Ok((written, filtered))
+    Ok(Loaded {
+        written,
+        filtered,
+        nulls,
+    })
+}
+
+/// What one partition's COPY did.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub written: u64,
+    /// Rows the transforms left out (a filter barge evaluates).
+    pub filtered: u64,
+    /// Per target column: NULLs written.
+    pub nulls: Vec<u64>,
 }
 
 /// `setval` statements that move the sequences behind a target's serial/identity columns past
