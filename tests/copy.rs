@@ -767,30 +767,61 @@ async fn consistent_reads_one_moment_of_a_live_source() {
     opts.min_partition_rows = 10_000;
     opts.consistent = true;
     let report = db.copy(&opts).await.unwrap();
-    stop.store(true, Ordering::Relaxed);
-    let updates = writer.await.unwrap();
     assert!(report.ok(), "{}", report.to_text());
     assert!(report.tables[0].partitions >= 3, "{}", report.to_text());
-    let pg = db.pg().await;
-    let levels: Vec<i32> = pg
-        .query(
-            &format!(
-                "SELECT power_level FROM \"{}\".characters WHERE id IN (1, 150000) ORDER BY id",
-                db.name
-            ),
-            &[],
-        )
+
+    // A user without RELOAD: barge falls back to LOCK TABLES … READ on the tables it reads.
+    let user = format!("ro_{}", db.name);
+    let mut admin = db.mysql().await;
+    admin
+        .query_drop(format!(
+            "CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY 'ro-pass'; \
+             GRANT SELECT, LOCK TABLES ON `{}`.* TO '{user}'@'%'",
+            db.name
+        ))
         .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+        .unwrap();
+    let source = db.source();
+    let at = source.find('@').unwrap();
+    let restricted = format!("mysql://{user}:ro-pass{}", &source[at..]);
+    let mut ro_opts = opts.clone();
+    ro_opts.schema = format!("{}_ro", db.name);
+    let ro_report = barge::copy(
+        &barge::DbUrl::parse(&restricted).unwrap(),
+        &barge::DbUrl::parse(&db.target()).unwrap(),
+        &ro_opts,
+    )
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    let updates = writer.await.unwrap();
+    admin
+        .query_drop(format!("DROP USER '{user}'@'%'"))
+        .await
+        .unwrap();
+    let ro_report = ro_report.unwrap();
+    assert!(ro_report.ok(), "{}", ro_report.to_text());
+
+    let pg = db.pg().await;
     assert!(
         updates > 10,
         "the source changed during the copy: {updates} updates"
     );
-    assert_eq!(
-        levels[0], levels[1],
-        "both rows as of one moment, while {updates} updates ran"
-    );
+    for schema in [&db.name, &ro_opts.schema] {
+        let levels: Vec<i32> = pg
+            .query(
+                &format!(
+                    "SELECT power_level FROM \"{schema}\".characters WHERE id IN (1, 150000) ORDER BY id"
+                ),
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(
+            levels[0], levels[1],
+            "{schema}: both rows as of one moment, while {updates} updates ran"
+        );
+    }
 }
