@@ -185,7 +185,6 @@ fn widening(from: &D, to: &D) -> bool {
             (from, to),
             (D::Date32, D::Timestamp(..)) | (D::Timestamp(..), D::Timestamp(..))
         )
-        || (from == &D::Int64 && to == &D::Boolean)
 }
 
 /// A literal in MySQL syntax, or None when there is no faithful spelling.
