@@ -246,18 +246,7 @@ impl TablePlan {
     /// so every transform sees the names the target will have, then the columns read only for
     /// expressions.
     pub fn reader_schema(&self) -> arrow_schema::SchemaRef {
-        std::sync::Arc::new(arrow_schema::Schema::new(
-            self.columns
-                .iter()
-                .zip(&self.target_columns)
-                .map(|((_, m), c)| m.field(&c.name))
-                .chain(
-                    self.extra_reads
-                        .iter()
-                        .map(|(n, m)| m.field(&format!("_barge_read_{n}"))),
-                )
-                .collect::<Vec<_>>(),
-        ))
+        reader_schema_of(&self.columns, &self.target_columns, &self.extra_reads)
     }
 
     /// Every source column the reader selects, in batch order.
@@ -268,6 +257,27 @@ impl TablePlan {
             .cloned()
             .collect()
     }
+}
+
+/// The reader's batch schema: the read columns under their target names, then the columns
+/// read only for expressions.
+fn reader_schema_of(
+    columns: &[(String, Mapping)],
+    target_columns: &[TargetColumn],
+    extra_reads: &[(String, Mapping)],
+) -> arrow_schema::SchemaRef {
+    std::sync::Arc::new(arrow_schema::Schema::new(
+        columns
+            .iter()
+            .zip(target_columns)
+            .map(|((_, m), c)| m.field(&c.name))
+            .chain(
+                extra_reads
+                    .iter()
+                    .map(|(n, m)| m.field(&format!("_barge_read_{n}"))),
+            )
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// The PostgreSQL type for a column a user's transform creates.
@@ -788,27 +798,9 @@ fn plan_table(
     };
     let mut transforms: Vec<std::sync::Arc<dyn crate::transform::Transform>> = Vec::new();
     let computed = plan_expressions(t, spec, &columns, &mut target_columns, now_micros)?;
-    let mut schema = std::sync::Arc::new(arrow_schema::Schema::new(
-        columns
-            .iter()
-            .zip(&target_columns)
-            .map(|((_, m), c)| m.field(&c.name))
-            .collect::<Vec<_>>(),
-    ));
+    let mut schema = reader_schema_of(&columns, &target_columns, &computed.extra_reads);
     if let Some(op) = &computed.op {
-        let mut input = (*schema).clone();
-        input.fields = input
-            .fields
-            .iter()
-            .cloned()
-            .chain(
-                computed
-                    .extra_reads
-                    .iter()
-                    .map(|(n, m)| std::sync::Arc::new(m.field(&format!("_barge_read_{n}")))),
-            )
-            .collect();
-        schema = crate::transform::Transform::output_schema(op, &std::sync::Arc::new(input))?;
+        schema = crate::transform::Transform::output_schema(op, &schema)?;
         transforms.push(std::sync::Arc::new(op.clone()));
     }
     if !spec.transforms.is_empty() {
