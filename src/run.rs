@@ -856,7 +856,7 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) -> toki
                 shared.progress[t].lock().unwrap().loaded = true;
                 continue;
             }
-            let (rows, written, filtered, nulled) = {
+            let (rows, written, filtered, nulls) = {
                 let prog = shared.progress[t].lock().unwrap();
                 (
                     prog.read.rows,
@@ -879,7 +879,7 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) -> toki
                         plan,
                         shared.mode,
                         shared.drop,
-                        &nulled,
+                        &nulls,
                     )
                     .await;
                     if !retry_conflict(&r, &mut tries).await {
@@ -1003,7 +1003,7 @@ async fn finish_deferred(
         if !in_wave(t) || !shared.deferred(t) {
             continue;
         }
-        let (loaded, rows, filtered, written, nulled) = {
+        let (loaded, rows, filtered, written, nulls) = {
             let prog = shared.progress[t].lock().unwrap();
             (
                 prog.loaded && prog.status.is_none(),
@@ -1046,7 +1046,7 @@ async fn finish_deferred(
                     plan,
                     shared.mode,
                     shared.drop,
-                    &nulled,
+                    &nulls,
                     reject_dir,
                 )
                 .await;

@@ -497,7 +497,7 @@ pub async fn finish_remapped(
     plan: &TablePlan,
     mode: Mode,
     drop_existing: bool,
-    nulled: &[u64],
+    nulls: &[u64],
     reject_dir: &std::path::Path,
 ) -> Result<RemapOutcome> {
     use crate::plan::OrphanPolicy;
@@ -672,7 +672,7 @@ pub async fn finish_remapped(
     if mode == Mode::DataOnly {
         stmts.extend(sequence_fixups(&tx, &target, plan).await?);
     } else {
-        stmts.extend(post_load_sql(schema, plan, nulled));
+        stmts.extend(post_load_sql(schema, plan, nulls));
         stmts.extend(identity_sql(schema, plan));
     }
     for s in stmts {
@@ -713,7 +713,7 @@ pub async fn finish_table(
     plan: &TablePlan,
     mode: Mode,
     drop_existing: bool,
-    nulled: &[u64],
+    nulls: &[u64],
 ) -> Result<()> {
     let staging = qualified(schema, &staging_name(&plan.target));
     let target = qualified(schema, &plan.target);
@@ -742,7 +742,7 @@ pub async fn finish_table(
             stmts.push(format!(
                 "ALTER TABLE {target} RESET (autovacuum_enabled, toast.autovacuum_enabled)"
             ));
-            stmts.extend(post_load_sql(schema, plan, nulled));
+            stmts.extend(post_load_sql(schema, plan, nulls));
             stmts.extend(identity_sql(schema, plan));
         }
     }
