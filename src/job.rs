@@ -86,6 +86,10 @@ struct OptionsCfg {
     reject_dir: Option<String>,
     /// Read from one consistent snapshot of the source.
     consistent: Option<bool>,
+    /// null (default): dates PostgreSQL cannot hold become NULL, counted; error: refuse them.
+    zero_dates: Option<String>,
+    /// Keep MySQL's `ON UPDATE CURRENT_TIMESTAMP` as a PostgreSQL trigger (default true).
+    on_update_triggers: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -471,6 +475,19 @@ impl Job {
                 mode: r.options.mode.or(file.defaults.mode.clone()),
                 reject_dir: r.options.reject_dir.or(file.defaults.reject_dir.clone()),
                 consistent: r.options.consistent.or(file.defaults.consistent),
+                zero_dates: r.options.zero_dates.or(file.defaults.zero_dates.clone()),
+                on_update_triggers: r
+                    .options
+                    .on_update_triggers
+                    .or(file.defaults.on_update_triggers),
+            };
+            let zero_dates = match o.zero_dates.as_deref() {
+                None => Default::default(),
+                Some(z) => crate::temporal::ZeroDates::parse(z).ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "routes[{i}].zero_dates: `{z}` (expected null or error)"
+                    ))
+                })?,
             };
             let (mode, drop) = match o.mode.as_deref().unwrap_or("create") {
                 "create" => (Mode::Create, false),
@@ -506,6 +523,8 @@ impl Job {
                         .map(Into::into)
                         .unwrap_or(defaults.reject_dir.clone()),
                     consistent: o.consistent.unwrap_or(false),
+                    zero_dates,
+                    on_update_triggers: o.on_update_triggers.unwrap_or(true),
                     ..defaults
                 },
             });

@@ -160,6 +160,17 @@ struct CopyArgs {
     /// writers are held off for a moment while the readers start their transactions.
     #[arg(long)]
     consistent: bool,
+    /// Another PostgreSQL type for a column, as table.column=TYPE (repeatable, or
+    /// comma-separated): `--cast flags.level=smallint` for a TINYINT(1) that is no boolean.
+    #[arg(long, value_delimiter = ',', value_name = "TABLE.COLUMN=TYPE")]
+    cast: Vec<String>,
+    /// Dates PostgreSQL cannot hold (0000-00-00, partial dates like 1978-00-00, 2024-02-30):
+    /// null writes NULL and counts each kind in the report; error fails the table instead.
+    #[arg(long, value_name = "null|error", default_value = "null", value_parser = ["null", "error"])]
+    zero_dates: String,
+    /// Do not recreate MySQL's ON UPDATE CURRENT_TIMESTAMP as a BEFORE UPDATE trigger.
+    #[arg(long)]
+    no_on_update_triggers: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -236,12 +247,32 @@ async fn copy(a: CopyArgs) -> Result<ExitCode> {
     if a.jobs == 0 {
         bail!("--jobs must be at least 1");
     }
+    let mut specs = std::collections::BTreeMap::<String, barge::plan::TableSpec>::new();
+    for c in &a.cast {
+        let (column, ty) = c
+            .split_once('=')
+            .with_context(|| format!("--cast {c}: expected TABLE.COLUMN=TYPE"))?;
+        let (table, column) = column
+            .split_once('.')
+            .with_context(|| format!("--cast {c}: expected TABLE.COLUMN=TYPE"))?;
+        let pg = barge::types::PgType::parse(ty).with_context(|| {
+            format!("--cast {c}: `{ty}` is not a PostgreSQL type barge writes (smallint, integer, bigint, numeric(p,s), varchar(n), text, …)")
+        })?;
+        specs
+            .entry(table.to_string())
+            .or_default()
+            .cast
+            .push((column.to_string(), pg));
+    }
     let opts = CopyOptions {
         selection: Selection {
             tables: a.tables,
             exclude: a.exclude,
+            specs,
             ..Default::default()
         },
+        zero_dates: barge::temporal::ZeroDates::parse(&a.zero_dates).unwrap_or_default(),
+        on_update_triggers: !a.no_on_update_triggers,
         schema: a.schema,
         jobs: a.jobs,
         batch_rows: a.batch_rows,

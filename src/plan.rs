@@ -101,6 +101,8 @@ pub struct TablePlan {
     pub remaps: Vec<Remap>,
     /// Target primary key columns (target names).
     pub primary_key: Vec<String>,
+    /// The primary key constraint's name (and its index's: a relation name in PostgreSQL).
+    pub primary_key_name: String,
     pub indexes: Vec<TargetIndex>,
     pub foreign_keys: Vec<TargetForeignKey>,
     pub comment: Option<String>,
@@ -109,7 +111,12 @@ pub struct TablePlan {
     /// A single integer primary key column the table can be split on.
     pub split_key: Option<String>,
     pub estimated_rows: u64,
+    /// Target columns MySQL set to the current time on every UPDATE that changes the row
+    /// (`ON UPDATE CURRENT_TIMESTAMP`): a BEFORE UPDATE trigger keeps doing it.
+    pub on_update_now: Vec<String>,
     pub warnings: Vec<String>,
+    /// What barge changed or added on the way that the user should know (not a problem).
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -307,6 +314,27 @@ pub fn pg_type_for_arrow(t: &arrow_schema::DataType) -> Option<PgType> {
 
 /// Choose the tables and plan each one.
 pub fn plan(catalog: &Catalog, selection: &Selection) -> Result<Vec<TablePlan>> {
+    let (plans, refused) = plan_each(catalog, selection)?;
+    match refused.into_iter().next() {
+        Some(r) => Err(r.error),
+        None => Ok(plans),
+    }
+}
+
+/// A selected table that cannot be copied as it is (a column type without a mapping). The
+/// others are planned without it, so one such table does not hide every other problem.
+#[derive(Debug)]
+pub struct Refused {
+    pub source: String,
+    pub error: Error,
+}
+
+/// Choose the tables and plan each one; tables whose columns cannot be mapped are refused
+/// one by one. A mistake in the selection or the job is still an error for the whole plan.
+pub fn plan_each(
+    catalog: &Catalog,
+    selection: &Selection,
+) -> Result<(Vec<TablePlan>, Vec<Refused>)> {
     let names: BTreeSet<&str> = catalog.tables.iter().map(|t| t.name.as_str()).collect();
     let unknown: Vec<&str> = selection
         .tables
@@ -358,16 +386,24 @@ pub fn plan(catalog: &Catalog, selection: &Selection) -> Result<Vec<TablePlan>> 
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64);
     let mut plans: Vec<TablePlan> = Vec::with_capacity(chosen.len());
+    let mut refused = Vec::new();
     for t in chosen {
         let spec = selection.specs.get(&t.name).unwrap_or(&empty);
-        plans.push(plan_table(
+        match plan_table(
             t,
             spec,
             &selection.specs,
             &chosen_names,
             &index_name_uses,
             now_micros,
-        )?);
+        ) {
+            Ok(p) => plans.push(p),
+            Err(error @ Error::UnsupportedType { .. }) => refused.push(Refused {
+                source: t.name.clone(),
+                error,
+            }),
+            Err(e) => return Err(e),
+        }
     }
     let rels = apply_rules(catalog, &selection.relationships)?;
     add_relationship_keys(
@@ -390,7 +426,149 @@ pub fn plan(catalog: &Catalog, selection: &Selection) -> Result<Vec<TablePlan>> 
             )));
         }
     }
-    Ok(plans)
+    unique_relation_names(&mut plans, &[], false)?;
+    Ok((plans, refused))
+}
+
+/// A relation that already exists in the target schema.
+#[derive(Debug, Clone)]
+pub struct ExistingRelation {
+    pub name: String,
+    /// What it is, as a person says it: table, index, sequence, view…
+    pub kind: String,
+    /// The table it belongs to (an index's table, a sequence's owner; a table itself).
+    pub owner: Option<String>,
+}
+
+/// The staging and key-map tables barge creates for a target table (see `sink::postgres`).
+pub fn helper_tables(target: &str) -> [String; 2] {
+    [
+        staging_name(target),
+        staging_name(&format!("keymap_{target}")),
+    ]
+}
+
+/// `_barge_<target>`, cut to PostgreSQL's 63 bytes with a hash of the whole name.
+pub fn staging_name(target: &str) -> String {
+    let name = format!("_barge_{target}");
+    if name.len() <= 63 {
+        return name;
+    }
+    let hash = target.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    });
+    format!(
+        "{}_{:08x}",
+        truncate_ident(&name[..50.min(name.len())]),
+        hash as u32
+    )
+}
+
+/// MySQL index names are per table; PostgreSQL's share one namespace per schema with
+/// tables, sequences and views. Give every index (and primary key) barge creates a name no
+/// other relation has: not the plan's own tables, keys and indexes, nor what `existing`
+/// holds in the target schema (except what belongs to a table `replace` drops first).
+/// A changed name is noted in the table's report. A target table whose name another kind
+/// of relation holds is an error, before any data moves.
+pub fn unique_relation_names(
+    plans: &mut [TablePlan],
+    existing: &[ExistingRelation],
+    replace: bool,
+) -> Result<()> {
+    let targets: BTreeSet<String> = plans.iter().map(|p| p.target.clone()).collect();
+    let helpers: BTreeSet<String> = targets.iter().flat_map(|t| helper_tables(t)).collect();
+    // Free for table `t`: absent, or belonging to `t` itself when `t` is replaced (dropped
+    // in the same transaction that creates the new names), or to a staging table.
+    let holder = |name: &str, t: &str| -> Option<&ExistingRelation> {
+        existing.iter().find(|e| {
+            e.name == name
+                && !e.owner.as_deref().is_some_and(|o| helpers.contains(o))
+                && !(replace && e.owner.as_deref() == Some(t))
+        })
+    };
+    for p in plans.iter() {
+        if let Some(e) = holder(&p.target, &p.target).filter(|e| e.kind != "table") {
+            return Err(Error::TargetMismatch {
+                table: p.target.clone(),
+                detail: format!(
+                    "the name is taken by the {} {}{} in the target schema",
+                    e.kind,
+                    e.name,
+                    e.owner
+                        .as_ref()
+                        .map(|o| format!(" (of table {o})"))
+                        .unwrap_or_default()
+                ),
+            });
+        }
+    }
+    // Names the plan itself uses; tables first, since they cannot be renamed.
+    let mut used: BTreeMap<String, String> = BTreeMap::new();
+    for t in &targets {
+        used.insert(t.clone(), format!("table {t}"));
+    }
+    for h in &helpers {
+        used.insert(h.clone(), "a barge staging table".into());
+    }
+    for p in plans.iter_mut() {
+        let target = p.target.clone();
+        let mut names: Vec<(&'static str, &mut String)> = Vec::new();
+        if !p.primary_key.is_empty() {
+            names.push(("primary key", &mut p.primary_key_name));
+        }
+        for i in p.indexes.iter_mut() {
+            names.push(("index", &mut i.name));
+        }
+        let mut notes = Vec::new();
+        for (what, name) in names {
+            let taken_by = |n: &str, used: &BTreeMap<String, String>| -> Option<String> {
+                used.get(n).cloned().or_else(|| {
+                    holder(n, &target).map(|e| {
+                        format!(
+                            "the {} {}{} in the target schema",
+                            e.kind,
+                            e.name,
+                            e.owner
+                                .as_ref()
+                                .filter(|o| **o != e.name)
+                                .map(|o| format!(" of table {o}"))
+                                .unwrap_or_default()
+                        )
+                    })
+                })
+            };
+            let Some(by) = taken_by(name, &used) else {
+                used.insert(name.clone(), format!("{what} {name} of table {target}"));
+                continue;
+            };
+            let prefixed = format!("{target}_{name}");
+            let mut candidate = truncate_ident(&prefixed);
+            let mut n = 2;
+            while candidate == *name || taken_by(&candidate, &used).is_some() {
+                let suffix = format!("_{n}");
+                candidate = format!("{}{suffix}", truncate_to(&prefixed, 63 - suffix.len()));
+                n += 1;
+            }
+            notes.push(format!(
+                "{what} {name} is created as {candidate}: PostgreSQL index names are per schema, and {name} is {by}"
+            ));
+            used.insert(
+                candidate.clone(),
+                format!("{what} {candidate} of table {target}"),
+            );
+            *name = candidate;
+        }
+        p.notes.extend(notes);
+    }
+    Ok(())
+}
+
+fn truncate_to(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// The relationships after the job's rules: inferred minus rejected, plus added.
@@ -636,6 +814,7 @@ fn plan_table(
     let mut warnings = Vec::new();
     let mut columns = Vec::new();
     let mut target_columns = Vec::new();
+    let mut on_update_now = Vec::new();
     let bad = |what: &str, col: &str| {
         Error::Selection(format!(
             "table {}: {what} names no column `{col}` of the source table",
@@ -655,17 +834,44 @@ fn plan_table(
     let tname = |c: &str| renamed(specs, &t.name, c).to_string();
     let target = spec.target.clone().unwrap_or_else(|| t.name.clone());
     for c in t.columns.iter().filter(|c| !dropped(&c.name)) {
-        let m = map_mysql(c).ok_or_else(|| Error::UnsupportedType {
+        let cast = spec
+            .cast
+            .iter()
+            .find(|(col, _)| *col == c.name)
+            .map(|(_, ty)| ty);
+        let mut m = map_mysql(c).ok_or_else(|| Error::UnsupportedType {
             table: t.name.clone(),
             column: c.name.clone(),
             sql_type: c.column_type.clone(),
         })?;
-        let default_sql = translate_default(c, &m, &mut warnings, &t.name);
-        if let Some(on_update) = &c.on_update {
+        // A TINYINT(1) cast to a number is read as the integer it is, not as a boolean.
+        let numeric_cast = matches!(
+            cast,
+            Some(PgType::SmallInt | PgType::Integer | PgType::BigInt | PgType::Numeric(_))
+        );
+        if m.decode == Decode::Bool01 && numeric_cast {
+            m = crate::types::tinyint_integer();
+        }
+        if let (Some(v), None) = (c.non_boolean, cast) {
             warnings.push(format!(
-                "{}.{}: `ON UPDATE {on_update}` is not carried over (PostgreSQL needs a trigger for it)",
+                "{}.{}: TINYINT(1) holds values other than 0 and 1 (such as {v}), so it becomes \
+                 smallint, not boolean",
                 t.name, c.name
             ));
+        }
+        let default_sql = translate_default(c, &m, &mut warnings, &t.name);
+        if let Some(on_update) = &c.on_update {
+            let now = ["current_timestamp", "now(", "localtimestamp", "localtime"]
+                .iter()
+                .any(|p| on_update.to_ascii_lowercase().starts_with(p));
+            if now && matches!(m.pg, PgType::Timestamp(_) | PgType::Timestamptz(_)) {
+                on_update_now.push(tname(&c.name));
+            } else {
+                warnings.push(format!(
+                    "{}.{}: `ON UPDATE {on_update}` is not carried over (barge keeps only ON UPDATE CURRENT_TIMESTAMP, as a trigger)",
+                    t.name, c.name
+                ));
+            }
         }
         let check = m.enum_values.as_ref().map(|vals| {
             // MySQL stores '' for an invalid ENUM value in non-strict mode, so allow it.
@@ -686,12 +892,7 @@ fn plan_table(
             )
         });
         let temporal = matches!(m.decode, Decode::Date | Decode::DateTime);
-        let pg = spec
-            .cast
-            .iter()
-            .find(|(col, _)| *col == c.name)
-            .map(|(_, ty)| ty.clone())
-            .unwrap_or_else(|| m.pg.clone());
+        let pg = cast.cloned().unwrap_or_else(|| m.pg.clone());
         target_columns.push(TargetColumn {
             name: tname(&c.name),
             pg,
@@ -821,6 +1022,7 @@ fn plan_table(
         _ => None,
     };
 
+    let primary_key_name = truncate_ident(&format!("{target}_pkey"));
     Ok(TablePlan {
         source: t.name.clone(),
         target,
@@ -836,6 +1038,7 @@ fn plan_table(
         batch_rows: spec.batch_rows.map(|b| b.max(1)),
         new_keys: spec.new_keys,
         remaps: vec![],
+        primary_key_name,
         primary_key,
         indexes,
         foreign_keys,
@@ -843,7 +1046,9 @@ fn plan_table(
         sequence_floor: t.auto_increment.map(|a| a.saturating_sub(1)),
         split_key,
         estimated_rows: t.estimated_rows,
+        on_update_now,
         warnings,
+        notes: vec![],
     })
 }
 
@@ -890,14 +1095,7 @@ fn apply_custom(
 
 /// PostgreSQL identifiers are at most 63 bytes; cut on a character boundary.
 pub fn truncate_ident(s: &str) -> String {
-    if s.len() <= 63 {
-        return s.to_string();
-    }
-    let mut end = 63;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_string()
+    truncate_to(s, 63).to_string()
 }
 
 /// Translate a MySQL column default into PostgreSQL SQL, or leave it out with a warning.
@@ -1051,6 +1249,9 @@ pub fn render(catalog: &Catalog, plans: &[TablePlan], schema: &str) -> String {
         }
         if let Some(f) = &p.barge_filter {
             let _ = writeln!(out, "    barge checks: {}", one_line(f));
+        }
+        for n in &p.notes {
+            let _ = writeln!(out, "  note: {n}");
         }
         for w in &p.warnings {
             let _ = writeln!(out, "  warning: {w}");

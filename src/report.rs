@@ -24,13 +24,19 @@ pub struct TableReport {
     pub rows_written: u64,
     /// Rows read but left out by a filter barge evaluated.
     pub rows_filtered: u64,
-    /// Per column: zero or impossible dates written as NULL.
+    /// Per column: zero dates (`0000-00-00`) written as NULL.
     pub zero_dates_nulled: BTreeMap<String, u64>,
+    /// Per column: partial dates (a zero month or day, `1978-00-00`) written as NULL.
+    pub partial_dates_nulled: BTreeMap<String, u64>,
+    /// Per column: impossible dates (`2024-02-30`, year 0) written as NULL.
+    pub impossible_dates_nulled: BTreeMap<String, u64>,
     pub partitions: usize,
     pub seconds: f64,
     pub rows_per_second: f64,
     pub error: Option<String>,
     pub warnings: Vec<String>,
+    /// What barge changed or added on the way (renamed indexes, triggers), not problems.
+    pub notes: Vec<String>,
     /// Per remapped key column: rows whose parent key did not exist, loaded with NULL.
     pub orphans_nulled: BTreeMap<String, u64>,
     /// Per remapped key column: such rows left out (written to `rejects_file`).
@@ -54,6 +60,53 @@ pub struct Report {
     pub rows_per_second: f64,
 }
 
+impl TableReport {
+    /// A table that failed before any of its rows moved.
+    pub fn failed(source: &str, error: String) -> TableReport {
+        TableReport {
+            error: Some(error),
+            ..TableReport::empty(source, source, Status::Failed)
+        }
+    }
+
+    /// A table's line before (or without) any rows moving.
+    pub fn empty(source: &str, target: &str, status: Status) -> TableReport {
+        TableReport {
+            source: source.to_string(),
+            target: target.to_string(),
+            status,
+            source_rows: 0,
+            rows_read: 0,
+            rows_written: 0,
+            rows_filtered: 0,
+            zero_dates_nulled: Default::default(),
+            partial_dates_nulled: Default::default(),
+            impossible_dates_nulled: Default::default(),
+            partitions: 0,
+            seconds: 0.0,
+            rows_per_second: 0.0,
+            error: None,
+            warnings: vec![],
+            notes: vec![],
+            orphans_nulled: Default::default(),
+            orphans_skipped: Default::default(),
+            rejects_file: None,
+        }
+    }
+
+    /// Dates of every kind written as NULL.
+    pub fn dates_nulled(&self) -> u64 {
+        [
+            &self.zero_dates_nulled,
+            &self.partial_dates_nulled,
+            &self.impossible_dates_nulled,
+        ]
+        .iter()
+        .flat_map(|m| m.values())
+        .sum()
+    }
+}
+
 impl Report {
     /// True when every table loaded and verified and nothing else failed.
     pub fn ok(&self) -> bool {
@@ -75,7 +128,7 @@ impl Report {
             "status",
             "rows read",
             "rows written",
-            "zero dates",
+            "dates → NULL",
             "parts",
             "time s",
             "rows/s",
@@ -93,7 +146,7 @@ impl Report {
                     format!("{:?}", t.status).to_lowercase(),
                     t.rows_read.to_string(),
                     t.rows_written.to_string(),
-                    t.zero_dates_nulled.values().sum::<u64>().to_string(),
+                    t.dates_nulled().to_string(),
                     t.partitions.to_string(),
                     format!("{:.2}", t.seconds),
                     format!("{:.0}", t.rows_per_second),
@@ -111,7 +164,7 @@ impl Report {
             self.rows_written.to_string(),
             self.tables
                 .iter()
-                .map(|t| t.zero_dates_nulled.values().sum::<u64>())
+                .map(TableReport::dates_nulled)
                 .sum::<u64>()
                 .to_string(),
             self.tables
@@ -138,12 +191,22 @@ impl Report {
                     t.source, t.rows_filtered
                 );
             }
-            for (col, n) in &t.zero_dates_nulled {
-                if *n > 0 {
+            for (kind, counts) in [
+                ("zero date(s) (0000-00-00)", &t.zero_dates_nulled),
+                (
+                    "partial date(s) (a zero month or day, like 1978-00-00)",
+                    &t.partial_dates_nulled,
+                ),
+                (
+                    "impossible date(s) (like 2024-02-30)",
+                    &t.impossible_dates_nulled,
+                ),
+            ] {
+                for (col, n) in counts {
                     let _ = writeln!(
                         out,
-                        "note: {}.{}: {n} zero/invalid date(s) written as NULL",
-                        t.source, col
+                        "note: {}.{col}: {n} {kind} written as NULL (--zero-dates error refuses them)",
+                        t.source
                     );
                 }
             }
@@ -161,6 +224,9 @@ impl Report {
                     t.source,
                     t.rejects_file.as_deref().unwrap_or("the reject file")
                 );
+            }
+            for n in &t.notes {
+                let _ = writeln!(out, "note: {n}");
             }
             for w in &t.warnings {
                 let _ = writeln!(out, "warning: {w}");

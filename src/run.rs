@@ -6,7 +6,7 @@
 use crate::catalog::mysql::introspect;
 use crate::connect::{mysql_conn, mysql_pool, pg_connect};
 use crate::error::{Context, Error, Result, Side};
-use crate::plan::{plan, Mode, Selection, TablePlan};
+use crate::plan::{plan_each, Mode, Selection, TablePlan};
 use crate::report::{Report, Status, TableReport};
 use crate::sink::postgres::{self as pg, qualified, quote_ident};
 use crate::source::mysql::{int_of, quote_ident as my_ident, read_partition, ReadSpec, ReadStats};
@@ -42,6 +42,11 @@ pub struct CopyOptions {
     /// writers are held off for a moment (FLUSH TABLES WITH READ LOCK, or LOCK TABLES … READ
     /// on the tables read when the user lacks RELOAD). For copying from a live database.
     pub consistent: bool,
+    /// Dates PostgreSQL cannot hold (`0000-00-00`, `1978-00-00`, `2024-02-30`): written as
+    /// NULL and counted by kind, or refused.
+    pub zero_dates: crate::temporal::ZeroDates,
+    /// Keep MySQL's `ON UPDATE CURRENT_TIMESTAMP` as a BEFORE UPDATE trigger on the table.
+    pub on_update_triggers: bool,
 }
 
 impl Default for CopyOptions {
@@ -57,6 +62,8 @@ impl Default for CopyOptions {
             reject_dir: "barge-rejects".into(),
             max_memory_keymap: 20_000_000,
             consistent: false,
+            zero_dates: Default::default(),
+            on_update_triggers: true,
         }
     }
 }
@@ -107,6 +114,7 @@ struct Shared {
     mode: Mode,
     drop: bool,
     batch_rows: usize,
+    zero_dates: crate::temporal::ZeroDates,
     plans: Vec<Arc<TablePlan>>,
     arrow: Vec<Arc<Schema>>,
     source_rows: Vec<u64>,
@@ -173,6 +181,65 @@ impl Shared {
     }
 }
 
+/// Whether each table's `ON UPDATE CURRENT_TIMESTAMP` columns get their trigger, and say so.
+fn settle_on_update(plans: &mut [TablePlan], opts: &CopyOptions) {
+    for p in plans.iter_mut().filter(|p| !p.on_update_now.is_empty()) {
+        let cols = p.on_update_now.join(", ");
+        let why = if !opts.on_update_triggers {
+            "--no-on-update-triggers"
+        } else if opts.mode == Mode::DataOnly {
+            "--data-only creates nothing in the target"
+        } else {
+            p.notes.push(format!(
+                "{}: ON UPDATE CURRENT_TIMESTAMP on {cols} kept as trigger \
+                 on_update_current_timestamp",
+                p.target
+            ));
+            continue;
+        };
+        p.warnings.push(format!(
+            "{}: ON UPDATE CURRENT_TIMESTAMP on {cols} is not carried over ({why}): updates \
+             will no longer change these columns",
+            p.target
+        ));
+        p.on_update_now.clear();
+    }
+}
+
+/// Read the catalog and plan the copy. The TINYINT(1) columns read as booleans are checked
+/// first where that is cheap; one holding other values is planned as the integer it is.
+async fn plan_source(
+    conn: &mut mysql_async::Conn,
+    database: &str,
+    opts: &CopyOptions,
+) -> Result<(
+    crate::catalog::Catalog,
+    Vec<TablePlan>,
+    Vec<crate::plan::Refused>,
+)> {
+    let mut catalog = introspect(conn, database).await?;
+    let (mut plans, mut refused) = plan_each(&catalog, &opts.selection)?;
+    let booleans: Vec<(String, String)> = plans
+        .iter()
+        .flat_map(|p| {
+            p.read_columns()
+                .into_iter()
+                .filter(|(_, m)| m.decode == crate::types::Decode::Bool01)
+                .map(|(c, _)| (p.source.clone(), c))
+        })
+        .collect();
+    if !booleans.is_empty() {
+        crate::catalog::mysql::probe_tinyint_booleans(conn, database, &mut catalog, &booleans)
+            .await?;
+        (plans, refused) = plan_each(&catalog, &opts.selection)?;
+    }
+    for p in &plans {
+        pg::check_encodable(p)?;
+    }
+    settle_on_update(&mut plans, opts);
+    Ok((catalog, plans, refused))
+}
+
 /// Read the source catalog and plan the copy, touching nothing: what `barge plan` shows.
 pub async fn plan_only(
     from: &DbUrl,
@@ -186,12 +253,11 @@ pub async fn plan_only(
     let pool = mysql_pool(from, 1)?;
     let result = async {
         let mut conn = mysql_conn(&pool, from, Side::Source).await?;
-        let catalog = introspect(&mut conn, &database).await?;
-        let plans = plan(&catalog, &opts.selection)?;
-        for p in &plans {
-            pg::check_encodable(p)?;
+        let (catalog, plans, refused) = plan_source(&mut conn, &database, opts).await?;
+        match refused.into_iter().next() {
+            Some(r) => Err(r.error),
+            None => Ok((catalog, plans)),
         }
-        Ok((catalog, plans))
     }
     .await;
     let _ = pool.disconnect().await;
@@ -227,10 +293,14 @@ async fn copy_inner(
 ) -> Result<Report> {
     let mut conn = mysql_conn(&pool, from, Side::Source).await?;
     let mut control = pg_connect(to, Side::Target).await?;
-    let catalog = introspect(&mut conn, database).await?;
-    let mut plans = plan(&catalog, &opts.selection)?;
-    for p in &plans {
-        pg::check_encodable(p)?;
+    let (_, mut plans, refused) = plan_source(&mut conn, database, opts).await?;
+    // Tables that cannot be copied are reported failed; the others still load.
+    let refused: Vec<TableReport> = refused
+        .into_iter()
+        .map(|r| TableReport::failed(&r.source, crate::url::redact(&r.error.to_string())))
+        .collect();
+    if plans.is_empty() {
+        return Ok(finish_report(from, to, opts, refused, vec![], started));
     }
     tracing::info!(
         "planned {} tables in {:.3}s",
@@ -266,6 +336,10 @@ async fn copy_inner(
         _ => {}
     }
 
+    // Index names must not collide with what the target schema already holds.
+    let relations = pg::existing_relations(&control, &schema).await?;
+    crate::plan::unique_relation_names(&mut plans, &relations, opts.drop)?;
+
     if opts.drop && !existing.is_empty() {
         // Replacing a table drops the foreign keys other tables hold on it (CASCADE); say so
         // for those outside this copy, which barge will not recreate.
@@ -296,9 +370,17 @@ async fn copy_inner(
         ))
         .await
         .ctx(format!("creating schema {schema}"))?;
+    if plans.iter().any(|p| !p.on_update_now.is_empty()) {
+        control
+            .batch_execute(&pg::on_update_function_sql(&schema))
+            .await
+            .ctx("creating the ON UPDATE CURRENT_TIMESTAMP trigger function")?;
+    }
 
     if opts.mode == Mode::SchemaOnly {
-        return schema_only(&control, &schema, &plans, opts, from, to, started).await;
+        let mut report = schema_only(&control, &schema, &plans, opts, from, to, started).await?;
+        report.tables.extend(refused);
+        return Ok(report);
     }
 
     let mut snapshots = if opts.consistent {
@@ -308,6 +390,8 @@ async fn copy_inner(
         None
     };
 
+    // Per table: a failure before its load (counting, staging), which leaves it out alone.
+    let mut early: Vec<Option<String>> = vec![None; plans.len()];
     // Count and split each table (inside the snapshot, when there is one).
     let mut source_rows = Vec::with_capacity(plans.len());
     let mut work = Vec::new();
@@ -316,14 +400,22 @@ async fn copy_inner(
             Some(s) => &mut s[0],
             None => &mut conn,
         };
-        let (count, ranges) = partition(
+        let (count, ranges) = match partition(
             counter,
             database,
             p,
             p.jobs.unwrap_or(jobs),
             opts.min_partition_rows,
         )
-        .await?;
+        .await
+        {
+            Ok(counted) => counted,
+            Err(e) => {
+                early[i] = Some(e.to_string());
+                source_rows.push(0);
+                continue;
+            }
+        };
         source_rows.push(count);
         match ranges {
             Some(rs) => work.extend(rs.into_iter().map(|r| {
@@ -357,12 +449,14 @@ async fn copy_inner(
         started.elapsed().as_secs_f64()
     );
     for (i, p) in plans.iter().enumerate() {
+        if early[i].is_some() {
+            continue;
+        }
         if let Err(e) = pg::prepare_staging(&control, &schema, p, opts.mode).await {
-            // Leave nothing behind: drop the staging tables made so far.
-            for q in &plans[..i] {
-                pg::drop_staging(&control, &schema, q).await;
-            }
-            return Err(e);
+            // This table alone is left out; what it made is dropped at the end.
+            early[i] = Some(e.to_string());
+            work.retain(|(_, w)| w.table != i);
+            parts[i] = 0;
         }
     }
     tracing::info!(
@@ -380,6 +474,7 @@ async fn copy_inner(
         mode: opts.mode,
         drop: opts.drop,
         batch_rows: opts.batch_rows.max(1),
+        zero_dates: opts.zero_dates,
         arrow: plans.iter().map(|p| p.reader_schema()).collect(),
         plans: plans.into_iter().map(Arc::new).collect(),
         source_rows,
@@ -387,20 +482,21 @@ async fn copy_inner(
         progress: parts
             .iter()
             .zip(&widths)
-            .map(|(&n, &(ncols, ntarget))| {
+            .zip(&early)
+            .map(|((&n, &(ncols, ntarget)), early)| {
                 Mutex::new(Progress {
                     remaining: n,
                     read: ReadStats {
                         rows: 0,
-                        nulled_dates: vec![0; ncols],
+                        nulled_dates: vec![Default::default(); ncols],
                     },
                     written: 0,
                     filtered: 0,
                     nulls: vec![0; ntarget],
                     started: None,
                     seconds: 0.0,
-                    status: None,
-                    error: None,
+                    status: early.as_ref().map(|_| Status::Failed),
+                    error: early.as_ref().map(|e| crate::url::redact(e)),
                     loaded: false,
                     orphans_nulled: Default::default(),
                     orphans_skipped: Default::default(),
@@ -557,6 +653,7 @@ async fn copy_inner(
             let prog = shared.progress[i].lock().unwrap();
             table_report(p, shared.source_rows[i], parts[i], &prog)
         })
+        .chain(refused)
         .collect();
     Ok(finish_report(from, to, opts, tables, errors, started))
 }
@@ -568,13 +665,14 @@ fn table_report(
     prog: &Progress,
 ) -> TableReport {
     // Kept columns only (not those read just for expressions).
-    let zero_dates_nulled = p
-        .columns
-        .iter()
-        .zip(&prog.read.nulled_dates)
-        .filter(|(_, n)| **n > 0)
-        .map(|((name, _), n)| (name.clone(), *n))
-        .collect();
+    let nulled = |kind: fn(&crate::temporal::NulledDates) -> u64| {
+        p.columns
+            .iter()
+            .zip(&prog.read.nulled_dates)
+            .filter(|(_, n)| kind(n) > 0)
+            .map(|((name, _), n)| (name.clone(), kind(n)))
+            .collect()
+    };
     TableReport {
         source: p.source.clone(),
         target: p.target.clone(),
@@ -583,7 +681,9 @@ fn table_report(
         rows_read: prog.read.rows,
         rows_written: prog.written,
         rows_filtered: prog.filtered,
-        zero_dates_nulled,
+        zero_dates_nulled: nulled(|n| n.zero),
+        partial_dates_nulled: nulled(|n| n.partial),
+        impossible_dates_nulled: nulled(|n| n.impossible),
         partitions,
         seconds: prog.seconds,
         rows_per_second: if prog.seconds > 0.0 {
@@ -593,6 +693,7 @@ fn table_report(
         },
         error: prog.error.clone(),
         warnings: p.warnings.clone(),
+        notes: p.notes.clone(),
         orphans_nulled: prog.orphans_nulled.clone(),
         orphans_skipped: prog.orphans_skipped.clone(),
         rejects_file: prog.rejects_file.clone(),
@@ -668,22 +769,9 @@ async fn schema_only(
     let tables = plans
         .iter()
         .map(|p| TableReport {
-            source: p.source.clone(),
-            target: p.target.clone(),
-            status: Status::Ok,
-            source_rows: 0,
-            rows_read: 0,
-            rows_written: 0,
-            rows_filtered: 0,
-            zero_dates_nulled: Default::default(),
-            partitions: 0,
-            seconds: 0.0,
-            rows_per_second: 0.0,
-            error: None,
             warnings: p.warnings.clone(),
-            orphans_nulled: Default::default(),
-            orphans_skipped: Default::default(),
-            rejects_file: None,
+            notes: p.notes.clone(),
+            ..TableReport::empty(&p.source, &p.target, Status::Ok)
         })
         .collect();
     Ok(finish_report(from, to, opts, tables, vec![], started))
@@ -834,7 +922,7 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) -> toki
                 Ok((read, loaded)) => {
                     prog.read.rows += read.rows;
                     for (a, b) in prog.read.nulled_dates.iter_mut().zip(&read.nulled_dates) {
-                        *a += b;
+                        a.merge(b);
                     }
                     prog.written += loaded.written;
                     prog.filtered += loaded.filtered;
@@ -1105,6 +1193,7 @@ async fn run_partition(
         filter: plan.filter.clone(),
         batch_rows: plan.batch_rows.unwrap_or(shared.batch_rows),
         batch_bytes: BATCH_BYTES,
+        zero_dates: shared.zero_dates,
     };
     let reader = tokio::spawn(async move {
         let r = read_partition(&mut conn, &spec, tx).await;

@@ -1,8 +1,91 @@
 //! Calendar arithmetic for dates and times, in days and microseconds since 1970-01-01
 //! (Arrow's epoch). MySQL can store dates that do not exist (0000-00-00, 2024-02-00,
-//! 2024-02-30); those give `None` so the reader can turn them into NULL and count them.
+//! 2024-02-30); those give `None` so the reader can turn them into NULL (or refuse them) and
+//! count them by kind (`DateFault`).
 
 pub const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// Why a MySQL date has no PostgreSQL value. The report counts each kind apart: a zero date
+/// usually means "unknown", a partial one (`1978-00-00`) still carries a year a user may
+/// want to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateFault {
+    /// `0000-00-00` (with any time of day).
+    Zero,
+    /// A zero month or day in an otherwise given date: `1978-00-00`, `2024-02-00`.
+    Partial,
+    /// Every part given, but no such date or time: `2024-02-30` (ALLOW_INVALID_DATES),
+    /// year 0, a time past 23:59:59.
+    Impossible,
+}
+
+impl DateFault {
+    /// Classify a date that `days_from_civil`/`micros_from_civil` refused.
+    pub fn of(y: i32, m: u32, d: u32) -> DateFault {
+        match (y, m, d) {
+            (0, 0, 0) => DateFault::Zero,
+            (_, 0, _) | (_, _, 0) => DateFault::Partial,
+            _ => DateFault::Impossible,
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            DateFault::Zero => "zero date",
+            DateFault::Partial => "partial date (a zero month or day)",
+            DateFault::Impossible => "impossible date",
+        }
+    }
+}
+
+/// What the reader does with a date PostgreSQL cannot hold (`--zero-dates`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ZeroDates {
+    /// Write NULL and count it by kind in the report (the default).
+    #[default]
+    Null,
+    /// Fail the table, naming the row: for users who cannot accept the loss.
+    Error,
+}
+
+impl ZeroDates {
+    pub fn parse(s: &str) -> Option<ZeroDates> {
+        match s {
+            "null" => Some(ZeroDates::Null),
+            "error" => Some(ZeroDates::Error),
+            _ => None,
+        }
+    }
+}
+
+/// Per column: dates written as NULL, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NulledDates {
+    pub zero: u64,
+    pub partial: u64,
+    pub impossible: u64,
+}
+
+impl NulledDates {
+    pub fn add(&mut self, f: DateFault) {
+        match f {
+            DateFault::Zero => self.zero += 1,
+            DateFault::Partial => self.partial += 1,
+            DateFault::Impossible => self.impossible += 1,
+        }
+    }
+
+    pub fn merge(&mut self, o: &NulledDates) {
+        self.zero += o.zero;
+        self.partial += o.partial;
+        self.impossible += o.impossible;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.zero + self.partial + self.impossible
+    }
+}
 
 fn is_leap(y: i32) -> bool {
     (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
@@ -140,6 +223,16 @@ mod tests {
         assert_eq!(days_from_civil(0, 0, 0), None);
         assert_eq!(days_from_civil(2024, 2, 0), None);
         assert_eq!(days_from_civil(2023, 2, 29), None);
+    }
+
+    #[test]
+    fn date_faults_by_kind() {
+        assert_eq!(DateFault::of(0, 0, 0), DateFault::Zero);
+        assert_eq!(DateFault::of(1978, 0, 0), DateFault::Partial);
+        assert_eq!(DateFault::of(2024, 2, 0), DateFault::Partial);
+        assert_eq!(DateFault::of(2024, 0, 15), DateFault::Partial);
+        assert_eq!(DateFault::of(2024, 2, 30), DateFault::Impossible);
+        assert_eq!(DateFault::of(0, 1, 1), DateFault::Impossible);
     }
 
     #[test]

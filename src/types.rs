@@ -161,6 +161,16 @@ fn m(decode: Decode, arrow: DataType, pg: PgType) -> Option<Mapping> {
     })
 }
 
+/// A TINYINT read as the small integer it is (also a TINYINT(1) that is no boolean).
+pub fn tinyint_integer() -> Mapping {
+    Mapping {
+        decode: Decode::Int16,
+        arrow: DataType::Int16,
+        pg: PgType::SmallInt,
+        enum_values: None,
+    }
+}
+
 /// The mapping table. `None` means barge cannot map the type; the caller turns that into an
 /// error naming table, column and type before any data moves.
 pub fn map_mysql(col: &Column) -> Option<Mapping> {
@@ -170,8 +180,11 @@ pub fn map_mysql(col: &Column) -> Option<Mapping> {
     let dt_prec = col.datetime_precision.unwrap_or(0).min(6);
     match col.data_type.as_str() {
         // TINYINT(1) is how MySQL spells boolean (BOOL is an alias for it).
-        "tinyint" if ct.starts_with("tinyint(1)") => m(Decode::Bool01, A::Boolean, PgType::Boolean),
-        "tinyint" | "year" => m(Decode::Int16, A::Int16, PgType::SmallInt),
+        // Unless it was found to hold other values (then it is a small integer).
+        "tinyint" if ct.starts_with("tinyint(1)") && col.non_boolean.is_none() => {
+            m(Decode::Bool01, A::Boolean, PgType::Boolean)
+        }
+        "tinyint" | "year" => Some(tinyint_integer()),
         "smallint" if !unsigned => m(Decode::Int16, A::Int16, PgType::SmallInt),
         "smallint" | "mediumint" => m(Decode::Int32, A::Int32, PgType::Integer),
         "int" | "integer" if !unsigned => m(Decode::Int32, A::Int32, PgType::Integer),
@@ -294,6 +307,9 @@ mod tests {
             map_mysql(&col("tinyint", "tinyint(4)")).unwrap().pg,
             PgType::SmallInt
         );
+        let mut holds_two = col("tinyint", "tinyint(1)");
+        holds_two.non_boolean = Some(2);
+        assert_eq!(map_mysql(&holds_two).unwrap().decode, Decode::Int16);
         assert_eq!(
             map_mysql(&col("smallint", "smallint(5) unsigned"))
                 .unwrap()

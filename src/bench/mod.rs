@@ -523,6 +523,7 @@ async fn orm_insert(
         filter: p.filter.clone(),
         batch_rows: 1000,
         batch_bytes: 8 << 20,
+        zero_dates: Default::default(),
     };
     let reader = tokio::spawn(async move { read_partition(&mut conn, &spec, tx).await });
     let encoder = CopyEncoder::new(

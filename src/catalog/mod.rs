@@ -64,6 +64,9 @@ pub struct Column {
     pub comment: Option<String>,
     /// MariaDB stores JSON as LONGTEXT with a `json_valid()` CHECK; this marks such columns.
     pub json_checked: bool,
+    /// A TINYINT(1) (MySQL's boolean) found to hold another value than 0 and 1: one such
+    /// value. It is then a small integer, not a boolean. See `mysql::probe_tinyint_booleans`.
+    pub non_boolean: Option<i64>,
 }
 
 /// Whether a reported default is a literal value or an SQL expression. The two servers

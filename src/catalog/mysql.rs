@@ -23,6 +23,51 @@ fn num(row: &Row, i: usize) -> Option<u64> {
     }
 }
 
+/// Tables up to this many rows (the server's estimate) are scanned whole to learn whether a
+/// TINYINT(1) is a boolean; larger ones only where the column leads an index.
+pub const TINYINT_SCAN_ROWS: u64 = 200_000;
+
+/// Find the TINYINT(1) columns (MySQL's boolean) of `columns` that hold another value than 0
+/// and 1, where that is cheap to learn: the column leads an index (a range read), or the
+/// table is small. Such a column is recorded as a small integer (`Column::non_boolean`).
+/// Elsewhere a stray value stays an error at read time, whose message names the `--cast`.
+pub async fn probe_tinyint_booleans(
+    conn: &mut Conn,
+    db: &str,
+    catalog: &mut Catalog,
+    columns: &[(String, String)],
+) -> Result<()> {
+    for (table, column) in columns {
+        let Some(t) = catalog.tables.iter_mut().find(|t| t.name == *table) else {
+            continue;
+        };
+        let indexed = t.primary_key.first() == Some(column)
+            || t.indexes.iter().any(|i| {
+                i.columns
+                    .first()
+                    .is_some_and(|c| c.name == *column && c.prefix.is_none())
+            });
+        if !indexed && t.estimated_rows > TINYINT_SCAN_ROWS {
+            continue;
+        }
+        let c = crate::source::mysql::quote_ident(column);
+        let found: Option<i64> = conn
+            .query_first(format!(
+                "SELECT {c} FROM {}.{} WHERE {c} < 0 OR {c} > 1 LIMIT 1",
+                crate::source::mysql::quote_ident(db),
+                crate::source::mysql::quote_ident(table)
+            ))
+            .await
+            .ctx(format!(
+                "checking whether {table}.{column} holds only 0 and 1"
+            ))?;
+        if let Some(col) = t.columns.iter_mut().find(|x| x.name == *column) {
+            col.non_boolean = found;
+        }
+    }
+    Ok(())
+}
+
 /// Read the catalog of database `db`. Only base tables (no views).
 pub async fn introspect(conn: &mut Conn, db: &str) -> Result<Catalog> {
     let version = crate::connect::mysql_version(conn).await?;
@@ -130,6 +175,7 @@ pub async fn introspect(conn: &mut Conn, db: &str) -> Result<Catalog> {
             auto_increment: extra_lc.contains("auto_increment"),
             on_update,
             comment: text(r, 12).filter(|c| !c.is_empty()),
+            non_boolean: None,
         });
     }
 

@@ -7,7 +7,7 @@
 //! complete: at worst a `_barge_*` staging table, which the next run drops.
 
 use crate::error::{Context, Error, Result};
-use crate::plan::{truncate_ident, Mode, TablePlan, TargetColumn};
+use crate::plan::{Mode, TablePlan, TargetColumn};
 use crate::sink::pg_copy::{CopyEncoder, HEADER, TRAILER};
 use arrow_array::RecordBatch;
 use bytes::{Bytes, BytesMut};
@@ -33,20 +33,7 @@ pub fn qualified(schema: &str, table: &str) -> String {
 
 /// The staging table's name: derived from the target name so a rerun finds and drops
 /// what a killed run left.
-pub fn staging_name(target: &str) -> String {
-    let name = format!("_barge_{target}");
-    if name.len() <= 63 {
-        return name;
-    }
-    let hash = target.bytes().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100000001b3)
-    });
-    format!(
-        "{}_{:08x}",
-        truncate_ident(&name[..50.min(name.len())]),
-        hash as u32
-    )
-}
+pub use crate::plan::staging_name;
 
 fn column_ddl(c: &TargetColumn, with_not_null: bool) -> String {
     let mut s = format!("{} {}", quote_ident(&c.name), c.pg);
@@ -90,7 +77,7 @@ pub fn create_table_sql(schema: &str, name: &str, plan: &TablePlan, full: bool) 
 fn primary_key_clause(plan: &TablePlan) -> String {
     format!(
         "CONSTRAINT {} PRIMARY KEY ({})",
-        quote_ident(&truncate_ident(&format!("{}_pkey", plan.target))),
+        quote_ident(&plan.primary_key_name),
         plan.primary_key
             .iter()
             .map(|c| quote_ident(c))
@@ -122,7 +109,70 @@ pub fn post_load_sql(schema: &str, plan: &TablePlan, nulls: &[u64]) -> Vec<Strin
     }
     out.extend(index_sql(schema, plan));
     out.extend(comment_sql(schema, plan));
+    out.extend(on_update_trigger_sql(schema, plan));
     out
+}
+
+/// The one trigger function behind every table's `ON UPDATE CURRENT_TIMESTAMP` columns, in
+/// the target schema. Its arguments come in pairs: a column name, and `timestamp` or
+/// `timestamptz`. As in MySQL, a column gets the current time when an UPDATE changes the
+/// row and does not change that column itself.
+pub const ON_UPDATE_FUNCTION: &str = "_barge_on_update_current_timestamp";
+
+pub fn on_update_function_sql(schema: &str) -> String {
+    format!(
+        "CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS $barge$
+DECLARE
+  new_row jsonb := to_jsonb(NEW);
+  old_row jsonb := to_jsonb(OLD);
+  changes jsonb := '{{}}';
+  i int := 0;
+BEGIN
+  IF new_row = old_row THEN
+    RETURN NEW;
+  END IF;
+  WHILE i < TG_NARGS LOOP
+    IF new_row -> TG_ARGV[i] IS NOT DISTINCT FROM old_row -> TG_ARGV[i] THEN
+      changes := changes || jsonb_build_object(TG_ARGV[i],
+        CASE TG_ARGV[i + 1] WHEN 'timestamptz' THEN to_jsonb(CURRENT_TIMESTAMP)
+                            ELSE to_jsonb(LOCALTIMESTAMP) END);
+    END IF;
+    i := i + 2;
+  END LOOP;
+  RETURN jsonb_populate_record(NEW, changes);
+END
+$barge$",
+        qualified(schema, ON_UPDATE_FUNCTION)
+    )
+}
+
+/// The table's `ON UPDATE CURRENT_TIMESTAMP` trigger, when it has such columns.
+pub fn on_update_trigger_sql(schema: &str, plan: &TablePlan) -> Option<String> {
+    if plan.on_update_now.is_empty() {
+        return None;
+    }
+    let args: Vec<String> = plan
+        .on_update_now
+        .iter()
+        .map(|name| {
+            let tz = plan
+                .target_columns
+                .iter()
+                .find(|c| &c.name == name)
+                .is_some_and(|c| matches!(c.pg, crate::types::PgType::Timestamptz(_)));
+            format!(
+                "{}, '{}'",
+                quote_literal(name),
+                if tz { "timestamptz" } else { "timestamp" }
+            )
+        })
+        .collect();
+    Some(format!(
+        "CREATE TRIGGER on_update_current_timestamp BEFORE UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION {}({})",
+        qualified(schema, &plan.target),
+        qualified(schema, ON_UPDATE_FUNCTION),
+        args.join(", ")
+    ))
 }
 
 fn index_sql(schema: &str, plan: &TablePlan) -> Vec<String> {
@@ -186,6 +236,7 @@ pub fn schema_only_sql(schema: &str, plan: &TablePlan) -> Vec<String> {
     let mut out = vec![create_table_sql(schema, &plan.target, plan, true)];
     out.extend(index_sql(schema, plan));
     out.extend(comment_sql(schema, plan));
+    out.extend(on_update_trigger_sql(schema, plan));
     out
 }
 
@@ -256,6 +307,42 @@ pub async fn existing_tables(
         .await
         .ctx("looking up target tables")?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Every relation in `schema`, with the table each belongs to: what names barge may not
+/// give its indexes (see `plan::unique_relation_names`).
+pub async fn existing_relations(
+    client: &Client,
+    schema: &str,
+) -> Result<Vec<crate::plan::ExistingRelation>> {
+    let rows = client
+        .query(
+            "SELECT c.relname::text, \
+               CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'i' THEN 'index' \
+                 WHEN 'I' THEN 'index' WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view' \
+                 WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table' \
+                 ELSE 'type' END, \
+               CASE WHEN c.relkind IN ('i', 'I') THEN \
+                      (SELECT t.relname::text FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid \
+                       WHERE x.indexrelid = c.oid) \
+                    WHEN c.relkind = 'S' THEN \
+                      (SELECT t.relname::text FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid \
+                       WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid \
+                         AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') LIMIT 1) \
+                    WHEN c.relkind IN ('r', 'p') THEN c.relname::text END \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1",
+            &[&schema],
+        )
+        .await
+        .ctx("looking up the relations in the target schema")?;
+    Ok(rows
+        .iter()
+        .map(|r| crate::plan::ExistingRelation {
+            name: r.get(0),
+            kind: r.get(1),
+            owner: r.get(2),
+        })
+        .collect())
 }
 
 /// For --data-only: the target table must take every source column, and every target column
@@ -472,7 +559,7 @@ async fn sequence_fixups(
 
 /// The table holding a remapped table's old → new keys, for the run's duration.
 pub fn keymap_name(target: &str) -> String {
-    staging_name(&format!("keymap_{target}"))
+    crate::plan::helper_tables(target)[1].clone()
 }
 
 /// What a remapped finish did with orphans: per column, rows nulled or skipped.

@@ -30,13 +30,15 @@ pub struct ReadSpec {
     pub batch_rows: usize,
     /// Flush a batch early once its values exceed this many bytes (wide text/blob rows).
     pub batch_bytes: usize,
+    /// Dates PostgreSQL cannot hold: NULL (counted) or an error.
+    pub zero_dates: temporal::ZeroDates,
 }
 
 #[derive(Debug, Default, Clone)]
 pub struct ReadStats {
     pub rows: u64,
-    /// Per column (same order as the spec): zero or impossible dates turned into NULL.
-    pub nulled_dates: Vec<u64>,
+    /// Per column (same order as the spec): dates PostgreSQL cannot hold, turned into NULL.
+    pub nulled_dates: Vec<temporal::NulledDates>,
 }
 
 pub fn quote_ident(name: &str) -> String {
@@ -104,7 +106,7 @@ pub async fn read_partition(
         .collect::<Result<_>>()?;
     let mut stats = ReadStats {
         rows: 0,
-        nulled_dates: vec![0; builders.len()],
+        nulled_dates: vec![Default::default(); builders.len()],
     };
     let key_index = spec
         .key_column
@@ -127,27 +129,45 @@ pub async fn read_partition(
             if let Value::Bytes(bytes) = v {
                 bytes_in_batch += bytes.len();
             }
-            match b.append(v) {
-                Ok(Appended::Value) => {}
-                Ok(Appended::NulledDate) => stats.nulled_dates[i] += 1,
-                Err(detail) => {
-                    let at = key_index
-                        .and_then(|k| row.as_ref(k))
-                        .map(|k| {
-                            format!(
-                                " (row with {} = {})",
-                                spec.columns[key_index.unwrap()].0,
-                                k.as_sql(true)
-                            )
-                        })
-                        .unwrap_or_default();
-                    return Err(Error::Value {
-                        table: spec.table.to_string(),
-                        column: spec.columns[i].0.clone(),
-                        detail: format!("{detail}{at}"),
-                    });
+            let refused = match b.append(v) {
+                Ok(Appended::Value) => continue,
+                Ok(Appended::NulledDate(fault)) if spec.zero_dates == temporal::ZeroDates::Null => {
+                    stats.nulled_dates[i].add(fault);
+                    continue;
                 }
-            }
+                Ok(Appended::NulledDate(fault)) => format!(
+                    "{} {} has no PostgreSQL value, and --zero-dates error refuses to write it \
+                     as NULL",
+                    fault.describe(),
+                    v.as_sql(true)
+                ),
+                Err(detail) => detail,
+            };
+            let at = key_index
+                .and_then(|k| row.as_ref(k))
+                .map(|k| {
+                    format!(
+                        " (row with {} = {})",
+                        spec.columns[key_index.unwrap()].0,
+                        k.as_sql(true)
+                    )
+                })
+                .unwrap_or_default();
+            let (column, m) = &spec.columns[i];
+            let hint = if m.decode == Decode::Bool01 {
+                format!(
+                    "; copy it as a small integer with --cast {}.{column}=smallint (job files: \
+                     cast = {{ {column} = \"smallint\" }})",
+                    spec.table
+                )
+            } else {
+                String::new()
+            };
+            return Err(Error::Value {
+                table: spec.table.to_string(),
+                column: column.clone(),
+                detail: format!("{refused}{at}{hint}"),
+            });
         }
         rows_in_batch += 1;
         if rows_in_batch >= spec.batch_rows || bytes_in_batch >= spec.batch_bytes {
@@ -181,7 +201,8 @@ async fn send(
 #[derive(Debug, PartialEq, Eq)]
 pub enum Appended {
     Value,
-    NulledDate,
+    /// A date PostgreSQL cannot hold: NULL was appended.
+    NulledDate(temporal::DateFault),
 }
 
 /// A typed Arrow builder per column; `append` decodes one wire value into it.
@@ -338,7 +359,7 @@ impl ColumnBuilder {
                     Some(days) => b.append_value(days),
                     None => {
                         b.append_null();
-                        return Ok(Appended::NulledDate);
+                        return Ok(Appended::NulledDate(temporal::DateFault::of(y, m, d)));
                     }
                 },
                 None => return Err(format!("unexpected value {v:?} for a DATE")),
@@ -349,7 +370,11 @@ impl ColumnBuilder {
                         Some(t) => b.append_value(t),
                         None => {
                             b.append_null();
-                            return Ok(Appended::NulledDate);
+                            let fault = match temporal::days_from_civil(y, mo, d) {
+                                None => temporal::DateFault::of(y, mo, d),
+                                Some(_) => temporal::DateFault::Impossible,
+                            };
+                            return Ok(Appended::NulledDate(fault));
                         }
                     }
                 }

@@ -4,6 +4,10 @@
 //! server and how to start it; nothing is skipped.
 #![allow(dead_code)]
 
+mod identical;
+#[allow(unused_imports)]
+pub use identical::assert_table_identical;
+
 use barge::fixtures::FixtureSet;
 use barge::DbUrl;
 use mysql_async::prelude::Queryable;
