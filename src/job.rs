@@ -598,6 +598,26 @@ filter = "active = 1"
     }
 
     #[test]
+    fn zero_dates_and_on_update_triggers_per_route() {
+        let job = "[connections.a]\nurl = \"mysql://h/x\"\n[defaults]\nzero_dates = \"error\"\n\
+                   [[routes]]\ntables = \"*\"\nfrom = \"a\"\nto = \"a\"\n\
+                   [[routes]]\ntables = \"*\"\nfrom = \"a\"\nto = \"a\"\nzero_dates = \"null\"\non_update_triggers = false\n";
+        let j = Job::parse(job, "j.toml").unwrap();
+        let o: Vec<_> = j.routes.iter().map(|r| &r.options).collect();
+        assert_eq!(o[0].zero_dates, crate::temporal::ZeroDates::Error);
+        assert!(o[0].on_update_triggers);
+        assert_eq!(o[1].zero_dates, crate::temporal::ZeroDates::Null);
+        assert!(!o[1].on_update_triggers);
+        let e = Job::parse(&job.replace("\"error\"", "\"drop\""), "j.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("zero_dates: `drop` (expected null or error)"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn errors_point_at_the_file_and_line() {
         let e = Job::parse(
             "[connections.old]\nurl = \"mysql://h/x\"\nbogus = 1\n",

@@ -1484,3 +1484,103 @@ fn plan_expressions(
         texts,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Index, IndexColumn};
+
+    fn table(name: &str, indexes: &[&str]) -> Table {
+        let col = |n: &str| Column {
+            name: n.into(),
+            data_type: "int".into(),
+            column_type: "int(11)".into(),
+            ..Column::default()
+        };
+        Table {
+            name: name.into(),
+            columns: vec![col("id"), col("a")],
+            primary_key: vec!["id".into()],
+            indexes: indexes
+                .iter()
+                .map(|i| Index {
+                    name: i.to_string(),
+                    columns: vec![IndexColumn {
+                        name: "a".into(),
+                        prefix: None,
+                    }],
+                    kind: "BTREE".into(),
+                    ..Index::default()
+                })
+                .collect(),
+            ..Table::default()
+        }
+    }
+
+    fn names(plans: &[TablePlan]) -> Vec<String> {
+        plans
+            .iter()
+            .flat_map(|p| {
+                std::iter::once(p.primary_key_name.clone())
+                    .chain(p.indexes.iter().map(|i| i.name.clone()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn index_names_never_collide_with_other_relations() {
+        let catalog = Catalog {
+            database: "d".into(),
+            tables: vec![
+                table("t", &["t"]),
+                table("t_t", &[]),
+                table("u", &["t_pkey", "idx"]),
+            ],
+            ..Catalog::default()
+        };
+        let mut plans = plan(&catalog, &Selection::default()).unwrap();
+        // `t` is a table, `t_t` too, so the index `t` of t becomes t_t_2.
+        assert_eq!(
+            names(&plans),
+            ["t_pkey", "t_t_2", "t_t_pkey", "u_pkey", "u_t_pkey", "idx"]
+        );
+        assert!(plans[0].notes[0].contains("index t is created as t_t_2"));
+
+        let existing = |name: &str, kind: &str, owner: &str| ExistingRelation {
+            name: name.into(),
+            kind: kind.into(),
+            owner: Some(owner.into()),
+        };
+        // An index of a table outside the copy holds `idx`; one of `u` itself holds
+        // `u_pkey`: free when u is replaced, taken otherwise.
+        let target = [
+            existing("idx", "index", "other"),
+            existing("u_pkey", "index", "u"),
+        ];
+        let mut replaced = plans.clone();
+        unique_relation_names(&mut replaced, &target, true).unwrap();
+        assert_eq!(names(&replaced)[3..], ["u_pkey", "u_t_pkey", "u_idx"]);
+        unique_relation_names(&mut plans, &target, false).unwrap();
+        assert_eq!(names(&plans)[3..], ["u_u_pkey", "u_t_pkey", "u_idx"]);
+
+        // A target name held by a view is refused.
+        let view = ExistingRelation {
+            owner: None,
+            ..existing("t", "view", "")
+        };
+        let e = unique_relation_names(&mut plans, &[view], true).unwrap_err();
+        assert!(e.to_string().contains("taken by the view t"), "{e}");
+        // Long names stay within 63 bytes.
+        let long = "x".repeat(70);
+        let catalog = Catalog {
+            tables: vec![table(&long, &[&long])],
+            ..Catalog::default()
+        };
+        let plans = plan(&catalog, &Selection::default()).unwrap();
+        assert!(
+            names(&plans).iter().all(|n| n.len() <= 63),
+            "{:?}",
+            names(&plans)
+        );
+    }
+}

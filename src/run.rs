@@ -990,7 +990,10 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) -> toki
                     prog.stop_clock();
                     tracing::info!("{}: {} rows in {:.2}s", plan.source, rows, prog.seconds);
                 }
-                Err(e) => fail(&mut prog, e),
+                Err(e) => {
+                    let e = key_date_hint(plan, &prog.read.nulled_dates, e);
+                    fail(&mut prog, e)
+                }
             }
         }
     }
@@ -1155,6 +1158,29 @@ async fn finish_deferred(
             }
             Err(e) => fail(&mut prog, e),
         }
+    }
+}
+
+/// A primary key PostgreSQL refused because dates it cannot hold became NULL in a key
+/// column: say so, since "contains null values" names no cause the source shows.
+fn key_date_hint(plan: &TablePlan, nulled: &[crate::temporal::NulledDates], e: Error) -> Error {
+    let culprit = plan
+        .columns
+        .iter()
+        .zip(&plan.target_columns)
+        .zip(nulled)
+        .find(|((_, tc), n)| n.total() > 0 && plan.primary_key.contains(&tc.name));
+    match (e, culprit) {
+        (Error::Table { table, detail }, Some((((source, _), _), n))) => Error::Table {
+            table,
+            detail: format!(
+                "{detail}; {} date(s) of the key column {source} have no PostgreSQL value and \
+                 became NULL, which a primary key cannot hold: fix them in the source, or list \
+                 them with --zero-dates error",
+                n.total()
+            ),
+        },
+        (e, _) => e,
     }
 }
 

@@ -138,7 +138,10 @@ async fn a_failing_table_is_rolled_back_alone_and_the_others_load() {
     let report = db.copy(&db.options()).await.unwrap();
     assert!(!report.ok());
     let failed = [
-        ("daily", "contains null values"),
+        (
+            "daily",
+            "1 date(s) of the key column day have no PostgreSQL value",
+        ),
         ("settings", "creating staging table for settings"),
         (
             "devices",
