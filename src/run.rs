@@ -336,9 +336,12 @@ async fn copy_inner(
         _ => {}
     }
 
-    // Index names must not collide with what the target schema already holds.
-    let relations = pg::existing_relations(&control, &schema).await?;
-    crate::plan::unique_relation_names(&mut plans, &relations, opts.drop)?;
+    // Index names must not collide with what the target schema already holds
+    // (--data-only creates no index).
+    if opts.mode != Mode::DataOnly {
+        let relations = pg::existing_relations(&control, &schema).await?;
+        crate::plan::unique_relation_names(&mut plans, &relations, opts.drop)?;
+    }
 
     if opts.drop && !existing.is_empty() {
         // Replacing a table drops the foreign keys other tables hold on it (CASCADE); say so

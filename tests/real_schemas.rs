@@ -294,6 +294,18 @@ async fn tinyint1_holding_other_values_becomes_smallint_or_names_the_cast() {
     assert!(!ok && err.contains("TABLE.COLUMN=TYPE"), "{err}");
 }
 
+/// Triggers on the tables of `schema`, not counting PostgreSQL's own (foreign keys).
+async fn user_triggers(pg: &tokio_postgres::Client, schema: &str) -> i64 {
+    pg.query_one(
+        "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND NOT t.tgisinternal",
+        &[&schema],
+    )
+    .await
+    .unwrap()
+    .get(0)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_update_current_timestamp_becomes_a_trigger() {
     let db = TestDb::new("onupdate").await;
@@ -364,15 +376,7 @@ async fn on_update_current_timestamp_becomes_a_trigger() {
         out.contains("is not carried over (--no-on-update-triggers)"),
         "{out}"
     );
-    let triggers: i64 = pg
-        .query_one(
-            "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
-             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND NOT t.tgisinternal",
-            &[&db.name],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let triggers = user_triggers(&pg, &db.name).await;
     assert_eq!(triggers, 0);
 
     // --schema-only creates it too.
@@ -381,15 +385,7 @@ async fn on_update_current_timestamp_becomes_a_trigger() {
     args[6] = &schema;
     let (ok, out, err) = barge(&args);
     assert!(ok, "{out}{err}");
-    let triggers: i64 = pg
-        .query_one(
-            "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
-             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND NOT t.tgisinternal",
-            &[&schema],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let triggers = user_triggers(&pg, &schema).await;
     assert_eq!(triggers, 1);
 }
 
