@@ -205,7 +205,7 @@ impl Report {
                 for (col, n) in counts {
                     let _ = writeln!(
                         out,
-                        "note: {}.{col}: {n} {kind} written as NULL (--zero-dates error refuses them)",
+                        "note: {}.{col}: {n} {kind} written as NULL",
                         t.source
                     );
                 }
@@ -234,6 +234,12 @@ impl Report {
             if let Some(e) = &t.error {
                 let _ = writeln!(out, "error: {}: {e}", t.source);
             }
+        }
+        if self.tables.iter().any(|t| t.dates_nulled() > 0) {
+            let _ = writeln!(
+                out,
+                "note: --zero-dates error fails such a table instead of writing NULL"
+            );
         }
         for e in &self.errors {
             let _ = writeln!(out, "error: {e}");
