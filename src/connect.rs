@@ -17,7 +17,7 @@ const MYSQL_SESSION: &[&str] = &[
 
 pub fn mysql_pool(url: &DbUrl, max_conns: usize) -> Result<mysql_async::Pool> {
     if url.engine() != Engine::Mysql {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Config(format!(
             "{url} is not a MySQL/MariaDB URL (mysql://user:password@host:port/database)"
         )));
     }
@@ -57,7 +57,7 @@ pub async fn mysql_version(conn: &mut mysql_async::Conn) -> Result<String> {
 
 pub async fn pg_connect(url: &DbUrl, side: Side) -> Result<tokio_postgres::Client> {
     if url.engine() != Engine::Postgres {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Config(format!(
             "{url} is not a PostgreSQL URL (postgres://user:password@host:port/database)"
         )));
     }

@@ -78,11 +78,45 @@ pub enum Error {
     #[error("table {table}: {detail}")]
     Conflict { table: String, detail: String },
 
+    /// A mistake in what the user asked for: a job file, an option, an expression.
+    #[error("{0}")]
+    Config(String),
+
     #[error("{0}")]
     Invalid(String),
 
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// The command line's exit status (also in `barge --help` and the README).
+pub mod exit {
+    /// Every table loaded and verified.
+    pub const OK: u8 = 0;
+    /// Some table failed (or a foreign key could not be created): the report names it.
+    pub const FAILED: u8 = 1;
+    /// A usage or configuration mistake, found before any data moved.
+    pub const USAGE: u8 = 2;
+    /// Every table loaded, with rows left out on purpose and written to a reject file.
+    pub const REJECTS: u8 = 3;
+    /// A server could not be reached or refused the login.
+    pub const CONNECT: u8 = 4;
+}
+
+impl Error {
+    /// The exit status for a run that ended with this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Connect { .. } => exit::CONNECT,
+            Error::Url { .. }
+            | Error::Selection(_)
+            | Error::TargetExists { .. }
+            | Error::TargetMismatch { .. }
+            | Error::UnsupportedType { .. }
+            | Error::Config(_) => exit::USAGE,
+            _ => exit::FAILED,
+        }
+    }
 }
 
 /// tokio-postgres prints server errors as a bare "db error"; the useful part (message,

@@ -63,7 +63,7 @@ fn table_column(s: &str, what: &str) -> Result<(String, String)> {
         .split_once('.')
         .map(|(t, c)| (t.trim().to_string(), c.trim().to_string()))
         .filter(|(t, c)| !t.is_empty() && !c.is_empty())
-        .ok_or_else(|| Error::Invalid(format!("relationships.{what}: `{s}` is not `table.column`")))
+        .ok_or_else(|| Error::Config(format!("relationships.{what}: `{s}` is not `table.column`")))
 }
 
 #[derive(Debug, Deserialize)]
@@ -90,6 +90,8 @@ struct OptionsCfg {
     zero_dates: Option<String>,
     /// Keep MySQL's `ON UPDATE CURRENT_TIMESTAMP` as a PostgreSQL trigger (default true).
     on_update_triggers: Option<bool>,
+    /// Stop at the first table that fails (default false: every table is attempted).
+    fail_fast: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -314,7 +316,7 @@ fn literal(v: &toml::Value, table: &str, column: &str) -> Result<Literal> {
         toml::Value::Float(f) => Literal::Float(*f),
         toml::Value::Boolean(b) => Literal::Bool(*b),
         other => {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Config(format!(
                 "tables.{table}.add.{column}: {} is not a string, number or boolean",
                 other.type_str()
             )))
@@ -333,14 +335,14 @@ impl Job {
                     format!("{path}:{line}:{col}: ")
                 })
                 .unwrap_or_else(|| format!("{path}: "));
-            Error::Invalid(format!("{at}{}", e.message()))
+            Error::Config(format!("{at}{}", e.message()))
         })?;
         let mut urls = BTreeMap::new();
         for (name, c) in &file.connections {
             let mut url = DbUrl::parse(&c.url)?;
             if let Some(var) = &c.password_env {
                 let pw = std::env::var(var).map_err(|_| {
-                    Error::Invalid(format!(
+                    Error::Config(format!(
                         "connection {name}: environment variable {var} (password_env) is not set"
                     ))
                 })?;
@@ -361,7 +363,7 @@ impl Job {
             for (column, a) in &t.add {
                 let pg = match &a.pg_type {
                     Some(ty) => Some(PgType::parse(ty).ok_or_else(|| {
-                        Error::Invalid(format!("tables.{table}.add.{column}: unknown type `{ty}`"))
+                        Error::Config(format!("tables.{table}.add.{column}: unknown type `{ty}`"))
                     })?),
                     None => None,
                 };
@@ -400,7 +402,7 @@ impl Job {
                         .iter()
                         .map(|(c, ty)| {
                             PgType::parse(ty).map(|p| (c.clone(), p)).ok_or_else(|| {
-                                Error::Invalid(format!(
+                                Error::Config(format!(
                                     "tables.{table}.cast.{c}: unknown type `{ty}`"
                                 ))
                             })
@@ -415,7 +417,7 @@ impl Job {
                         .iter()
                         .map(|(c, pol)| {
                             crate::plan::OrphanPolicy::parse(pol).map(|p| (c.clone(), p)).ok_or_else(|| {
-                                Error::Invalid(format!(
+                                Error::Config(format!(
                                     "tables.{table}.orphans.{c}: `{pol}` (expected error, null or skip)"
                                 ))
                             })
@@ -441,7 +443,7 @@ impl Job {
                 .iter()
                 .map(|s| {
                     let (child, parent) = s.split_once("->").ok_or_else(|| {
-                        Error::Invalid(format!(
+                        Error::Config(format!(
                             "relationships.add: `{s}` is not `table.column -> parent.column`"
                         ))
                     })?;
@@ -453,7 +455,7 @@ impl Job {
             create_inferred: rel.create_inferred,
         };
         if file.routes.is_empty() {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Config(format!(
                 "{path}: no [[routes]]: nothing to move"
             )));
         }
@@ -461,7 +463,7 @@ impl Job {
         for (i, r) in file.routes.into_iter().enumerate() {
             let url = |name: &str, what: &str| {
                 urls.get(name).cloned().ok_or_else(|| {
-                    Error::Invalid(format!(
+                    Error::Config(format!(
                         "routes[{i}].{what}: no connection named `{name}` (there are: {})",
                         urls.keys().cloned().collect::<Vec<_>>().join(", ")
                     ))
@@ -480,11 +482,12 @@ impl Job {
                     .options
                     .on_update_triggers
                     .or(file.defaults.on_update_triggers),
+                fail_fast: r.options.fail_fast.or(file.defaults.fail_fast),
             };
             let zero_dates = match o.zero_dates.as_deref() {
                 None => Default::default(),
                 Some(z) => crate::temporal::ZeroDates::parse(z).ok_or_else(|| {
-                    Error::Invalid(format!(
+                    Error::Config(format!(
                         "routes[{i}].zero_dates: `{z}` (expected null or error)"
                     ))
                 })?,
@@ -495,7 +498,7 @@ impl Job {
                 "data-only" => (Mode::DataOnly, false),
                 "schema-only" => (Mode::SchemaOnly, false),
                 other => {
-                    return Err(Error::Invalid(format!(
+                    return Err(Error::Config(format!(
                     "routes[{i}].mode: `{other}` (expected create, drop, data-only or schema-only)"
                 )))
                 }
@@ -525,6 +528,7 @@ impl Job {
                     consistent: o.consistent.unwrap_or(false),
                     zero_dates,
                     on_update_triggers: o.on_update_triggers.unwrap_or(true),
+                    fail_fast: o.fail_fast.unwrap_or(false),
                     ..defaults
                 },
             });
@@ -534,7 +538,7 @@ impl Job {
 
     pub fn load(path: &std::path::Path) -> Result<Job> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Invalid(format!("cannot read job file {}: {e}", path.display())))?;
+            .map_err(|e| Error::Config(format!("cannot read job file {}: {e}", path.display())))?;
         Job::parse(&text, &path.display().to_string())
     }
 }

@@ -1,10 +1,19 @@
 //! The `barge` command line: parse, call the library, print.
 
 use anyhow::{bail, Context, Result};
+use barge::error::exit;
 use barge::fixtures::{self, FixtureSet};
 use barge::{CopyOptions, DbUrl, Mode, Selection};
 use clap::{Args, Parser, Subcommand};
 use std::process::ExitCode;
+
+/// The exit statuses (`barge::error::exit`), shown by --help.
+const EXIT_HELP: &str = "Exit status:\n  \
+    0  every table loaded and verified\n  \
+    1  some table failed (the report names each one)\n  \
+    2  a usage or configuration mistake, found before any data moved\n  \
+    3  every table loaded, with rows left out on purpose (written to a reject file)\n  \
+    4  a server could not be reached or refused the login";
 
 #[derive(Parser)]
 #[command(
@@ -14,7 +23,8 @@ use std::process::ExitCode;
     long_about = "Bulk data transfer between MySQL/MariaDB and PostgreSQL through Arrow record batches.\n\n\
         Connection URLs look like mysql://user:password@host:3306/database and \
         postgres://user:password@host:5432/database. A password left out of the URL is taken \
-        from MYSQL_PWD or PGPASSWORD. Passwords are never printed."
+        from MYSQL_PWD or PGPASSWORD. Passwords are never printed.",
+    after_help = EXIT_HELP
 )]
 struct Cli {
     /// More log output (-v: info, -vv: debug).
@@ -28,6 +38,7 @@ struct Cli {
 enum Command {
     /// Copy tables from MySQL/MariaDB into PostgreSQL: schema, data (binary COPY, in
     /// parallel), keys, indexes; verified by row counts.
+    #[command(after_help = EXIT_HELP)]
     Copy(CopyArgs),
     /// Load barge's fixture data sets into a MySQL/MariaDB database (for demos, tests, benches).
     Fixtures(FixturesArgs),
@@ -36,6 +47,7 @@ enum Command {
     Inspect(InspectArgs),
     /// Run a job file: move tables between named connections along its routes, renaming,
     /// dropping, adding and filtering as it says.
+    #[command(after_help = EXIT_HELP)]
     Run(JobArgs),
     /// Print what a job file would do (tables, columns, types, keys), touching no target.
     Plan(JobArgs),
@@ -171,6 +183,9 @@ struct CopyArgs {
     /// Do not recreate MySQL's ON UPDATE CURRENT_TIMESTAMP as a BEFORE UPDATE trigger.
     #[arg(long)]
     no_on_update_triggers: bool,
+    /// Stop at the first table that fails; by default every table is attempted.
+    #[arg(long)]
+    fail_fast: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -225,9 +240,21 @@ fn main() -> ExitCode {
             // Messages are redacted where they are made; redact again in case a driver
             // echoed a URL somewhere we did not expect.
             eprintln!("error: {}", barge::url::redact(&format!("{e:#}")));
-            ExitCode::FAILURE
+            ExitCode::from(error_exit_code(&e))
         }
     }
+}
+
+/// The library's errors say what kind they are; the CLI's own (`bail!`) are usage mistakes,
+/// and a failed file write is a failed run.
+fn error_exit_code(e: &anyhow::Error) -> u8 {
+    if let Some(b) = e.downcast_ref::<barge::Error>() {
+        return b.exit_code();
+    }
+    if e.chain().any(|c| c.is::<std::io::Error>()) {
+        return exit::FAILED;
+    }
+    exit::USAGE
 }
 
 async fn run(cmd: Command) -> Result<ExitCode> {
@@ -273,6 +300,7 @@ async fn copy(a: CopyArgs) -> Result<ExitCode> {
         },
         zero_dates: barge::temporal::ZeroDates::parse(&a.zero_dates).unwrap_or_default(),
         on_update_triggers: !a.no_on_update_triggers,
+        fail_fast: a.fail_fast,
         schema: a.schema,
         jobs: a.jobs,
         batch_rows: a.batch_rows,
@@ -294,7 +322,7 @@ async fn copy(a: CopyArgs) -> Result<ExitCode> {
         a.json,
         report.to_json(),
         report.to_text(),
-        report.ok(),
+        report.exit_code(),
     ))
 }
 
@@ -400,7 +428,7 @@ async fn bench(a: BenchArgs) -> Result<ExitCode> {
         a.json,
         report.to_json(),
         report.to_text(),
-        report.ok(),
+        if report.ok() { exit::OK } else { exit::FAILED },
     ))
 }
 
@@ -412,7 +440,8 @@ fn on_path(bin: &str) -> bool {
 
 async fn run_job(a: JobArgs, plan_only: bool) -> Result<ExitCode> {
     let job = barge::job::Job::load(&a.job)?;
-    let mut ok = true;
+    // The worst route decides: a failure, then rejects, then success.
+    let mut code = exit::OK;
     let mut json = Vec::new();
     for (i, r) in job.routes.iter().enumerate() {
         let head = format!(
@@ -442,7 +471,11 @@ async fn run_job(a: JobArgs, plan_only: bool) -> Result<ExitCode> {
                     i + 1
                 )
             })?;
-        ok &= report.ok();
+        code = match (code, report.exit_code()) {
+            (exit::FAILED, _) | (_, exit::FAILED) => exit::FAILED,
+            (exit::REJECTS, _) | (_, exit::REJECTS) => exit::REJECTS,
+            _ => exit::OK,
+        };
         if a.json {
             json.push(report);
         } else {
@@ -452,11 +485,7 @@ async fn run_job(a: JobArgs, plan_only: bool) -> Result<ExitCode> {
     if a.json && !plan_only {
         println!("{}", serde_json::to_string_pretty(&json)?);
     }
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(ExitCode::from(code))
 }
 
 async fn inspect(a: InspectArgs) -> Result<ExitCode> {
@@ -486,16 +515,12 @@ async fn inspect(a: InspectArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Print a report as JSON or text; a report that is not ok makes the exit status non-zero.
-fn print_report(json: bool, as_json: String, as_text: String, ok: bool) -> ExitCode {
+/// Print a report as JSON or text, and return the exit status it stands for.
+fn print_report(json: bool, as_json: String, as_text: String, code: u8) -> ExitCode {
     if json {
         println!("{as_json}");
     } else {
         print!("{as_text}");
     }
-    if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    ExitCode::from(code)
 }

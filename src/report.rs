@@ -113,6 +113,24 @@ impl Report {
         self.errors.is_empty() && self.tables.iter().all(|t| t.status == Status::Ok)
     }
 
+    /// Rows left out on purpose and written to a reject file (skipped orphans).
+    pub fn rejects(&self) -> u64 {
+        self.tables
+            .iter()
+            .flat_map(|t| t.orphans_skipped.values())
+            .sum()
+    }
+
+    /// The command line's exit status for this run (see `error::exit`).
+    pub fn exit_code(&self) -> u8 {
+        use crate::error::exit;
+        match (self.ok(), self.rejects()) {
+            (false, _) => exit::FAILED,
+            (true, 0) => exit::OK,
+            (true, _) => exit::REJECTS,
+        }
+    }
+
     pub fn table(&self, name: &str) -> Option<&TableReport> {
         self.tables.iter().find(|t| t.source == name)
     }
@@ -203,11 +221,7 @@ impl Report {
                 ),
             ] {
                 for (col, n) in counts {
-                    let _ = writeln!(
-                        out,
-                        "note: {}.{col}: {n} {kind} written as NULL",
-                        t.source
-                    );
+                    let _ = writeln!(out, "note: {}.{col}: {n} {kind} written as NULL", t.source);
                 }
             }
             for (col, n) in &t.orphans_nulled {

@@ -47,6 +47,9 @@ pub struct CopyOptions {
     pub zero_dates: crate::temporal::ZeroDates,
     /// Keep MySQL's `ON UPDATE CURRENT_TIMESTAMP` as a BEFORE UPDATE trigger on the table.
     pub on_update_triggers: bool,
+    /// Stop at the first table that fails (the others are skipped), instead of attempting
+    /// every table.
+    pub fail_fast: bool,
 }
 
 impl Default for CopyOptions {
@@ -64,6 +67,7 @@ impl Default for CopyOptions {
             consistent: false,
             zero_dates: Default::default(),
             on_update_triggers: true,
+            fail_fast: false,
         }
     }
 }
@@ -115,6 +119,9 @@ struct Shared {
     drop: bool,
     batch_rows: usize,
     zero_dates: crate::temporal::ZeroDates,
+    fail_fast: bool,
+    /// Set by the first failure under `fail_fast`: no more partitions start.
+    stopped: std::sync::atomic::AtomicBool,
     plans: Vec<Arc<TablePlan>>,
     arrow: Vec<Arc<Schema>>,
     source_rows: Vec<u64>,
@@ -174,6 +181,19 @@ struct StreamRemap {
 }
 
 impl Shared {
+    /// A table failed: under `fail_fast`, start nothing more.
+    fn table_failed(&self) {
+        if self.fail_fast {
+            self.stopped
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            self.queue.lock().unwrap().clear();
+        }
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.stopped.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Finished after the loads by SQL: new-key tables, and remapped children not streamed.
     fn deferred(&self, t: usize) -> bool {
         let p = &self.plans[t];
@@ -293,7 +313,10 @@ async fn copy_inner(
 ) -> Result<Report> {
     let mut conn = mysql_conn(&pool, from, Side::Source).await?;
     let mut control = pg_connect(to, Side::Target).await?;
-    let (_, mut plans, refused) = plan_source(&mut conn, database, opts).await?;
+    let (_, mut plans, mut refused) = plan_source(&mut conn, database, opts).await?;
+    if opts.fail_fast && !refused.is_empty() {
+        return Err(refused.swap_remove(0).error);
+    }
     // Tables that cannot be copied are reported failed; the others still load.
     let refused: Vec<TableReport> = refused
         .into_iter()
@@ -413,6 +436,7 @@ async fn copy_inner(
         .await
         {
             Ok(counted) => counted,
+            Err(e) if opts.fail_fast => return Err(e),
             Err(e) => {
                 early[i] = Some(e.to_string());
                 source_rows.push(0);
@@ -456,6 +480,12 @@ async fn copy_inner(
             continue;
         }
         if let Err(e) = pg::prepare_staging(&control, &schema, p, opts.mode).await {
+            if opts.fail_fast {
+                for q in &plans[..i] {
+                    pg::drop_staging(&control, &schema, q).await;
+                }
+                return Err(e);
+            }
             // This table alone is left out; what it made is dropped at the end.
             early[i] = Some(e.to_string());
             work.retain(|(_, w)| w.table != i);
@@ -478,6 +508,8 @@ async fn copy_inner(
         drop: opts.drop,
         batch_rows: opts.batch_rows.max(1),
         zero_dates: opts.zero_dates,
+        fail_fast: opts.fail_fast,
+        stopped: Default::default(),
         arrow: plans.iter().map(|p| p.reader_schema()).collect(),
         plans: plans.into_iter().map(Arc::new).collect(),
         source_rows,
@@ -562,6 +594,9 @@ async fn copy_inner(
         let (now, later): (Vec<Work>, Vec<Work>) =
             work.into_iter().partition(|x| wave[x.table] == w);
         work = later;
+        if shared.is_stopped() {
+            break;
+        }
         shared.queue.lock().unwrap().extend(now);
         let handles: Vec<_> = clients
             .into_iter()
@@ -601,6 +636,12 @@ async fn copy_inner(
 
     // Whatever did not finish: drop its staging table, mark it.
     let mut errors = Vec::new();
+    if shared.is_stopped() {
+        errors.push(
+            "stopped after the first table that failed (--fail-fast); the tables marked skipped were not loaded"
+                .to_string(),
+        );
+    }
     for (i, p) in shared.plans.iter().enumerate() {
         let unfinished = {
             let mut prog = shared.progress[i].lock().unwrap();
@@ -937,6 +978,7 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) -> toki
                 }
                 Err(e) => {
                     fail(&mut prog, e);
+                    shared.table_failed();
                     false
                 }
             }
@@ -995,7 +1037,8 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) -> toki
                 }
                 Err(e) => {
                     let e = key_date_hint(plan, &prog.read.nulled_dates, e);
-                    fail(&mut prog, e)
+                    fail(&mut prog, e);
+                    shared.table_failed();
                 }
             }
         }
@@ -1159,7 +1202,10 @@ async fn finish_deferred(
                 prog.rejects_file = outcome.rejects_file.map(|f| f.display().to_string());
                 prog.stop_clock();
             }
-            Err(e) => fail(&mut prog, e),
+            Err(e) => {
+                fail(&mut prog, e);
+                shared.table_failed();
+            }
         }
     }
 }

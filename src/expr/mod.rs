@@ -92,7 +92,7 @@ impl ExprSource {
             }
             None => format!("{}, at character {}", self.label, pad + 1),
         };
-        Error::Invalid(format!(
+        Error::Config(format!(
             "{at}: {message}\n    {line}\n    {}{}",
             " ".repeat(pad),
             "^".repeat(width)

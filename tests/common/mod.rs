@@ -240,6 +240,12 @@ pub fn barge(args: &[&str]) -> (bool, String, String) {
 }
 
 pub fn barge_with_env(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+    let (code, out, err) = barge_exit(args, env);
+    (code == 0, out, err)
+}
+
+/// Run the barge binary; returns (exit status, stdout, stderr).
+pub fn barge_exit(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_barge"))
         .args(args)
         .envs(env.iter().copied())
@@ -248,7 +254,7 @@ pub fn barge_with_env(args: &[&str], env: &[(&str, &str)]) -> (bool, String, Str
         .output()
         .expect("run barge");
     (
-        out.status.success(),
+        out.status.code().expect("barge exited, not killed"),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
