@@ -313,14 +313,21 @@ fn mul_small(limbs: &mut [u64; 5], m: u64) {
     }
 }
 
-fn divmod_small(limbs: &mut [u64; 5], d: u64) -> u64 {
-    let mut rem = 0u128;
-    for l in limbs.iter_mut().rev() {
-        let cur = (rem << 64) | *l as u128;
-        *l = (cur / d as u128) as u64;
-        rem = cur % d as u128;
+/// Divide by `d` in place and return the remainder. `d` fits 32 bits, so each limb is
+/// divided as two 32-bit halves whose partial dividends (below d · 2^32) fit 64 bits: native
+/// divisions instead of a 128-bit division routine per limb. Zero limbs at the top are skipped.
+fn divmod_small(limbs: &mut [u64; 5], d: u32) -> u64 {
+    let d = d as u64;
+    let mut rem = 0u64;
+    let top = limbs.iter().rposition(|&l| l != 0).map_or(0, |i| i + 1);
+    for l in limbs[..top].iter_mut().rev() {
+        let hi = (rem << 32) | (*l >> 32);
+        let (qh, r) = (hi / d, hi % d);
+        let lo = (r << 32) | (*l & 0xffff_ffff);
+        *l = (qh << 32) | (lo / d);
+        rem = lo % d;
     }
-    rem as u64
+    rem
 }
 
 /// One batch's columns, ready to encode value by value: used for query parameters, whose

@@ -442,7 +442,9 @@ fn bytes_of(v: &Value) -> Result<&[u8], String> {
 
 fn utf8_of(v: &Value) -> Result<&str, String> {
     let b = bytes_of(v)?;
-    let s = std::str::from_utf8(b).map_err(|e| {
+    // The fast check first; std's only to say where a bad value goes wrong.
+    let s = simdutf8::basic::from_utf8(b).map_err(|_| {
+        let e = std::str::from_utf8(b).expect_err("simdutf8 refused it");
         format!(
             "not valid UTF-8 after the server's conversion to utf8mb4 ({e}); bytes: {}",
             hex_prefix(b)
