@@ -123,9 +123,23 @@ pub async fn generate(
                     sql.clear();
                     let _ = write!(sql, "INSERT INTO {target} ({}) VALUES ", gen.columns());
                     render_rows(gen, seed, id..=end, &mut sql);
-                    conn.query_drop(sql.as_str())
-                        .await
-                        .ctx(format!("inserting generated rows {id}..{end}"))?;
+                    // Three sessions insert into one table: InnoDB may pick one as a
+                    // deadlock victim (1213) or time out its lock (1205). The statement was
+                    // rolled back whole, so send it again.
+                    let mut tries = 0;
+                    loop {
+                        match conn.query_drop(sql.as_str()).await {
+                            Err(mysql_async::Error::Server(e))
+                                if matches!(e.code, 1205 | 1213) && tries < 5 =>
+                            {
+                                tries += 1;
+                                tokio::time::sleep(std::time::Duration::from_millis(50 * tries))
+                                    .await;
+                            }
+                            r => break r,
+                        }
+                    }
+                    .ctx(format!("inserting generated rows {id}..{end}"))?;
                     id = end + 1;
                 }
                 Ok::<_, Error>(())
