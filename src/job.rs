@@ -340,13 +340,15 @@ impl Job {
         let mut urls = BTreeMap::new();
         for (name, c) in &file.connections {
             let mut url = DbUrl::parse(&c.url)?;
-            if let Some(var) = &c.password_env {
-                let pw = std::env::var(var).map_err(|_| {
-                    Error::Config(format!(
-                        "connection {name}: environment variable {var} (password_env) is not set"
-                    ))
-                })?;
-                url = url.with_password(&pw)?;
+            // An unset variable means no password from the environment: the URL's other
+            // sources (~/.pgpass, ~/.my.cnf, …) or none, for a server that needs none. A
+            // server that does need one says so when barge connects.
+            match c.password_env.as_ref().map(|v| (v, std::env::var(v))) {
+                Some((_, Ok(pw))) => url = url.with_password(&pw)?,
+                Some((var, Err(_))) => tracing::info!(
+                    "connection {name}: {var} (password_env) is not set; no password from the environment"
+                ),
+                None => {}
             }
             urls.insert(name.clone(), url);
         }

@@ -16,6 +16,7 @@
 pub mod bench;
 pub mod catalog;
 pub mod connect;
+pub mod credentials;
 pub mod error;
 pub mod expr;
 pub mod fixtures;

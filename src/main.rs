@@ -22,14 +22,20 @@ const EXIT_HELP: &str = "Exit status:\n  \
     about = "Bulk data transfer between MySQL/MariaDB and PostgreSQL through Arrow record batches",
     long_about = "Bulk data transfer between MySQL/MariaDB and PostgreSQL through Arrow record batches.\n\n\
         Connection URLs look like mysql://user:password@host:3306/database and \
-        postgres://user:password@host:5432/database. A password left out of the URL is taken \
-        from MYSQL_PWD or PGPASSWORD. Passwords are never printed.",
+        postgres://user:password@host:5432/database. What a URL leaves out is taken where each \
+        ecosystem keeps it: MYSQL_PWD and ~/.my.cnf [client] (--defaults-file); PGPASSWORD, \
+        ~/.pgpass (PGPASSFILE), a service (?service=NAME or PGSERVICE, in pg_service.conf), \
+        PGHOST, PGPORT, PGUSER, PGDATABASE. Passwords are never printed.",
     after_help = EXIT_HELP
 )]
 struct Cli {
     /// More log output (-v: info, -vv: debug).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// MySQL option file whose [client] group gives the user and password a mysql:// URL
+    /// leaves out (default ~/.my.cnf).
+    #[arg(long, global = true, value_name = "FILE")]
+    defaults_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -215,6 +221,10 @@ struct FixturesArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(f) = &cli.defaults_file {
+        // Read where URLs are parsed (`credentials::fill_mysql`); set before any thread starts.
+        std::env::set_var("BARGE_MYSQL_DEFAULTS_FILE", f);
+    }
     let level = match cli.verbose {
         0 => tracing::Level::WARN,
         1 => tracing::Level::INFO,

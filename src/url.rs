@@ -1,7 +1,7 @@
 //! Connection URLs: which engine, which database, and a redacted form for every message.
 //!
-//! Passwords may come from the URL or, when the URL has none, from the engine's usual
-//! environment variable (`MYSQL_PWD`, `PGPASSWORD`), so they need not be on a command line.
+//! Passwords may come from the URL or, when the URL has none, from where the engine's own
+//! clients keep them (`credentials`), so they need not be on a command line.
 
 use crate::error::{Error, Result};
 use std::fmt;
@@ -44,18 +44,13 @@ impl DbUrl {
                 )))
             }
         };
+        // What the URL leaves out comes from where each ecosystem keeps it.
+        match engine {
+            Engine::Mysql => crate::credentials::fill_mysql(&mut url),
+            Engine::Postgres => crate::credentials::fill_postgres(&mut url).map_err(|m| bad(&m))?,
+        }
         if url.host_str().is_none_or(str::is_empty) {
             return Err(bad("no host"));
-        }
-        if url.password().is_none() {
-            let var = match engine {
-                Engine::Mysql => "MYSQL_PWD",
-                Engine::Postgres => "PGPASSWORD",
-            };
-            if let Ok(pw) = std::env::var(var) {
-                url.set_password(Some(&pw))
-                    .map_err(|_| bad("cannot set a password on this URL"))?;
-            }
         }
         if engine == Engine::Mysql && url.scheme() != "mysql" {
             // mysql_async only accepts the mysql scheme.
