@@ -92,6 +92,12 @@ struct OptionsCfg {
     on_update_triggers: Option<bool>,
     /// Stop at the first table that fails (default false: every table is attempted).
     fail_fast: Option<bool>,
+    /// A development subset: "1%" or a number of rows per table (see `sample`).
+    sample: Option<toml::Value>,
+    /// Only these tables are sampled; the others get the rows these need.
+    sample_root: Option<Vec<String>>,
+    /// The sample's seed.
+    seed: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -485,6 +491,29 @@ impl Job {
                     .on_update_triggers
                     .or(file.defaults.on_update_triggers),
                 fail_fast: r.options.fail_fast.or(file.defaults.fail_fast),
+                sample: r.options.sample.or(file.defaults.sample.clone()),
+                sample_root: r.options.sample_root.or(file.defaults.sample_root.clone()),
+                seed: r.options.seed.or(file.defaults.seed),
+            };
+            let sample = match &o.sample {
+                None => None,
+                Some(v) => {
+                    let text = match v {
+                        toml::Value::String(s) => s.clone(),
+                        toml::Value::Integer(n) => n.to_string(),
+                        other => format!("{other:?}"),
+                    };
+                    let size = crate::sample::SampleSize::parse(&text).ok_or_else(|| {
+                        Error::Config(format!(
+                            "routes[{i}].sample: `{text}` (expected a number of rows, 10000, or a share, \"1%\")"
+                        ))
+                    })?;
+                    Some(crate::sample::Sample {
+                        size,
+                        roots: o.sample_root.clone().unwrap_or_default(),
+                        seed: o.seed.unwrap_or(1),
+                    })
+                }
             };
             let zero_dates = match o.zero_dates.as_deref() {
                 None => Default::default(),
@@ -531,6 +560,7 @@ impl Job {
                     zero_dates,
                     on_update_triggers: o.on_update_triggers.unwrap_or(true),
                     fail_fast: o.fail_fast.unwrap_or(false),
+                    sample,
                     ..defaults
                 },
             });
@@ -621,6 +651,35 @@ filter = "active = 1"
             e.contains("zero_dates: `drop` (expected null or error)"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn samples_per_route() {
+        let job = "[connections.a]\nurl = \"mysql://h/x\"\n[defaults]\nsample = 500\nseed = 5\n\
+                   [[routes]]\ntables = \"*\"\nfrom = \"a\"\nto = \"a\"\n\
+                   [[routes]]\ntables = \"*\"\nfrom = \"a\"\nto = \"a\"\nsample = \"1%\"\nsample_root = [\"posts\"]\n";
+        let j = Job::parse(job, "j.toml").unwrap();
+        use crate::sample::{Sample, SampleSize};
+        assert_eq!(
+            j.routes[0].options.sample,
+            Some(Sample {
+                size: SampleSize::Rows(500),
+                roots: vec![],
+                seed: 5
+            })
+        );
+        assert_eq!(
+            j.routes[1].options.sample,
+            Some(Sample {
+                size: SampleSize::Percent(1.0),
+                roots: vec!["posts".into()],
+                seed: 5
+            })
+        );
+        let e = Job::parse(&job.replace("500", "\"lots\""), "j.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("routes[0].sample: `lots`"), "{e}");
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod job;
 pub mod plan;
 pub mod report;
 pub mod run;
+pub mod sample;
 pub mod sink;
 pub mod source;
 pub mod temporal;

@@ -192,6 +192,17 @@ struct CopyArgs {
     /// Stop at the first table that fails; by default every table is attempted.
     #[arg(long)]
     fail_fast: bool,
+    /// Copy a subset to develop on: a share (1%) or a number of rows (10000) per table, plus
+    /// every parent row the picked rows refer to (declared and inferred relationships), so
+    /// no orphan is created.
+    #[arg(long, value_name = "N|P%")]
+    sample: Option<String>,
+    /// Sample only these tables (comma-separated); the others get just the rows they need.
+    #[arg(long, value_delimiter = ',', requires = "sample")]
+    sample_root: Vec<String>,
+    /// The sample's seed: the same seed picks the same rows.
+    #[arg(long, default_value_t = 1, requires = "sample")]
+    seed: u64,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -301,7 +312,18 @@ async fn copy(a: CopyArgs) -> Result<ExitCode> {
             .cast
             .push((column.to_string(), pg));
     }
+    let sample = match &a.sample {
+        None => None,
+        Some(s) => Some(barge::sample::Sample {
+            size: barge::sample::SampleSize::parse(s).with_context(|| {
+                format!("--sample {s}: expected a number of rows (10000) or a share (1%, 0.5%)")
+            })?,
+            roots: a.sample_root.clone(),
+            seed: a.seed,
+        }),
+    };
     let opts = CopyOptions {
+        sample,
         selection: Selection {
             tables: a.tables,
             exclude: a.exclude,

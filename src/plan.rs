@@ -572,7 +572,7 @@ fn truncate_to(s: &str, max: usize) -> &str {
 }
 
 /// The relationships after the job's rules: inferred minus rejected, plus added.
-fn apply_rules(
+pub fn apply_rules(
     catalog: &Catalog,
     rules: &RelationshipRules,
 ) -> Result<Vec<crate::catalog::conventions::Relationship>> {

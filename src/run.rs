@@ -50,6 +50,8 @@ pub struct CopyOptions {
     /// Stop at the first table that fails (the others are skipped), instead of attempting
     /// every table.
     pub fail_fast: bool,
+    /// Copy a development subset: sampled rows plus every parent row they refer to.
+    pub sample: Option<crate::sample::Sample>,
 }
 
 impl Default for CopyOptions {
@@ -68,6 +70,7 @@ impl Default for CopyOptions {
             zero_dates: Default::default(),
             on_update_triggers: true,
             fail_fast: false,
+            sample: None,
         }
     }
 }
@@ -257,6 +260,29 @@ async fn plan_source(
         pg::check_encodable(p)?;
     }
     settle_on_update(&mut plans, opts);
+    if let Some(sample) = &opts.sample {
+        let rels = crate::plan::apply_rules(&catalog, &opts.selection.relationships)?;
+        let chosen =
+            crate::sample::plan_sample(conn, database, &catalog, &plans, &rels, sample).await?;
+        for p in plans.iter_mut() {
+            let s = &chosen[&p.source];
+            p.filter = Some(match &p.filter {
+                Some(f) => format!("({f}) AND ({})", s.condition),
+                None => s.condition.clone(),
+            });
+            let own = match sample.size {
+                _ if !sample.roots.is_empty() && !sample.roots.contains(&p.source) => {
+                    "no sample of its own (not a --sample-root)".to_string()
+                }
+                crate::sample::SampleSize::Rows(n) => format!("a sample of up to {n} rows"),
+                crate::sample::SampleSize::Percent(x) => format!("a {x}% sample"),
+            };
+            p.notes.push(format!(
+                "{}: {own} (seed {}), and the rows with the {} key(s) that copied rows refer to",
+                p.source, sample.seed, s.parents_added
+            ));
+        }
+    }
     Ok((catalog, plans, refused))
 }
 
