@@ -23,6 +23,7 @@ pub mod fixtures;
 pub mod inspect;
 pub mod job;
 pub mod plan;
+pub mod progress;
 pub mod report;
 pub mod run;
 pub mod sample;

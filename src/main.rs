@@ -7,6 +7,8 @@ use barge::{CopyOptions, DbUrl, Mode, Selection};
 use clap::{Args, Parser, Subcommand};
 use std::process::ExitCode;
 
+mod bars;
+
 /// The exit statuses (`barge::error::exit`), shown by --help.
 const EXIT_HELP: &str = "Exit status:\n  \
     0  every table loaded and verified\n  \
@@ -32,6 +34,11 @@ struct Cli {
     /// More log output (-v: info, -vv: debug).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// Progress while copying: bars on a terminal (auto: only when stderr is one), json (one
+    /// event per line on stderr, for ETL jobs), or none.
+    #[arg(long, global = true, value_name = "auto|bars|json|none", default_value = "auto",
+          value_parser = ["auto", "bars", "json", "none"])]
+    progress: String,
     /// MySQL option file whose [client] group gives the user and password a mysql:// URL
     /// leaves out (default ~/.my.cnf).
     #[arg(long, global = true, value_name = "FILE")]
@@ -255,7 +262,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(cli.command)) {
+    let observer = observer(&cli.progress);
+    match rt.block_on(run(cli.command, observer)) {
         Ok(code) => code,
         Err(e) => {
             // Messages are redacted where they are made; redact again in case a driver
@@ -278,18 +286,33 @@ fn error_exit_code(e: &anyhow::Error) -> u8 {
     exit::USAGE
 }
 
-async fn run(cmd: Command) -> Result<ExitCode> {
-    match cmd {
-        Command::Copy(a) => copy(a).await,
-        Command::Fixtures(a) => load_fixtures(a).await,
-        Command::Bench(a) => bench(a).await,
-        Command::Run(a) => run_job(a, false).await,
-        Command::Inspect(a) => inspect(a).await,
-        Command::Plan(a) => run_job(a, true).await,
+/// The observer `--progress` asks for.
+fn observer(progress: &str) -> Option<barge::progress::ObserverHandle> {
+    use std::io::IsTerminal;
+    match progress {
+        "json" => Some(barge::progress::ObserverHandle::new(
+            barge::progress::JsonLines::new(std::io::stderr()),
+        )),
+        "bars" => Some(barge::progress::ObserverHandle::new(bars::Bars::new())),
+        "auto" if std::io::stderr().is_terminal() => {
+            Some(barge::progress::ObserverHandle::new(bars::Bars::new()))
+        }
+        _ => None,
     }
 }
 
-async fn copy(a: CopyArgs) -> Result<ExitCode> {
+async fn run(cmd: Command, observer: Option<barge::progress::ObserverHandle>) -> Result<ExitCode> {
+    match cmd {
+        Command::Copy(a) => copy(a, observer).await,
+        Command::Fixtures(a) => load_fixtures(a).await,
+        Command::Bench(a) => bench(a).await,
+        Command::Run(a) => run_job(a, false, observer).await,
+        Command::Inspect(a) => inspect(a).await,
+        Command::Plan(a) => run_job(a, true, observer).await,
+    }
+}
+
+async fn copy(a: CopyArgs, observer: Option<barge::progress::ObserverHandle>) -> Result<ExitCode> {
     let from = DbUrl::parse(&a.from).context("--from")?;
     let to = DbUrl::parse(&a.to).context("--to")?;
     if a.jobs == 0 {
@@ -324,6 +347,7 @@ async fn copy(a: CopyArgs) -> Result<ExitCode> {
     };
     let opts = CopyOptions {
         sample,
+        observer,
         selection: Selection {
             tables: a.tables,
             exclude: a.exclude,
@@ -470,7 +494,11 @@ fn on_path(bin: &str) -> bool {
         .unwrap_or(false)
 }
 
-async fn run_job(a: JobArgs, plan_only: bool) -> Result<ExitCode> {
+async fn run_job(
+    a: JobArgs,
+    plan_only: bool,
+    observer: Option<barge::progress::ObserverHandle>,
+) -> Result<ExitCode> {
     let job = barge::job::Job::load(&a.job)?;
     // The worst route decides: a failure, then rejects, then success.
     let mut code = exit::OK;
@@ -495,7 +523,11 @@ async fn run_job(a: JobArgs, plan_only: bool) -> Result<ExitCode> {
             );
             continue;
         }
-        let report = barge::copy(&r.from, &r.to, &r.options)
+        let options = barge::CopyOptions {
+            observer: observer.clone(),
+            ..r.options.clone()
+        };
+        let report = barge::copy(&r.from, &r.to, &options)
             .await
             .with_context(|| {
                 format!(

@@ -31,6 +31,11 @@ pub struct TableReport {
     /// Per column: impossible dates (`2024-02-30`, year 0) written as NULL.
     pub impossible_dates_nulled: BTreeMap<String, u64>,
     pub partitions: usize,
+    /// Bytes of COPY data sent to the target.
+    pub bytes: u64,
+    /// Seconds until every partition was in; the rest of `seconds` is the finish (keys,
+    /// indexes, putting the table in place).
+    pub load_seconds: f64,
     pub seconds: f64,
     pub rows_per_second: f64,
     pub error: Option<String>,
@@ -61,6 +66,20 @@ pub struct Report {
 }
 
 impl TableReport {
+    /// The longer of the table's two phases: the load (reading and COPY, all partitions) or
+    /// the finish (keys, indexes, putting it in place).
+    pub fn slowest_phase(&self) -> String {
+        if self.seconds <= 0.0 {
+            return "-".into();
+        }
+        let finish = (self.seconds - self.load_seconds).max(0.0);
+        if finish > self.load_seconds {
+            format!("finish {finish:.2}s")
+        } else {
+            format!("load {:.2}s", self.load_seconds)
+        }
+    }
+
     /// A table that failed before any of its rows moved.
     pub fn failed(source: &str, error: String) -> TableReport {
         TableReport {
@@ -83,6 +102,8 @@ impl TableReport {
             partial_dates_nulled: Default::default(),
             impossible_dates_nulled: Default::default(),
             partitions: 0,
+            bytes: 0,
+            load_seconds: 0.0,
             seconds: 0.0,
             rows_per_second: 0.0,
             error: None,
@@ -148,10 +169,13 @@ impl Report {
             "rows written",
             "dates → NULL",
             "parts",
+            "MB sent",
             "time s",
+            "slowest phase",
             "rows/s",
         ];
-        let mut rows: Vec<[String; 8]> = self
+        let mb = |b: u64| format!("{:.1}", b as f64 / 1e6);
+        let mut rows: Vec<[String; 10]> = self
             .tables
             .iter()
             .map(|t| {
@@ -166,7 +190,9 @@ impl Report {
                     t.rows_written.to_string(),
                     t.dates_nulled().to_string(),
                     t.partitions.to_string(),
+                    mb(t.bytes),
                     format!("{:.2}", t.seconds),
+                    t.slowest_phase(),
                     format!("{:.0}", t.rows_per_second),
                 ]
             })
@@ -190,7 +216,9 @@ impl Report {
                 .map(|t| t.partitions)
                 .sum::<usize>()
                 .to_string(),
+            mb(self.tables.iter().map(|t| t.bytes).sum()),
             format!("{:.2}", self.seconds),
+            String::new(),
             format!("{:.0}", self.rows_per_second),
         ]);
         let _ = writeln!(
@@ -199,7 +227,9 @@ impl Report {
             self.source, self.target, self.schema, self.mode
         );
         let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
-        let right = [false, false, true, true, true, true, true, true];
+        let right = [
+            false, false, true, true, true, true, true, true, false, true,
+        ];
         out.push_str(&crate::text_table::render(&header, &rows, &right, true));
         for t in &self.tables {
             if t.rows_filtered > 0 {

@@ -52,6 +52,8 @@ pub struct CopyOptions {
     pub fail_fast: bool,
     /// Copy a development subset: sampled rows plus every parent row they refer to.
     pub sample: Option<crate::sample::Sample>,
+    /// Told what happens while the run goes (progress bars, JSON events, an ETL's own).
+    pub observer: Option<crate::progress::ObserverHandle>,
 }
 
 impl Default for CopyOptions {
@@ -71,6 +73,7 @@ impl Default for CopyOptions {
             on_update_triggers: true,
             fail_fast: false,
             sample: None,
+            observer: None,
         }
     }
 }
@@ -97,6 +100,10 @@ struct Progress {
     nulls: Vec<u64>,
     started: Option<Instant>,
     seconds: f64,
+    /// Seconds from the start until the last partition was in (the rest is the finish).
+    load_seconds: Option<f64>,
+    /// COPY data sent.
+    bytes: u64,
     status: Option<Status>,
     error: Option<String>,
     /// All partitions are in; the finish waits for the remapping phase.
@@ -123,6 +130,7 @@ struct Shared {
     batch_rows: usize,
     zero_dates: crate::temporal::ZeroDates,
     fail_fast: bool,
+    observer: Option<crate::progress::ObserverHandle>,
     /// Set by the first failure under `fail_fast`: no more partitions start.
     stopped: std::sync::atomic::AtomicBool,
     plans: Vec<Arc<TablePlan>>,
@@ -184,9 +192,20 @@ struct StreamRemap {
 }
 
 impl Shared {
-    /// A table failed: under `fail_fast`, start nothing more.
-    fn table_failed(&self) {
-        if self.fail_fast {
+    /// Table `t` got its status: say so, and after a failure under `fail_fast` start nothing
+    /// more.
+    fn finished(&self, t: usize, prog: &Progress) {
+        crate::progress::emit(
+            &self.observer,
+            crate::progress::Event::TableFinished {
+                table: &self.plans[t].source,
+                status: prog.status.unwrap_or(Status::Skipped),
+                rows: prog.written,
+                seconds: prog.seconds,
+                error: prog.error.as_deref(),
+            },
+        );
+        if prog.status == Some(Status::Failed) && self.fail_fast {
             self.stopped
                 .store(true, std::sync::atomic::Ordering::SeqCst);
             self.queue.lock().unwrap().clear();
@@ -535,6 +554,7 @@ async fn copy_inner(
         batch_rows: opts.batch_rows.max(1),
         zero_dates: opts.zero_dates,
         fail_fast: opts.fail_fast,
+        observer: opts.observer.clone(),
         stopped: Default::default(),
         arrow: plans.iter().map(|p| p.reader_schema()).collect(),
         plans: plans.into_iter().map(Arc::new).collect(),
@@ -556,6 +576,8 @@ async fn copy_inner(
                     nulls: vec![0; ntarget],
                     started: None,
                     seconds: 0.0,
+                    load_seconds: None,
+                    bytes: 0,
                     status: early.as_ref().map(|_| Status::Failed),
                     error: early.as_ref().map(|e| crate::url::redact(e)),
                     loaded: false,
@@ -573,6 +595,45 @@ async fn copy_inner(
         }),
         stream: (0..parts.len()).map(|_| Mutex::new(None)).collect(),
     });
+    {
+        use crate::progress::{emit, Event};
+        emit(
+            &shared.observer,
+            Event::RunStarted {
+                tables: shared.plans.len() + refused.len(),
+                rows: shared.source_rows.iter().sum(),
+            },
+        );
+        for p in &shared.plans {
+            for w in &p.warnings {
+                emit(
+                    &shared.observer,
+                    Event::Warning {
+                        table: &p.source,
+                        message: w,
+                    },
+                );
+            }
+        }
+        for (t, prog) in shared.progress.iter().enumerate() {
+            let prog = prog.lock().unwrap();
+            if prog.status.is_some() {
+                shared.finished(t, &prog);
+            }
+        }
+        for r in &refused {
+            emit(
+                &shared.observer,
+                Event::TableFinished {
+                    table: &r.source,
+                    status: r.status,
+                    rows: 0,
+                    seconds: 0.0,
+                    error: r.error.as_deref(),
+                },
+            );
+        }
+    }
 
     let mut clients: Vec<tokio_postgres::Client> = Vec::with_capacity(jobs);
     for _ in 0..jobs.min(parts.iter().sum::<usize>().max(1)) {
@@ -725,7 +786,16 @@ async fn copy_inner(
         })
         .chain(refused)
         .collect();
-    Ok(finish_report(from, to, opts, tables, errors, started))
+    let report = finish_report(from, to, opts, tables, errors, started);
+    crate::progress::emit(
+        &opts.observer,
+        crate::progress::Event::RunFinished {
+            ok: report.ok(),
+            rows: report.rows_written,
+            seconds: report.seconds,
+        },
+    );
+    Ok(report)
 }
 
 fn table_report(
@@ -755,6 +825,8 @@ fn table_report(
         partial_dates_nulled: nulled(|n| n.partial),
         impossible_dates_nulled: nulled(|n| n.impossible),
         partitions,
+        bytes: prog.bytes,
+        load_seconds: prog.load_seconds.unwrap_or(prog.seconds).min(prog.seconds),
         seconds: prog.seconds,
         rows_per_second: if prog.seconds > 0.0 {
             prog.read.rows as f64 / prog.seconds
@@ -983,7 +1055,17 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) -> toki
             if prog.status.is_some() {
                 continue; // the table already failed
             }
-            prog.started.get_or_insert_with(Instant::now);
+            if prog.started.is_none() {
+                prog.started = Some(Instant::now());
+                crate::progress::emit(
+                    &shared.observer,
+                    crate::progress::Event::TableStarted {
+                        table: &shared.plans[t].source,
+                        rows: shared.source_rows[t],
+                        partitions: prog.remaining,
+                    },
+                );
+            }
         }
         let result = run_partition(&shared, &client, &work).await;
         let finish = {
@@ -996,15 +1078,27 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) -> toki
                     }
                     prog.written += loaded.written;
                     prog.filtered += loaded.filtered;
+                    prog.bytes += loaded.bytes;
                     for (a, b) in prog.nulls.iter_mut().zip(&loaded.nulls) {
                         *a += b;
                     }
                     prog.remaining -= 1;
+                    crate::progress::emit(
+                        &shared.observer,
+                        crate::progress::Event::PartitionDone {
+                            table: &shared.plans[t].source,
+                            rows: loaded.written,
+                            remaining: prog.remaining,
+                        },
+                    );
+                    if prog.remaining == 0 {
+                        prog.load_seconds = prog.started.map(|s| s.elapsed().as_secs_f64());
+                    }
                     prog.remaining == 0 && prog.status.is_none()
                 }
                 Err(e) => {
                     fail(&mut prog, e);
-                    shared.table_failed();
+                    shared.finished(t, &prog);
                     false
                 }
             }
@@ -1059,12 +1153,13 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) -> toki
                     }
                     prog.status = Some(Status::Ok);
                     prog.stop_clock();
+                    shared.finished(t, &prog);
                     tracing::info!("{}: {} rows in {:.2}s", plan.source, rows, prog.seconds);
                 }
                 Err(e) => {
                     let e = key_date_hint(plan, &prog.read.nulled_dates, e);
                     fail(&mut prog, e);
-                    shared.table_failed();
+                    shared.finished(t, &prog);
                 }
             }
         }
@@ -1227,10 +1322,11 @@ async fn finish_deferred(
                 prog.orphans_skipped = outcome.orphans_skipped;
                 prog.rejects_file = outcome.rejects_file.map(|f| f.display().to_string());
                 prog.stop_clock();
+                shared.finished(t, &prog);
             }
             Err(e) => {
                 fail(&mut prog, e);
-                shared.table_failed();
+                shared.finished(t, &prog);
             }
         }
     }
@@ -1306,7 +1402,17 @@ async fn run_partition(
         .as_ref()
         .map(|s| s.transforms.clone())
         .unwrap_or_default();
-    let written = pg::copy_partition(client, &shared.schema, &plan, &extra, rx).await;
+    let on_rows = |rows: u64, bytes: u64| {
+        crate::progress::emit(
+            &shared.observer,
+            crate::progress::Event::Rows {
+                table: &plan.source,
+                rows,
+                bytes,
+            },
+        )
+    };
+    let written = pg::copy_partition(client, &shared.schema, &plan, &extra, rx, &on_rows).await;
     let (conn, read) = match reader.await {
         Ok(done) => done,
         Err(e) => {

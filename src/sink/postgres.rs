@@ -465,6 +465,7 @@ pub async fn copy_partition(
     plan: &TablePlan,
     extra: &[std::sync::Arc<dyn crate::transform::Transform>],
     mut rx: mpsc::Receiver<RecordBatch>,
+    on_rows: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<Loaded> {
     let sql = format!(
         "COPY {} ({}) FROM STDIN (FORMAT binary)",
@@ -483,6 +484,7 @@ pub async fn copy_partition(
     // Rows the transforms leave out, so the counts still add up to what was read; and NULLs
     // written per column, which decide whether a deferred NOT NULL can be set.
     let mut filtered = 0u64;
+    let mut bytes = HEADER.len() as u64 + TRAILER.len() as u64;
     let mut nulls = vec![0u64; plan.target_columns.len()];
     let in_table = |e: Error| Error::Table {
         table: plan.source.clone(),
@@ -504,7 +506,11 @@ pub async fn copy_partition(
             },
             e => e,
         })?;
-        sink.send(buf.split().freeze()).await.ctx(ctx())?;
+        let chunk = buf.split().freeze();
+        let (rows, len) = (batch.num_rows() as u64, chunk.len() as u64);
+        bytes += len;
+        sink.send(chunk).await.ctx(ctx())?;
+        on_rows(rows, len);
     }
     buf.extend_from_slice(TRAILER);
     sink.send(buf.split().freeze()).await.ctx(ctx())?;
@@ -513,6 +519,7 @@ pub async fn copy_partition(
         written,
         filtered,
         nulls,
+        bytes,
     })
 }
 
@@ -524,6 +531,8 @@ pub struct Loaded {
     pub filtered: u64,
     /// Per target column: NULLs written.
     pub nulls: Vec<u64>,
+    /// Bytes sent to the server (binary COPY data).
+    pub bytes: u64,
 }
 
 /// `setval` statements that move the sequences behind a target's serial/identity columns past
