@@ -13,11 +13,7 @@ async fn each_exit_status_means_what_it_says() {
     let db = TestDb::new("exits").await;
     db.load(&[FixtureSet::Legacy]).await;
     let (from, to) = (db.source(), db.target());
-    let copy = |schema: &str, extra: &[&str]| {
-        let mut args = vec!["copy", "--from", &from, "--to", &to, "--schema", schema];
-        args.extend_from_slice(extra);
-        barge_exit(&args, &[])
-    };
+    let copy = |schema: &str, extra: &[&str]| db.copy_cli(schema, extra);
     let schema = |tag: &str| format!("{}_{tag}", db.name);
 
     let (code, out, err) = copy(&schema("ok"), &[]);
@@ -90,20 +86,9 @@ async fn each_exit_status_means_what_it_says() {
     let (code, out, _) = copy(&schema("one_fails"), &["--jobs", "1"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("notes") && out.contains("failed"), "{out}");
-    let pg = db.pg().await;
     let loaded = |schema: String| {
-        let pg = &pg;
-        async move {
-            let n: i64 = pg
-                .query_one(
-                    "SELECT count(*) FROM pg_tables WHERE schemaname = $1",
-                    &[&schema],
-                )
-                .await
-                .unwrap()
-                .get(0);
-            n
-        }
+        let db = &db;
+        async move { db.table_count(&schema).await }
     };
     let all = loaded(schema("ok")).await;
     assert_eq!(

@@ -7,14 +7,8 @@ mod common;
 
 use barge::fixtures::FixtureSet;
 use barge::Status;
-use common::{assert_table_identical, barge, TestDb};
+use common::{assert_table_identical, TestDb};
 use mysql_async::prelude::Queryable;
-
-fn copy_args<'a>(db: &'a TestDb, from: &'a str, to: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec!["copy", "--from", from, "--to", to, "--schema", &db.name];
-    args.extend_from_slice(extra);
-    args
-}
 
 /// (index name, table) in the test's PostgreSQL schema.
 async fn pg_indexes(db: &TestDb) -> Vec<(String, String)> {
@@ -103,9 +97,8 @@ async fn index_names_are_unique_in_the_target_schema() {
     pg.batch_execute(&format!("CREATE VIEW \"{}\".v AS SELECT 1 AS one", db.name))
         .await
         .unwrap();
-    let (from, to) = (db.source(), db.target());
-    let (ok, _, err) = barge(&copy_args(&db, &from, &to, &["--tables", "v"]));
-    assert!(!ok);
+    let (code, _, err) = db.copy_cli(&db.name, &["--tables", "v"]);
+    assert_eq!(code, 2);
     assert!(
         err.contains("v") && err.contains("taken by the view v"),
         "{err}"
@@ -182,12 +175,8 @@ async fn a_failing_table_is_rolled_back_alone_and_the_others_load() {
     }
 
     // The CLI names every failed table and exits non-zero.
-    let (from, to) = (db.source(), db.target());
-    let schema = format!("{}_cli", db.name);
-    let mut args = copy_args(&db, &from, &to, &[]);
-    args[6] = &schema;
-    let (ok, out, _) = barge(&args);
-    assert!(!ok);
+    let (code, out, _) = db.copy_cli(&format!("{}_cli", db.name), &[]);
+    assert_eq!(code, 1);
     for (t, _) in failed {
         assert!(out.contains(&format!("error: {t}:")), "{out}");
     }
@@ -266,32 +255,25 @@ async fn tinyint1_holding_other_values_becomes_smallint_or_names_the_cast() {
     );
 
     // The fix the error names works as it is written.
-    let (from, to) = (db.source(), db.target());
-    let (ok, out, err) = barge(&copy_args(
-        &db,
-        &from,
-        &to,
+    let (code, out, err) = db.copy_cli(
+        &db.name,
         &["--tables", "big_plain", "--cast", "big_plain.flag=smallint"],
-    ));
-    assert!(ok, "{out}{err}");
+    );
+    assert_eq!(code, 0, "{out}{err}");
     assert_table_identical(&db, "big_plain").await;
     assert!(column_types(&db)
         .await
         .contains(&"big_plain.flag smallint".to_string()));
 
     // A bad --cast is a clear error.
-    let (ok, _, err) = barge(&copy_args(
-        &db,
-        &from,
-        &to,
-        &["--cast", "big_plain.flag=tinyint"],
-    ));
+    let (code, _, err) = db.copy_cli(&db.name, &["--cast", "big_plain.flag=tinyint"]);
+    let ok = code == 0;
     assert!(
         !ok && err.contains("--cast big_plain.flag=tinyint"),
         "{err}"
     );
-    let (ok, _, err) = barge(&copy_args(&db, &from, &to, &["--cast", "flag=smallint"]));
-    assert!(!ok && err.contains("TABLE.COLUMN=TYPE"), "{err}");
+    let (code, _, err) = db.copy_cli(&db.name, &["--cast", "flag=smallint"]);
+    assert!(code == 2 && err.contains("TABLE.COLUMN=TYPE"), "{err}");
 }
 
 /// Triggers on the tables of `schema`, not counting PostgreSQL's own (foreign keys).
@@ -364,14 +346,8 @@ async fn on_update_current_timestamp_becomes_a_trigger() {
     );
 
     // Left out on request, and said so.
-    let (from, to) = (db.source(), db.target());
-    let (ok, out, err) = barge(&copy_args(
-        &db,
-        &from,
-        &to,
-        &["--drop", "--no-on-update-triggers"],
-    ));
-    assert!(ok, "{out}{err}");
+    let (code, out, err) = db.copy_cli(&db.name, &["--drop", "--no-on-update-triggers"]);
+    assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains("is not carried over (--no-on-update-triggers)"),
         "{out}"
@@ -381,10 +357,8 @@ async fn on_update_current_timestamp_becomes_a_trigger() {
 
     // --schema-only creates it too.
     let schema = format!("{}_schema", db.name);
-    let mut args = copy_args(&db, &from, &to, &["--schema-only"]);
-    args[6] = &schema;
-    let (ok, out, err) = barge(&args);
-    assert!(ok, "{out}{err}");
+    let (code, out, err) = db.copy_cli(&schema, &["--schema-only"]);
+    assert_eq!(code, 0, "{out}{err}");
     let triggers = user_triggers(&pg, &schema).await;
     assert_eq!(triggers, 1);
 }
@@ -445,27 +419,16 @@ async fn partial_dates_are_counted_apart_and_can_be_refused() {
 
     // --zero-dates error refuses the loss: the table fails, naming row and value, and
     // nothing of it is left.
-    let (from, to) = (db.source(), db.target());
     let schema = format!("{}_strict", db.name);
-    let mut args = copy_args(&db, &from, &to, &["--zero-dates", "error"]);
-    args[6] = &schema;
-    let (ok, out, _) = barge(&args);
-    assert!(!ok);
+    let (code, out, _) = db.copy_cli(&schema, &["--zero-dates", "error"]);
+    assert_eq!(code, 1);
     assert!(
         out.contains("people, column born: partial date (a zero month or day) '1978-00-00'")
             && out.contains("--zero-dates error")
             && out.contains("id = 1"),
         "{out}"
     );
-    let left: i64 = pg
-        .query_one(
-            "SELECT count(*) FROM pg_tables WHERE schemaname = $1",
-            &[&schema],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(left, 0);
-    let (ok, _, err) = barge(&copy_args(&db, &from, &to, &["--zero-dates", "maybe"]));
-    assert!(!ok && err.contains("--zero-dates"), "{err}");
+    assert_eq!(db.table_count(&schema).await, 0);
+    let (code, _, err) = db.copy_cli(&db.name, &["--zero-dates", "maybe"]);
+    assert!(code == 2 && err.contains("--zero-dates"), "{err}");
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use barge::fixtures::FixtureSet;
-use common::{barge_exit, TestDb};
+use common::TestDb;
 use mysql_async::prelude::Queryable;
 
 /// (table, column, parent table, parent column) of the legacy app, as `barge inspect` infers
@@ -80,12 +80,7 @@ async fn samples_keep_every_relationship() {
     my.query_drop("UPDATE teams SET parent_id = id - 1 WHERE id > 1")
         .await
         .unwrap();
-    let (from, to) = (db.source(), db.target());
-    let copy = |schema: &str, extra: &[&str]| {
-        let mut args = vec!["copy", "--from", &from, "--to", &to, "--schema", schema];
-        args.extend_from_slice(extra);
-        barge_exit(&args, &[])
-    };
+    let copy = |schema: &str, extra: &[&str]| db.copy_cli(schema, extra);
     let schema = |tag: &str| format!("{}_{tag}", db.name);
 
     // 20 rows per table, and their parents, and their parents' parents.

@@ -181,6 +181,28 @@ impl TestDb {
         .await
     }
 
+    /// Run `barge copy` from this test's database into PostgreSQL schema `schema`, with
+    /// `extra` arguments; returns (exit status, stdout, stderr).
+    pub fn copy_cli(&self, schema: &str, extra: &[&str]) -> (i32, String, String) {
+        let (from, to) = (self.source(), self.target());
+        let mut args = vec!["copy", "--from", &from, "--to", &to, "--schema", schema];
+        args.extend_from_slice(extra);
+        barge_exit(&args, &[])
+    }
+
+    /// How many tables PostgreSQL schema `schema` holds.
+    pub async fn table_count(&self, schema: &str) -> i64 {
+        self.pg()
+            .await
+            .query_one(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = $1",
+                &[&schema],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    }
+
     /// Tables in this test's PostgreSQL schema.
     pub async fn pg_tables(&self) -> Vec<String> {
         let c = self.pg().await;
