@@ -1245,7 +1245,18 @@ pub fn render(catalog: &Catalog, plans: &[TablePlan], schema: &str) -> String {
             let _ = writeln!(out, "  {b} rows per batch");
         }
         if let Some(f) = &p.filter {
-            let _ = writeln!(out, "    the source runs: WHERE {f}");
+            // A sample's key lists can be long: show their start.
+            const SHOWN: usize = 400;
+            let cut = if f.len() > SHOWN {
+                let end = (0..=SHOWN)
+                    .rev()
+                    .find(|i| f.is_char_boundary(*i))
+                    .unwrap_or(0);
+                format!("{} … ({} more bytes)", &f[..end], f.len() - end)
+            } else {
+                f.clone()
+            };
+            let _ = writeln!(out, "    the source runs: WHERE {cut}");
         }
         if let Some(f) = &p.barge_filter {
             let _ = writeln!(out, "    barge checks: {}", one_line(f));
