@@ -98,6 +98,10 @@ struct OptionsCfg {
     sample_root: Option<Vec<String>>,
     /// The sample's seed.
     seed: Option<u64>,
+    /// stop (default) or skip-row: a row the reader cannot convert goes to the reject file.
+    on_error: Option<String>,
+    /// Under skip-row, a table with more rejected rows fails.
+    max_rejects: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -494,6 +498,16 @@ impl Job {
                 sample: r.options.sample.or(file.defaults.sample.clone()),
                 sample_root: r.options.sample_root.or(file.defaults.sample_root.clone()),
                 seed: r.options.seed.or(file.defaults.seed),
+                on_error: r.options.on_error.or(file.defaults.on_error.clone()),
+                max_rejects: r.options.max_rejects.or(file.defaults.max_rejects),
+            };
+            let on_error = match o.on_error.as_deref() {
+                None => Default::default(),
+                Some(e) => crate::rejects::OnError::parse(e).ok_or_else(|| {
+                    Error::Config(format!(
+                        "routes[{i}].on_error: `{e}` (expected stop or skip-row)"
+                    ))
+                })?,
             };
             let sample = match &o.sample {
                 None => None,
@@ -561,6 +575,8 @@ impl Job {
                     on_update_triggers: o.on_update_triggers.unwrap_or(true),
                     fail_fast: o.fail_fast.unwrap_or(false),
                     sample,
+                    on_error,
+                    max_rejects: o.max_rejects,
                     ..defaults
                 },
             });

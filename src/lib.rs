@@ -24,6 +24,7 @@ pub mod inspect;
 pub mod job;
 pub mod plan;
 pub mod progress;
+pub mod rejects;
 pub mod report;
 pub mod run;
 pub mod sample;

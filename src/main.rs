@@ -199,6 +199,16 @@ struct CopyArgs {
     /// Stop at the first table that fails; by default every table is attempted.
     #[arg(long)]
     fail_fast: bool,
+    /// A row the reader cannot convert: stop (fail its table) or skip-row (write it to
+    /// <reject-dir>/<table>.jsonl with its key, column, reason and value; load the rest).
+    #[arg(long, value_name = "stop|skip-row", default_value = "stop", value_parser = ["stop", "skip-row"])]
+    on_error: String,
+    /// Under skip-row, fail a table that has more rejected rows than this.
+    #[arg(long, value_name = "N")]
+    max_rejects: Option<u64>,
+    /// Where reject files go.
+    #[arg(long, value_name = "DIR", default_value = "barge-rejects")]
+    reject_dir: std::path::PathBuf,
     /// Copy a subset to develop on: a share (1%) or a number of rows (10000) per table, plus
     /// every parent row the picked rows refer to (declared and inferred relationships), so
     /// no orphan is created.
@@ -357,6 +367,9 @@ async fn copy(a: CopyArgs, observer: Option<barge::progress::ObserverHandle>) ->
         zero_dates: barge::temporal::ZeroDates::parse(&a.zero_dates).unwrap_or_default(),
         on_update_triggers: !a.no_on_update_triggers,
         fail_fast: a.fail_fast,
+        on_error: barge::rejects::OnError::parse(&a.on_error).unwrap_or_default(),
+        max_rejects: a.max_rejects,
+        reject_dir: a.reject_dir,
         schema: a.schema,
         jobs: a.jobs,
         batch_rows: a.batch_rows,

@@ -24,6 +24,9 @@ pub struct TableReport {
     pub rows_written: u64,
     /// Rows read but left out by a filter barge evaluated.
     pub rows_filtered: u64,
+    /// Rows read but left out under `--on-error skip-row` (see `row_rejects_file`).
+    pub rows_rejected: u64,
+    pub row_rejects_file: Option<String>,
     /// Per column: zero dates (`0000-00-00`) written as NULL.
     pub zero_dates_nulled: BTreeMap<String, u64>,
     /// Per column: partial dates (a zero month or day, `1978-00-00`) written as NULL.
@@ -98,6 +101,8 @@ impl TableReport {
             rows_read: 0,
             rows_written: 0,
             rows_filtered: 0,
+            rows_rejected: 0,
+            row_rejects_file: None,
             zero_dates_nulled: Default::default(),
             partial_dates_nulled: Default::default(),
             impossible_dates_nulled: Default::default(),
@@ -134,11 +139,12 @@ impl Report {
         self.errors.is_empty() && self.tables.iter().all(|t| t.status == Status::Ok)
     }
 
-    /// Rows left out on purpose and written to a reject file (skipped orphans).
+    /// Rows left out on purpose and written to a reject file (skipped orphans, rows the
+    /// reader could not convert under skip-row).
     pub fn rejects(&self) -> u64 {
         self.tables
             .iter()
-            .flat_map(|t| t.orphans_skipped.values())
+            .map(|t| t.orphans_skipped.values().sum::<u64>() + t.rows_rejected)
             .sum()
     }
 
@@ -232,6 +238,15 @@ impl Report {
         ];
         out.push_str(&crate::text_table::render(&header, &rows, &right, true));
         for t in &self.tables {
+            if t.rows_rejected > 0 {
+                let _ = writeln!(
+                    out,
+                    "note: {}: {} row(s) rejected (--on-error skip-row), written to {}",
+                    t.source,
+                    t.rows_rejected,
+                    t.row_rejects_file.as_deref().unwrap_or("the reject file")
+                );
+            }
             if t.rows_filtered > 0 {
                 let _ = writeln!(
                     out,

@@ -54,6 +54,11 @@ pub struct CopyOptions {
     pub sample: Option<crate::sample::Sample>,
     /// Told what happens while the run goes (progress bars, JSON events, an ETL's own).
     pub observer: Option<crate::progress::ObserverHandle>,
+    /// A row the reader cannot convert: fail its table, or leave it out and write it to
+    /// `reject_dir/<table>.jsonl`.
+    pub on_error: crate::rejects::OnError,
+    /// Under skip-row, a table with more rejected rows than this fails.
+    pub max_rejects: Option<u64>,
 }
 
 impl Default for CopyOptions {
@@ -74,6 +79,8 @@ impl Default for CopyOptions {
             fail_fast: false,
             sample: None,
             observer: None,
+            on_error: Default::default(),
+            max_rejects: None,
         }
     }
 }
@@ -131,6 +138,8 @@ struct Shared {
     zero_dates: crate::temporal::ZeroDates,
     fail_fast: bool,
     observer: Option<crate::progress::ObserverHandle>,
+    /// Per table, under skip-row: its reject file.
+    rejects: Vec<Option<Arc<crate::rejects::Rejects>>>,
     /// Set by the first failure under `fail_fast`: no more partitions start.
     stopped: std::sync::atomic::AtomicBool,
     plans: Vec<Arc<TablePlan>>,
@@ -555,6 +564,18 @@ async fn copy_inner(
         zero_dates: opts.zero_dates,
         fail_fast: opts.fail_fast,
         observer: opts.observer.clone(),
+        rejects: plans
+            .iter()
+            .map(|p| {
+                (opts.on_error == crate::rejects::OnError::SkipRow).then(|| {
+                    Arc::new(crate::rejects::Rejects::new(
+                        &p.target,
+                        &opts.reject_dir,
+                        opts.max_rejects,
+                    ))
+                })
+            })
+            .collect(),
         stopped: Default::default(),
         arrow: plans.iter().map(|p| p.reader_schema()).collect(),
         plans: plans.into_iter().map(Arc::new).collect(),
@@ -570,6 +591,7 @@ async fn copy_inner(
                     read: ReadStats {
                         rows: 0,
                         nulled_dates: vec![Default::default(); ncols],
+                        rejected: 0,
                     },
                     written: 0,
                     filtered: 0,
@@ -782,7 +804,12 @@ async fn copy_inner(
         .enumerate()
         .map(|(i, p)| {
             let prog = shared.progress[i].lock().unwrap();
-            table_report(p, shared.source_rows[i], parts[i], &prog)
+            let mut r = table_report(p, shared.source_rows[i], parts[i], &prog);
+            r.row_rejects_file = shared.rejects[i]
+                .as_ref()
+                .and_then(|x| x.path())
+                .map(|f| f.display().to_string());
+            r
         })
         .chain(refused)
         .collect();
@@ -821,6 +848,8 @@ fn table_report(
         rows_read: prog.read.rows,
         rows_written: prog.written,
         rows_filtered: prog.filtered,
+        rows_rejected: prog.read.rejected,
+        row_rejects_file: None,
         zero_dates_nulled: nulled(|n| n.zero),
         partial_dates_nulled: nulled(|n| n.partial),
         impossible_dates_nulled: nulled(|n| n.impossible),
@@ -1073,6 +1102,7 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) -> toki
             match result {
                 Ok((read, loaded)) => {
                     prog.read.rows += read.rows;
+                    prog.read.rejected += read.rejected;
                     for (a, b) in prog.read.nulled_dates.iter_mut().zip(&read.nulled_dates) {
                         a.merge(b);
                     }
@@ -1109,19 +1139,16 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) -> toki
                 shared.progress[t].lock().unwrap().loaded = true;
                 continue;
             }
-            let (rows, written, filtered, nulls) = {
+            let plan = &shared.plans[t];
+            let (rows, nulls, mismatch) = {
                 let prog = shared.progress[t].lock().unwrap();
                 (
                     prog.read.rows,
-                    prog.written,
-                    prog.filtered,
                     prog.nulls.clone(),
+                    count_mismatch(plan, shared.source_rows[t], &prog),
                 )
             };
-            let plan = &shared.plans[t];
-            let result = if let Some(e) =
-                count_mismatch(plan, shared.source_rows[t], rows, filtered, written)
-            {
+            let result = if let Some(e) = mismatch {
                 Err(e)
             } else {
                 let mut tries = 0;
@@ -1234,17 +1261,19 @@ async fn retry_conflict<T>(result: &Result<T>, tries: &mut u32) -> bool {
     }
 }
 
-fn count_mismatch(
-    plan: &TablePlan,
-    source_rows: u64,
-    rows: u64,
-    filtered: u64,
-    written: u64,
-) -> Option<Error> {
-    (rows != source_rows || written + filtered != rows).then(|| Error::Table {
+/// The counts must add up: every row the source counted was read, and every row read was
+/// written, filtered out, or rejected (skip-row).
+fn count_mismatch(plan: &TablePlan, source_rows: u64, prog: &Progress) -> Option<Error> {
+    let (rows, filtered, rejected, written) = (
+        prog.read.rows,
+        prog.filtered,
+        prog.read.rejected,
+        prog.written,
+    );
+    (rows != source_rows || written + filtered + rejected != rows).then(|| Error::Table {
         table: plan.source.clone(),
         detail: format!(
-            "row count mismatch: the source had {source_rows} rows, {rows} were read, {filtered} filtered out and {written} written; the table was not put in place"
+            "row count mismatch: the source had {source_rows} rows, {rows} were read, {filtered} filtered out, {rejected} rejected and {written} written; the table was not put in place"
         ),
     })
 }
@@ -1261,14 +1290,12 @@ async fn finish_deferred(
         if !in_wave(t) || !shared.deferred(t) {
             continue;
         }
-        let (loaded, rows, filtered, written, nulls) = {
+        let (loaded, nulls, mismatch) = {
             let prog = shared.progress[t].lock().unwrap();
             (
                 prog.loaded && prog.status.is_none(),
-                prog.read.rows,
-                prog.filtered,
-                prog.written,
                 prog.nulls.clone(),
+                count_mismatch(plan, shared.source_rows[t], &prog),
             )
         };
         if !loaded {
@@ -1292,8 +1319,7 @@ async fn finish_deferred(
                     r.parent, r.column
                 ),
             })
-        } else if let Some(e) = count_mismatch(plan, shared.source_rows[t], rows, filtered, written)
-        {
+        } else if let Some(e) = mismatch {
             Err(e)
         } else {
             let mut tries = 0;
@@ -1391,6 +1417,7 @@ async fn run_partition(
         batch_rows: plan.batch_rows.unwrap_or(shared.batch_rows),
         batch_bytes: BATCH_BYTES,
         zero_dates: shared.zero_dates,
+        rejects: shared.rejects[work.table].clone(),
     };
     let reader = tokio::spawn(async move {
         let r = read_partition(&mut conn, &spec, tx).await;

@@ -524,6 +524,7 @@ async fn orm_insert(
         batch_rows: 1000,
         batch_bytes: 8 << 20,
         zero_dates: Default::default(),
+        rejects: None,
     };
     let reader = tokio::spawn(async move { read_partition(&mut conn, &spec, tx).await });
     let encoder = CopyEncoder::new(

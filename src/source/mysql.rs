@@ -32,6 +32,9 @@ pub struct ReadSpec {
     pub batch_bytes: usize,
     /// Dates PostgreSQL cannot hold: NULL (counted) or an error.
     pub zero_dates: temporal::ZeroDates,
+    /// With `--on-error skip-row`: where a row that cannot be converted goes, instead of
+    /// failing the table.
+    pub rejects: Option<Arc<crate::rejects::Rejects>>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -39,6 +42,8 @@ pub struct ReadStats {
     pub rows: u64,
     /// Per column (same order as the spec): dates PostgreSQL cannot hold, turned into NULL.
     pub nulled_dates: Vec<temporal::NulledDates>,
+    /// Rows read but left out under `--on-error skip-row` (in the reject file).
+    pub rejected: u64,
 }
 
 pub fn quote_ident(name: &str) -> String {
@@ -107,7 +112,10 @@ pub async fn read_partition(
     let mut stats = ReadStats {
         rows: 0,
         nulled_dates: vec![Default::default(); builders.len()],
+        rejected: 0,
     };
+    // Rows of the current batch left out (skip-row): removed before it is sent.
+    let mut dropped: Vec<usize> = Vec::new();
     let key_index = spec
         .key_column
         .as_ref()
@@ -124,25 +132,35 @@ pub async fn read_partition(
         .await
         .ctx(format!("reading table {}", spec.table))?
     {
+        // A refused value: the column, whether its builder already holds this row's NULL,
+        // and the message.
+        let mut refused_at: Option<(usize, bool, String)> = None;
         for (i, b) in builders.iter_mut().enumerate() {
             let v = row.as_ref(i).unwrap_or(&Value::NULL);
             if let Value::Bytes(bytes) = v {
                 bytes_in_batch += bytes.len();
             }
-            let refused = match b.append(v) {
+            let (appended, refused) = match b.append(v) {
                 Ok(Appended::Value) => continue,
                 Ok(Appended::NulledDate(fault)) if spec.zero_dates == temporal::ZeroDates::Null => {
                     stats.nulled_dates[i].add(fault);
                     continue;
                 }
-                Ok(Appended::NulledDate(fault)) => format!(
-                    "{} {} has no PostgreSQL value, and --zero-dates error refuses to write it \
-                     as NULL",
-                    fault.describe(),
-                    v.as_sql(true)
+                Ok(Appended::NulledDate(fault)) => (
+                    true,
+                    format!(
+                        "{} {} has no PostgreSQL value, and --zero-dates error refuses to write \
+                         it as NULL",
+                        fault.describe(),
+                        v.as_sql(true)
+                    ),
                 ),
-                Err(detail) => detail,
+                Err(detail) => (false, detail),
             };
+            if spec.rejects.is_some() {
+                refused_at = Some((i, appended, refused));
+                break;
+            }
             let at = key_index
                 .and_then(|k| row.as_ref(k))
                 .map(|k| {
@@ -169,10 +187,23 @@ pub async fn read_partition(
                 detail: format!("{refused}{at}{hint}"),
             });
         }
+        if let (Some((i, appended, reason)), Some(rejects)) = (refused_at, &spec.rejects) {
+            let key = key_index.and_then(|k| Some((spec.columns[k].0.as_str(), row.as_ref(k)?)));
+            let v = row.as_ref(i).unwrap_or(&Value::NULL);
+            rejects.record(key, &spec.columns[i].0, &reason, v)?;
+            // The row's other columns get a NULL so the builders stay aligned; the row is
+            // taken out of the batch before it is sent.
+            let from = if appended { i + 1 } else { i };
+            for b in &mut builders[from..] {
+                b.append_null();
+            }
+            dropped.push(rows_in_batch);
+            stats.rejected += 1;
+        }
         rows_in_batch += 1;
         if rows_in_batch >= spec.batch_rows || bytes_in_batch >= spec.batch_bytes {
             stats.rows += rows_in_batch as u64;
-            if !send(&mut builders, &spec.schema, &tx).await? {
+            if !send(&mut builders, &spec.schema, &tx, &mut dropped).await? {
                 return Ok(stats);
             }
             rows_in_batch = 0;
@@ -182,7 +213,7 @@ pub async fn read_partition(
     drop(result);
     if rows_in_batch > 0 {
         stats.rows += rows_in_batch as u64;
-        send(&mut builders, &spec.schema, &tx).await?;
+        send(&mut builders, &spec.schema, &tx, &mut dropped).await?;
     }
     Ok(stats)
 }
@@ -191,10 +222,23 @@ async fn send(
     builders: &mut [ColumnBuilder],
     schema: &SchemaRef,
     tx: &mpsc::Sender<RecordBatch>,
+    dropped: &mut Vec<usize>,
 ) -> Result<bool> {
     let arrays: Vec<ArrayRef> = builders.iter_mut().map(ColumnBuilder::finish).collect();
-    let batch = RecordBatch::try_new(schema.clone(), arrays)
+    let mut batch = RecordBatch::try_new(schema.clone(), arrays)
         .map_err(|e| Error::Invalid(format!("building a record batch: {e}")))?;
+    if !dropped.is_empty() {
+        let mut keep = vec![true; batch.num_rows()];
+        for &r in dropped.iter() {
+            keep[r] = false;
+        }
+        batch = arrow_select::filter::filter_record_batch(
+            &batch,
+            &arrow_array::BooleanArray::from(keep),
+        )
+        .map_err(|e| Error::Invalid(format!("leaving rejected rows out of a batch: {e}")))?;
+        dropped.clear();
+    }
     Ok(tx.send(batch).await.is_ok())
 }
 
@@ -290,7 +334,7 @@ impl ColumnBuilder {
         }
     }
 
-    fn append_null(&mut self) {
+    pub fn append_null(&mut self) {
         match self {
             Self::Bool01(b) | Self::BitBool(b) => b.append_null(),
             Self::I16(b) => b.append_null(),
