@@ -91,11 +91,13 @@ impl<W: std::io::Write + Send> JsonLines<W> {
 impl<W: std::io::Write + Send> Observer for JsonLines<W> {
     fn event(&self, event: &Event<'_>) {
         let mut v = serde_json::to_value(event).unwrap_or_default();
+        // The clock is read under the lock, so that lines from several workers come out in
+        // the order of their times.
+        let mut out = self.out.lock().unwrap();
         if let Some(m) = v.as_object_mut() {
             let t = (self.started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
             m.insert("t".into(), t.into());
         }
-        let mut out = self.out.lock().unwrap();
         let _ = writeln!(out, "{v}");
         let _ = out.flush();
     }
