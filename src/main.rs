@@ -206,9 +206,9 @@ struct CopyArgs {
     /// Under skip-row, fail a table that has more rejected rows than this.
     #[arg(long, value_name = "N")]
     max_rejects: Option<u64>,
-    /// Where reject files go.
-    #[arg(long, value_name = "DIR", default_value = "barge-rejects")]
-    reject_dir: std::path::PathBuf,
+    /// Where reject files go (default barge-rejects).
+    #[arg(long, value_name = "DIR")]
+    reject_dir: Option<std::path::PathBuf>,
     /// Copy a subset to develop on: a share (1%) or a number of rows (10000) per table, plus
     /// every parent row the picked rows refer to (declared and inferred relationships), so
     /// no orphan is created.
@@ -369,7 +369,9 @@ async fn copy(a: CopyArgs, observer: Option<barge::progress::ObserverHandle>) ->
         fail_fast: a.fail_fast,
         on_error: barge::rejects::OnError::parse(&a.on_error).unwrap_or_default(),
         max_rejects: a.max_rejects,
-        reject_dir: a.reject_dir,
+        reject_dir: a
+            .reject_dir
+            .unwrap_or_else(|| CopyOptions::default().reject_dir),
         schema: a.schema,
         jobs: a.jobs,
         batch_rows: a.batch_rows,

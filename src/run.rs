@@ -279,9 +279,11 @@ async fn plan_source(
                 .map(|(c, _)| (p.source.clone(), c))
         })
         .collect();
-    if !booleans.is_empty() {
-        crate::catalog::mysql::probe_tinyint_booleans(conn, database, &mut catalog, &booleans)
-            .await?;
+    // Planned again only when a column turned out not to be a boolean.
+    if !booleans.is_empty()
+        && crate::catalog::mysql::probe_tinyint_booleans(conn, database, &mut catalog, &booleans)
+            .await?
+    {
         (plans, refused) = plan_each(&catalog, &opts.selection)?;
     }
     for p in &plans {

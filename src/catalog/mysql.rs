@@ -31,12 +31,14 @@ pub const TINYINT_SCAN_ROWS: u64 = 200_000;
 /// and 1, where that is cheap to learn: the column leads an index (a range read), or the
 /// table is small. Such a column is recorded as a small integer (`Column::non_boolean`).
 /// Elsewhere a stray value stays an error at read time, whose message names the `--cast`.
+/// Returns whether any column was found to hold such a value.
 pub async fn probe_tinyint_booleans(
     conn: &mut Conn,
     db: &str,
     catalog: &mut Catalog,
     columns: &[(String, String)],
-) -> Result<()> {
+) -> Result<bool> {
+    let mut any = false;
     for (table, column) in columns {
         let Some(t) = catalog.tables.iter_mut().find(|t| t.name == *table) else {
             continue;
@@ -62,10 +64,11 @@ pub async fn probe_tinyint_booleans(
                 "checking whether {table}.{column} holds only 0 and 1"
             ))?;
         if let Some(col) = t.columns.iter_mut().find(|x| x.name == *column) {
+            any |= found.is_some();
             col.non_boolean = found;
         }
     }
-    Ok(())
+    Ok(any)
 }
 
 /// Read the catalog of database `db`. Only base tables (no views).
