@@ -8,8 +8,8 @@
 use arrow_array::RecordBatch;
 use arrow_schema::Schema;
 use barge::catalog::Column;
-use barge::sink::pg_copy::CopyEncoder;
-use barge::source::mysql::ColumnBuilder;
+use barge::engine::mysql::read::ColumnBuilder;
+use barge::engine::postgres::copy_format::CopyEncoder;
 use barge::types::{map_mysql, Mapping};
 use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};

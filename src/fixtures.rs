@@ -6,7 +6,7 @@
 //! stream seeded by (seed, table, id) alone, so the same seed gives the same bytes however
 //! the rows are batched or spread over connections.
 
-use crate::connect::{mysql_conn, mysql_pool};
+use crate::engine::mysql::connect::{mysql_conn, mysql_pool};
 use crate::error::{Context, Error, Result, Side};
 use crate::url::DbUrl;
 use mysql_async::prelude::Queryable;
@@ -49,7 +49,7 @@ impl FixtureSet {
 }
 
 fn ident(s: &str) -> String {
-    crate::source::mysql::quote_ident(s)
+    crate::engine::mysql::read::quote_ident(s)
 }
 
 /// (Re)create `database` on the server `url` points at and load the fixture sets into it.

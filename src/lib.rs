@@ -15,21 +15,20 @@
 
 pub mod bench;
 pub mod catalog;
-pub mod connect;
 pub mod credentials;
+pub mod engine;
 pub mod error;
 pub mod expr;
 pub mod fixtures;
 pub mod inspect;
 pub mod job;
+pub mod partition;
 pub mod plan;
 pub mod progress;
 pub mod rejects;
 pub mod report;
 pub mod run;
 pub mod sample;
-pub mod sink;
-pub mod source;
 pub mod temporal;
 pub mod text_table;
 pub mod transform;

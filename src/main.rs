@@ -529,7 +529,7 @@ async fn run_job(
             r.options.schema
         );
         if plan_only {
-            let (catalog, plans) = barge::run::plan_only(&r.from, &r.options)
+            let (catalog, plans) = barge::run::plan_only(&r.from, &r.to, &r.options)
                 .await
                 .with_context(|| format!("planning route {}", i + 1))?;
             println!(
@@ -572,10 +572,12 @@ async fn inspect(a: InspectArgs) -> Result<ExitCode> {
     let Some(database) = url.database() else {
         bail!("the URL must name a database (mysql://user:password@host:port/DATABASE)");
     };
-    let pool = barge::connect::mysql_pool(&url, 1)?;
+    let pool = barge::engine::mysql::connect::mysql_pool(&url, 1)?;
     let catalog = async {
-        let mut conn = barge::connect::mysql_conn(&pool, &url, barge::error::Side::Source).await?;
-        barge::catalog::mysql::introspect(&mut conn, &database).await
+        let mut conn =
+            barge::engine::mysql::connect::mysql_conn(&pool, &url, barge::error::Side::Source)
+                .await?;
+        barge::engine::mysql::catalog::introspect(&mut conn, &database).await
     }
     .await;
     let _ = pool.disconnect().await;

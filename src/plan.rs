@@ -3,8 +3,8 @@
 //! stops the run before any data moves.
 
 use crate::catalog::{Catalog, Column, DefaultKind, Table};
+use crate::engine::postgres::write::{quote_ident, quote_literal};
 use crate::error::{Error, Result};
-use crate::sink::postgres::{quote_ident, quote_literal};
 use crate::types::{map_mysql, Decode, Mapping, PgType};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -34,6 +34,18 @@ pub struct TargetColumn {
     /// A NOT NULL temporal column: created nullable, made NOT NULL after the load unless
     /// zero dates had to become NULL.
     pub deferred_not_null: bool,
+    /// The source's own declaration (`int(10) unsigned`, `enum('a','b')`), when the column
+    /// is copied as it is (no cast, not computed): a target of the same engine keeps it.
+    pub native: Option<NativeColumn>,
+}
+
+/// A column as the source engine declared it.
+#[derive(Debug, Clone, Serialize)]
+pub struct NativeColumn {
+    pub engine: crate::url::Engine,
+    pub declaration: String,
+    /// The default as the source reports it, and whether it is a literal or an expression.
+    pub default: Option<(DefaultKind, String)>,
 }
 
 impl TargetColumn {
@@ -48,6 +60,7 @@ impl TargetColumn {
             check: None,
             comment: None,
             deferred_not_null: false,
+            native: None,
         }
     }
 }
@@ -58,6 +71,8 @@ pub struct TargetIndex {
     pub unique: bool,
     /// Quoted column names or expressions (prefix indexes become `left(col, n)`).
     pub keys: Vec<String>,
+    /// The target columns, with a key prefix length where the source index had one.
+    pub columns: Vec<(String, Option<u32>)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -903,6 +918,15 @@ fn plan_table(
                 && matches!(m.pg, PgType::SmallInt | PgType::Integer | PgType::BigInt),
             check,
             comment: c.comment.clone(),
+            native: cast.is_none().then(|| NativeColumn {
+                engine: crate::url::Engine::Mysql,
+                declaration: if m.decode == Decode::Json {
+                    "json".into()
+                } else {
+                    c.column_type.clone()
+                },
+                default: c.default.clone().map(|d| (c.default_kind, d)),
+            }),
         });
         columns.push((c.name.clone(), m));
     }
@@ -952,6 +976,11 @@ fn plan_table(
             name: truncate_ident(&name),
             unique: i.unique,
             keys,
+            columns: i
+                .columns
+                .iter()
+                .map(|ic| (tname(&ic.name), ic.prefix))
+                .collect(),
         });
     }
 

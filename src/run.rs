@@ -3,17 +3,13 @@
 //! foreign keys. Between a reader and its writer sits a bounded channel of record batches,
 //! so memory stays at a few batches per worker however large the table.
 
-use crate::catalog::mysql::introspect;
-use crate::connect::{mysql_conn, mysql_pool, pg_connect};
-use crate::error::{Context, Error, Result, Side};
+use crate::engine::{ReadRequest, ReadStats, Sink, SinkOptions, Source, Writer};
+use crate::error::{Error, Result};
+use crate::partition::KeyRange;
 use crate::plan::{plan_each, Mode, Selection, TablePlan};
 use crate::report::{Report, Status, TableReport};
-use crate::sink::postgres::{self as pg, qualified, quote_ident};
-use crate::source::mysql::{int_of, quote_ident as my_ident, read_partition, ReadSpec, ReadStats};
-use crate::source::{split_range, KeyRange};
 use crate::url::DbUrl;
 use arrow_schema::Schema;
-use mysql_async::prelude::Queryable;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -85,9 +81,6 @@ impl Default for CopyOptions {
     }
 }
 
-/// How long `--consistent` may wait for its read lock (writers queue behind it meanwhile).
-const SNAPSHOT_LOCK_WAIT_S: u32 = 10;
-
 /// Batches in flight between one reader and its writer.
 const CHANNEL_BATCHES: usize = 2;
 const BATCH_BYTES: usize = 8 << 20;
@@ -130,10 +123,8 @@ impl Progress {
 }
 
 struct Shared {
-    database: String,
-    schema: String,
-    mode: Mode,
-    drop: bool,
+    source: Arc<dyn Source>,
+    sink: Arc<dyn Sink>,
     batch_rows: usize,
     zero_dates: crate::temporal::ZeroDates,
     fail_fast: bool,
@@ -147,52 +138,9 @@ struct Shared {
     source_rows: Vec<u64>,
     queue: Mutex<VecDeque<Work>>,
     progress: Vec<Mutex<Progress>>,
-    source_url: DbUrl,
-    pool: mysql_async::Pool,
-    /// With `consistent`: one connection per worker, each inside a transaction that started
-    /// at the same moment; a partition borrows one, and gives it back.
-    snapshots: Option<Snapshots>,
     /// Per table: in-memory key remaps applied in the writer (children of remapped parents
     /// whose maps fit in memory). Such a table finishes like any other: no second write.
     stream: Vec<Mutex<Option<StreamRemap>>>,
-}
-
-/// The snapshot connections (see `CopyOptions::consistent`). One that failed is not given
-/// back: a new one would see another moment. Partitions wait for a free one while any is left.
-struct Snapshots {
-    free: Mutex<Vec<mysql_async::Conn>>,
-    live: std::sync::atomic::AtomicUsize,
-}
-
-impl Snapshots {
-    async fn take(&self) -> Result<mysql_async::Conn> {
-        use std::sync::atomic::Ordering;
-        loop {
-            if let Some(c) = self.free.lock().unwrap().pop() {
-                return Ok(c);
-            }
-            if self.live.load(Ordering::SeqCst) == 0 {
-                return Err(Error::Invalid(
-                    "--consistent: every snapshot connection was lost to earlier failures, so \
-                     no later read can see the same moment"
-                        .into(),
-                ));
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
-    }
-
-    fn give_back(&self, conn: mysql_async::Conn, healthy: bool) {
-        if healthy {
-            self.free.lock().unwrap().push(conn);
-        } else {
-            self.lost();
-        }
-    }
-
-    fn lost(&self) {
-        self.live.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-    }
 }
 
 struct StreamRemap {
@@ -257,43 +205,29 @@ fn settle_on_update(plans: &mut [TablePlan], opts: &CopyOptions) {
     }
 }
 
-/// Read the catalog and plan the copy. The TINYINT(1) columns read as booleans are checked
-/// first where that is cheap; one holding other values is planned as the integer it is.
+/// Read the catalog and plan the copy. Facts the catalog cannot tell are checked first where
+/// that is cheap (a MySQL TINYINT(1) holding other values is planned as the integer it is).
 async fn plan_source(
-    conn: &mut mysql_async::Conn,
-    database: &str,
+    source: &dyn Source,
+    target: crate::url::Engine,
     opts: &CopyOptions,
 ) -> Result<(
     crate::catalog::Catalog,
     Vec<TablePlan>,
     Vec<crate::plan::Refused>,
 )> {
-    let mut catalog = introspect(conn, database).await?;
+    let mut catalog = source.catalog().await?;
     let (mut plans, mut refused) = plan_each(&catalog, &opts.selection)?;
-    let booleans: Vec<(String, String)> = plans
-        .iter()
-        .flat_map(|p| {
-            p.read_columns()
-                .into_iter()
-                .filter(|(_, m)| m.decode == crate::types::Decode::Bool01)
-                .map(|(c, _)| (p.source.clone(), c))
-        })
-        .collect();
-    // Planned again only when a column turned out not to be a boolean.
-    if !booleans.is_empty()
-        && crate::catalog::mysql::probe_tinyint_booleans(conn, database, &mut catalog, &booleans)
-            .await?
-    {
+    if source.refine(&mut catalog, &plans).await? {
         (plans, refused) = plan_each(&catalog, &opts.selection)?;
     }
     for p in &plans {
-        pg::check_encodable(p)?;
+        crate::engine::check_plan(target, p)?;
     }
     settle_on_update(&mut plans, opts);
     if let Some(sample) = &opts.sample {
         let rels = crate::plan::apply_rules(&catalog, &opts.selection.relationships)?;
-        let chosen =
-            crate::sample::plan_sample(conn, database, &catalog, &plans, &rels, sample).await?;
+        let chosen = source.sample(&catalog, &plans, &rels, sample).await?;
         for p in plans.iter_mut() {
             let s = &chosen[&p.source];
             p.filter = Some(match &p.filter {
@@ -316,60 +250,61 @@ async fn plan_source(
     Ok((catalog, plans, refused))
 }
 
-/// Read the source catalog and plan the copy, touching nothing: what `barge plan` shows.
+/// Read the source catalog and plan the copy into `to`, touching nothing: what `barge plan`
+/// shows.
 pub async fn plan_only(
     from: &DbUrl,
+    to: &DbUrl,
     opts: &CopyOptions,
 ) -> Result<(crate::catalog::Catalog, Vec<TablePlan>)> {
-    let database = from.database().ok_or_else(|| Error::Url {
-        url: from.redacted(),
-        reason: "the source URL names no database (mysql://user:password@host:port/DATABASE)"
-            .into(),
-    })?;
-    let pool = mysql_pool(from, 1)?;
+    let source = crate::engine::open_source(from, 1)?;
     let result = async {
-        let mut conn = mysql_conn(&pool, from, Side::Source).await?;
-        let (catalog, plans, refused) = plan_source(&mut conn, &database, opts).await?;
+        let (catalog, plans, refused) = plan_source(&*source, to.engine(), opts).await?;
         match refused.into_iter().next() {
             Some(r) => Err(r.error),
             None => Ok((catalog, plans)),
         }
     }
     .await;
-    let _ = pool.disconnect().await;
+    source.close().await;
     result
 }
 
-/// Copy tables from a MySQL/MariaDB database into PostgreSQL.
+/// Copy tables from one database into another (MySQL/MariaDB into PostgreSQL today).
 ///
 /// Returns `Err` for problems found before any data moved (connection, selection, types,
 /// existing targets). Problems during the load are in the report: check `Report::ok()`.
 pub async fn copy(from: &DbUrl, to: &DbUrl, opts: &CopyOptions) -> Result<Report> {
     let started = Instant::now();
-    let database = from.database().ok_or_else(|| Error::Url {
-        url: from.redacted(),
-        reason: "the source URL names no database (mysql://user:password@host:port/DATABASE)"
-            .into(),
-    })?;
     let jobs = opts.jobs.max(1);
-    let pool = mysql_pool(from, jobs + 1)?;
-    let result = copy_inner(from, to, opts, &database, jobs, pool.clone(), started).await;
-    let _ = pool.disconnect().await;
+    let source = crate::engine::open_source(from, jobs)?;
+    let result = async {
+        let sink = crate::engine::open_sink(
+            to,
+            SinkOptions {
+                schema: opts.schema.clone(),
+                mode: opts.mode,
+                drop: opts.drop,
+            },
+        )
+        .await?;
+        copy_inner(source.clone(), sink, from, to, opts, jobs, started).await
+    }
+    .await;
+    source.close().await;
     result
 }
 
 async fn copy_inner(
+    source: Arc<dyn Source>,
+    sink: Arc<dyn Sink>,
     from: &DbUrl,
     to: &DbUrl,
     opts: &CopyOptions,
-    database: &str,
     jobs: usize,
-    pool: mysql_async::Pool,
     started: Instant,
 ) -> Result<Report> {
-    let mut conn = mysql_conn(&pool, from, Side::Source).await?;
-    let mut control = pg_connect(to, Side::Target).await?;
-    let (_, mut plans, mut refused) = plan_source(&mut conn, database, opts).await?;
+    let (_, mut plans, mut refused) = plan_source(&*source, to.engine(), opts).await?;
     if opts.fail_fast && !refused.is_empty() {
         return Err(refused.swap_remove(0).error);
     }
@@ -386,91 +321,27 @@ async fn copy_inner(
         plans.len(),
         started.elapsed().as_secs_f64()
     );
-    let schema = opts.schema.clone();
 
     // Everything that can be checked is checked before the first write to the target.
-    let names: Vec<String> = plans.iter().map(|p| p.target.clone()).collect();
-    let existing = pg::existing_tables(&control, &schema, &names).await?;
-    match opts.mode {
-        Mode::Create | Mode::SchemaOnly if !opts.drop && !existing.is_empty() => {
-            return Err(Error::TargetExists {
-                table: existing
-                    .iter()
-                    .map(|t| format!("{schema}.{t}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
-        }
-        Mode::DataOnly => {
-            for p in &plans {
-                if !existing.contains(&p.target) {
-                    return Err(Error::TargetMismatch {
-                        table: format!("{schema}.{}", p.target),
-                        detail: "it does not exist (--data-only loads into existing tables)".into(),
-                    });
-                }
-                pg::check_data_only_target(&control, &schema, p).await?;
-            }
-        }
-        _ => {}
-    }
-
-    // Index names must not collide with what the target schema already holds
-    // (--data-only creates no index).
-    if opts.mode != Mode::DataOnly {
-        let relations = pg::existing_relations(&control, &schema).await?;
-        crate::plan::unique_relation_names(&mut plans, &relations, opts.drop)?;
-    }
-
-    if opts.drop && !existing.is_empty() {
-        // Replacing a table drops the foreign keys other tables hold on it (CASCADE); say so
-        // for those outside this copy, which barge will not recreate.
-        let rows = control
-            .query(
-                "SELECT c.conname, ch.relname, p.relname FROM pg_constraint c \
-                 JOIN pg_class ch ON ch.oid = c.conrelid JOIN pg_class p ON p.oid = c.confrelid \
-                 JOIN pg_namespace pn ON pn.oid = p.relnamespace JOIN pg_namespace chn ON chn.oid = ch.relnamespace \
-                 WHERE c.contype = 'f' AND pn.nspname = $1 AND p.relname = ANY($2) \
-                   AND NOT (chn.nspname = $1 AND ch.relname = ANY($2))",
-                &[&schema, &names],
-            )
-            .await
-            .ctx("looking up foreign keys on replaced tables")?;
-        for r in rows {
-            let (fk, child, parent): (String, String, String) = (r.get(0), r.get(1), r.get(2));
-            if let Some(p) = plans.iter_mut().find(|p| p.target == parent) {
-                p.warnings.push(format!(
-                    "--drop replaces {parent}: the foreign key {fk} that {child} (not part of this copy) holds on it is dropped and not recreated"
-                ));
-            }
-        }
-    }
-    control
-        .batch_execute(&format!(
-            "CREATE SCHEMA IF NOT EXISTS {}",
-            quote_ident(&schema)
-        ))
-        .await
-        .ctx(format!("creating schema {schema}"))?;
-    if plans.iter().any(|p| !p.on_update_now.is_empty()) {
-        control
-            .batch_execute(&pg::on_update_function_sql(&schema))
-            .await
-            .ctx("creating the ON UPDATE CURRENT_TIMESTAMP trigger function")?;
-    }
+    sink.prepare_run(&mut plans).await?;
 
     if opts.mode == Mode::SchemaOnly {
-        let mut report = schema_only(&control, &schema, &plans, opts, from, to, started).await?;
-        report.tables.extend(refused);
-        return Ok(report);
+        sink.create_schema(&plans).await?;
+        let mut tables: Vec<TableReport> = plans
+            .iter()
+            .map(|p| TableReport {
+                warnings: p.warnings.clone(),
+                notes: p.notes.clone(),
+                ..TableReport::empty(&p.source, &p.target, Status::Ok)
+            })
+            .collect();
+        tables.extend(refused);
+        return Ok(finish_report(from, to, opts, tables, vec![], started));
     }
 
-    let mut snapshots = if opts.consistent {
-        let tables: Vec<&str> = plans.iter().map(|p| p.source.as_str()).collect();
-        Some(snapshot_connections(&mut conn, &pool, from, database, &tables, jobs).await?)
-    } else {
-        None
-    };
+    if opts.consistent {
+        source.snapshot(&plans, jobs).await?;
+    }
 
     // Per table: a failure before its load (counting, staging), which leaves it out alone.
     let mut early: Vec<Option<String>> = vec![None; plans.len()];
@@ -478,18 +349,9 @@ async fn copy_inner(
     let mut source_rows = Vec::with_capacity(plans.len());
     let mut work = Vec::new();
     for (i, p) in plans.iter().enumerate() {
-        let counter = match snapshots.as_mut() {
-            Some(s) => &mut s[0],
-            None => &mut conn,
-        };
-        let (count, ranges) = match partition(
-            counter,
-            database,
-            p,
-            p.jobs.unwrap_or(jobs),
-            opts.min_partition_rows,
-        )
-        .await
+        let (count, ranges) = match source
+            .count(p, p.jobs.unwrap_or(jobs), opts.min_partition_rows)
+            .await
         {
             Ok(counted) => counted,
             Err(e) if opts.fail_fast => return Err(e),
@@ -519,7 +381,6 @@ async fn copy_inner(
             )),
         }
     }
-    drop(conn);
     // Largest tables first, so the long poles start early.
     work.sort_by_key(|(count, w)| (std::cmp::Reverse(*count), w.table));
     let mut parts = vec![0usize; plans.len()];
@@ -535,10 +396,10 @@ async fn copy_inner(
         if early[i].is_some() {
             continue;
         }
-        if let Err(e) = pg::prepare_staging(&control, &schema, p, opts.mode).await {
+        if let Err(e) = sink.prepare(p).await {
             if opts.fail_fast {
                 for q in &plans[..i] {
-                    pg::drop_staging(&control, &schema, q).await;
+                    sink.discard(q).await;
                 }
                 return Err(e);
             }
@@ -558,10 +419,8 @@ async fn copy_inner(
         .map(|p| (p.read_columns().len(), p.target_columns.len()))
         .collect();
     let shared = Arc::new(Shared {
-        database: database.to_string(),
-        schema: schema.clone(),
-        mode: opts.mode,
-        drop: opts.drop,
+        source: source.clone(),
+        sink: sink.clone(),
         batch_rows: opts.batch_rows.max(1),
         zero_dates: opts.zero_dates,
         fail_fast: opts.fail_fast,
@@ -611,12 +470,6 @@ async fn copy_inner(
                 })
             })
             .collect(),
-        source_url: from.clone(),
-        pool,
-        snapshots: snapshots.map(|conns| Snapshots {
-            live: std::sync::atomic::AtomicUsize::new(conns.len()),
-            free: Mutex::new(conns),
-        }),
         stream: (0..parts.len()).map(|_| Mutex::new(None)).collect(),
     });
     {
@@ -659,13 +512,13 @@ async fn copy_inner(
         }
     }
 
-    let mut clients: Vec<tokio_postgres::Client> = Vec::with_capacity(jobs);
+    let mut clients: Vec<Box<dyn Writer>> = Vec::with_capacity(jobs);
     for _ in 0..jobs.min(parts.iter().sum::<usize>().max(1)) {
-        match pg_connect(to, Side::Target).await {
+        match sink.writer().await {
             Ok(c) => clients.push(c),
             Err(e) => {
                 for p in &shared.plans {
-                    pg::drop_staging(&control, &schema, p).await;
+                    sink.discard(p).await;
                 }
                 return Err(e);
             }
@@ -720,13 +573,13 @@ async fn copy_inner(
                 Err(e) => tracing::error!("worker panicked: {e}"),
             }
         }
-        finish_deferred(&shared, &mut control, &opts.reject_dir, |t| wave[t] == w).await;
+        finish_deferred(&shared, &opts.reject_dir, |t| wave[t] == w).await;
         for (t, p) in shared.plans.iter().enumerate() {
             if wave[t] == w
                 && p.new_keys
                 && shared.progress[t].lock().unwrap().status == Some(Status::Ok)
             {
-                if let Some(m) = load_keymap(&control, &schema, p, opts.max_memory_keymap).await {
+                if let Some(m) = sink.key_map(p, opts.max_memory_keymap).await {
                     maps.insert(p.target.clone(), Arc::new(m));
                 }
             }
@@ -735,14 +588,14 @@ async fn copy_inner(
             break;
         }
     }
-    for p in shared.plans.iter().filter(|p| p.new_keys) {
-        let km = qualified(&schema, &pg::keymap_name(&p.target));
-        if let Err(e) = control
-            .batch_execute(&format!("DROP TABLE IF EXISTS {km}"))
-            .await
-        {
-            tracing::warn!("could not drop key map {km}: {e}");
-        }
+    let remapped: Vec<&TablePlan> = shared
+        .plans
+        .iter()
+        .filter(|p| p.new_keys)
+        .map(|p| &**p)
+        .collect();
+    if !remapped.is_empty() {
+        sink.drop_key_maps(&remapped).await;
     }
 
     // Whatever did not finish: drop its staging table, mark it.
@@ -762,7 +615,7 @@ async fn copy_inner(
             prog.status != Some(Status::Ok)
         };
         if unfinished {
-            pg::drop_staging(&control, &schema, p).await;
+            sink.discard(p).await;
         }
     }
 
@@ -776,26 +629,32 @@ async fn copy_inner(
         if !ok[i] {
             continue;
         }
-        for (fk, sql) in p.foreign_keys.iter().zip(pg::foreign_key_sql(&schema, p)) {
-            let parent_ok = shared
-                .plans
-                .iter()
-                .position(|q| q.target == fk.ref_table)
-                .is_some_and(|j| ok[j]);
-            if !parent_ok {
-                errors.push(format!(
+        let parent_ok: Vec<bool> = p
+            .foreign_keys
+            .iter()
+            .map(|fk| {
+                shared
+                    .plans
+                    .iter()
+                    .position(|q| q.target == fk.ref_table)
+                    .is_some_and(|j| ok[j])
+            })
+            .collect();
+        if p.foreign_keys.is_empty() {
+            continue;
+        }
+        for (fk, done) in p
+            .foreign_keys
+            .iter()
+            .zip(sink.foreign_keys(p, &parent_ok).await)
+        {
+            match done {
+                None => errors.push(format!(
                     "foreign key {} on {} not created: table {} did not load",
                     fk.name, p.target, fk.ref_table
-                ));
-                continue;
-            }
-            if let Err(e) = control.batch_execute(&sql).await {
-                errors.push(format!(
-                    "foreign key {} on {}: {}",
-                    fk.name,
-                    p.target,
-                    crate::error::pg_message(&e)
-                ));
+                )),
+                Some(Err(e)) => errors.push(crate::url::redact(&e.to_string())),
+                Some(Ok(())) => {}
             }
         }
     }
@@ -908,175 +767,7 @@ fn finish_report(
     }
 }
 
-async fn schema_only(
-    control: &tokio_postgres::Client,
-    schema: &str,
-    plans: &[TablePlan],
-    opts: &CopyOptions,
-    from: &DbUrl,
-    to: &DbUrl,
-    started: Instant,
-) -> Result<Report> {
-    let mut stmts = Vec::new();
-    for p in plans {
-        if opts.drop {
-            stmts.push(format!(
-                "DROP TABLE IF EXISTS {} CASCADE",
-                qualified(schema, &p.target)
-            ));
-        }
-        stmts.extend(pg::schema_only_sql(schema, p));
-    }
-    for p in plans {
-        stmts.extend(pg::foreign_key_sql(schema, p));
-    }
-    // One transaction: the schema appears whole or not at all.
-    let sql = format!("BEGIN;\n{};\nCOMMIT;", stmts.join(";\n"));
-    if let Err(e) = control.batch_execute(&sql).await {
-        let _ = control.batch_execute("ROLLBACK").await;
-        return Err(Error::Invalid(format!(
-            "creating the schema failed, nothing was created: {}",
-            crate::error::pg_message(&e)
-        )));
-    }
-    let tables = plans
-        .iter()
-        .map(|p| TableReport {
-            warnings: p.warnings.clone(),
-            notes: p.notes.clone(),
-            ..TableReport::empty(&p.source, &p.target, Status::Ok)
-        })
-        .collect();
-    Ok(finish_report(from, to, opts, tables, vec![], started))
-}
-
-/// `jobs` connections inside transactions that all see the same moment of the source: writers
-/// are held off (a global read lock, or a read lock on the tables read) while each starts its
-/// snapshot, then released. `lock` holds the lock.
-async fn snapshot_connections(
-    lock: &mut mysql_async::Conn,
-    pool: &mysql_async::Pool,
-    from: &DbUrl,
-    database: &str,
-    tables: &[&str],
-    jobs: usize,
-) -> Result<Vec<mysql_async::Conn>> {
-    let t = Instant::now();
-    // Never queue writers behind a long-running query for long: give up instead.
-    lock.query_drop(format!(
-        "SET SESSION lock_wait_timeout = {SNAPSHOT_LOCK_WAIT_S}"
-    ))
-    .await
-    .ctx("setting lock_wait_timeout")?;
-    let denied = |e: &mysql_async::Error| matches!(e, mysql_async::Error::Server(s) if matches!(s.code, 1044 | 1045 | 1142 | 1227));
-    let timed_out = |what: &str, e: &mysql_async::Error| {
-        Error::Invalid(format!(
-            "--consistent: {what} did not get its lock within {SNAPSHOT_LOCK_WAIT_S} s (a long \
-             query or transaction holds the tables); writers were not held up longer. {e}"
-        ))
-    };
-    match lock.query_drop("FLUSH TABLES WITH READ LOCK").await {
-        Ok(()) => {}
-        Err(global) if denied(&global) => {
-            let list = tables
-                .iter()
-                .map(|t| format!("{}.{} READ", my_ident(database), my_ident(t)))
-                .collect::<Vec<_>>()
-                .join(", ");
-            lock.query_drop(format!("LOCK TABLES {list}"))
-                .await
-                .map_err(|e| {
-                    if denied(&e) {
-                        Error::Invalid(format!(
-                            "--consistent needs the RELOAD privilege (FLUSH TABLES WITH READ \
-                             LOCK: {global}) or LOCK TABLES on the tables read ({e})"
-                        ))
-                    } else {
-                        timed_out("LOCK TABLES … READ", &e)
-                    }
-                })?;
-        }
-        Err(e) => return Err(timed_out("FLUSH TABLES WITH READ LOCK", &e)),
-    }
-    let mut conns = Vec::with_capacity(jobs);
-    let started = async {
-        for _ in 0..jobs {
-            let mut c = mysql_conn(pool, from, Side::Source).await?;
-            // Idle between waves (index builds, remapping) must not end the session.
-            for sql in [
-                "SET SESSION wait_timeout = 86400",
-                "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
-            ] {
-                c.query_drop(sql).await.ctx("starting a snapshot")?;
-            }
-            c.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-                .await
-                .ctx("starting a snapshot")?;
-            conns.push(c);
-        }
-        Ok::<_, Error>(())
-    }
-    .await;
-    // Released whatever happened: writers must not stay blocked.
-    let unlocked = lock.query_drop("UNLOCK TABLES").await.ctx("UNLOCK TABLES");
-    let _ = lock
-        .query_drop("SET SESSION lock_wait_timeout = DEFAULT")
-        .await;
-    started?;
-    unlocked?;
-    tracing::info!(
-        "{jobs} snapshot connections, writers held for {:.3}s",
-        t.elapsed().as_secs_f64()
-    );
-    Ok(conns)
-}
-
-/// Count the rows, and split tables with a single integer key into key ranges.
-async fn partition(
-    conn: &mut mysql_async::Conn,
-    database: &str,
-    p: &TablePlan,
-    jobs: usize,
-    min_rows: u64,
-) -> Result<(u64, Option<Vec<KeyRange>>)> {
-    let table = format!("{}.{}", my_ident(database), my_ident(&p.source));
-    let filter = p
-        .filter
-        .as_ref()
-        .map(|f| format!(" WHERE ({f})"))
-        .unwrap_or_default();
-    let ctx = || format!("counting rows of {}", p.source);
-    let Some(key) = &p.split_key else {
-        let n: Option<u64> = conn
-            .query_first(format!("SELECT COUNT(*) FROM {table}{filter}"))
-            .await
-            .ctx(ctx())?;
-        return Ok((n.unwrap_or(0), None));
-    };
-    let k = my_ident(key);
-    let row: Option<mysql_async::Row> = conn
-        .query_first(format!(
-            "SELECT COUNT(*), MIN({k}), MAX({k}) FROM {table}{filter}"
-        ))
-        .await
-        .ctx(ctx())?;
-    let row = row.ok_or_else(|| Error::Table {
-        table: p.source.clone(),
-        detail: "COUNT(*) returned no row".into(),
-    })?;
-    let int = |i: usize| row.as_ref(i).and_then(|v| int_of(v).ok());
-    let count = int(0).unwrap_or(0) as u64;
-    let (Some(min), Some(max)) = (int(1), int(2)) else {
-        return Ok((count, None));
-    };
-    let parts = (count / min_rows.max(1)).min(jobs as u64) as usize;
-    if count < 2 * min_rows || parts < 2 {
-        return Ok((count, None));
-    }
-    Ok((count, Some(split_range(key, min, max, parts))))
-}
-
-async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) -> tokio_postgres::Client {
+async fn worker(shared: Arc<Shared>, mut writer: Box<dyn Writer>) -> Box<dyn Writer> {
     loop {
         let next = shared.queue.lock().unwrap().pop_front();
         let Some(work) = next else { break };
@@ -1098,7 +789,7 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) -> toki
                 );
             }
         }
-        let result = run_partition(&shared, &client, &work).await;
+        let result = run_partition(&shared, &mut *writer, &work).await;
         let finish = {
             let mut prog = shared.progress[t].lock().unwrap();
             match result {
@@ -1108,7 +799,7 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) -> toki
                     for (a, b) in prog.read.nulled_dates.iter_mut().zip(&read.nulled_dates) {
                         a.merge(b);
                     }
-                    prog.written += loaded.written;
+                    prog.written += loaded.rows;
                     prog.filtered += loaded.filtered;
                     prog.bytes += loaded.bytes;
                     for (a, b) in prog.nulls.iter_mut().zip(&loaded.nulls) {
@@ -1119,7 +810,7 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) -> toki
                         &shared.observer,
                         crate::progress::Event::PartitionDone {
                             table: &shared.plans[t].source,
-                            rows: loaded.written,
+                            rows: loaded.rows,
                             remaining: prog.remaining,
                         },
                     );
@@ -1155,15 +846,7 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) -> toki
             } else {
                 let mut tries = 0;
                 loop {
-                    let r = pg::finish_table(
-                        &mut client,
-                        &shared.schema,
-                        plan,
-                        shared.mode,
-                        shared.drop,
-                        &nulls,
-                    )
-                    .await;
+                    let r = writer.finish(plan, &nulls).await;
                     if !retry_conflict(&r, &mut tries).await {
                         break r;
                     }
@@ -1193,7 +876,7 @@ async fn worker(shared: Arc<Shared>, mut client: tokio_postgres::Client) -> toki
             }
         }
     }
-    client
+    writer
 }
 
 /// In-memory remaps for a child whose remapped parents' maps are all in memory and whose
@@ -1223,29 +906,6 @@ fn stream_remap(
         sr.nulled.push((r.column.clone(), counter));
     }
     Some(sr)
-}
-
-/// A remapped table's old → new keys, when they are integers and fit the memory bound.
-async fn load_keymap(
-    client: &tokio_postgres::Client,
-    schema: &str,
-    plan: &TablePlan,
-    max: u64,
-) -> Option<std::collections::HashMap<i64, i64>> {
-    let km = qualified(schema, &pg::keymap_name(&plan.target));
-    let n: i64 = client
-        .query_one(&format!("SELECT count(*) FROM {km}"), &[])
-        .await
-        .ok()?
-        .get(0);
-    if n as u64 > max {
-        return None;
-    }
-    let rows = client
-        .query(&format!("SELECT old::bigint, new::bigint FROM {km}"), &[])
-        .await
-        .ok()?;
-    Some(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 /// Whether to run a table's finishing transaction again: PostgreSQL aborts one of two when
@@ -1284,7 +944,6 @@ fn count_mismatch(plan: &TablePlan, source_rows: u64, prog: &Progress) -> Option
 /// streamed), parents first (the plans are in load order), on one connection.
 async fn finish_deferred(
     shared: &Shared,
-    client: &mut tokio_postgres::Client,
     reject_dir: &std::path::Path,
     in_wave: impl Fn(usize) -> bool,
 ) {
@@ -1326,16 +985,7 @@ async fn finish_deferred(
         } else {
             let mut tries = 0;
             loop {
-                let r = pg::finish_remapped(
-                    client,
-                    &shared.schema,
-                    plan,
-                    shared.mode,
-                    shared.drop,
-                    &nulls,
-                    reject_dir,
-                )
-                .await;
+                let r = shared.sink.finish_remapped(plan, &nulls, reject_dir).await;
                 if !retry_conflict(&r, &mut tries).await {
                     break r;
                 }
@@ -1391,40 +1041,37 @@ fn fail(prog: &mut Progress, e: Error) {
     }
 }
 
-/// Read, transform and load one partition.
+/// What one partition's write did, after the transforms.
+#[derive(Default)]
+struct Loaded {
+    rows: u64,
+    /// Rows the transforms left out (a filter barge evaluates).
+    filtered: u64,
+    /// Per target column: NULLs written (whether a deferred NOT NULL can be set).
+    nulls: Vec<u64>,
+    bytes: u64,
+}
+
+/// Read, transform and load one partition: the source's reader runs as its own task, and
+/// the transforms run beside the writer, feeding it through a second bounded channel.
 async fn run_partition(
     shared: &Arc<Shared>,
-    client: &tokio_postgres::Client,
+    writer: &mut dyn Writer,
     work: &Work,
-) -> Result<(ReadStats, pg::Loaded)> {
+) -> Result<(ReadStats, Loaded)> {
     let plan = shared.plans[work.table].clone();
-    let snapshot = match &shared.snapshots {
-        Some(s) => Some(s.take().await?),
-        None => None,
-    };
-    let mut conn = match snapshot {
-        Some(c) => c,
-        None => mysql_conn(&shared.pool, &shared.source_url, Side::Source).await?,
-    };
-    let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
-    let spec = ReadSpec {
-        database: shared.database.clone(),
-        table: plan.source.clone(),
-        columns: Arc::new(plan.read_columns()),
+    let (tx, mut rx) = mpsc::channel(CHANNEL_BATCHES);
+    let req = ReadRequest {
+        plan: plan.clone(),
         schema: shared.arrow[work.table].clone(),
         range: work.range.clone(),
-        key_column: plan.primary_key.first().cloned(),
-        limit: None,
-        filter: plan.filter.clone(),
         batch_rows: plan.batch_rows.unwrap_or(shared.batch_rows),
         batch_bytes: BATCH_BYTES,
         zero_dates: shared.zero_dates,
         rejects: shared.rejects[work.table].clone(),
     };
-    let reader = tokio::spawn(async move {
-        let r = read_partition(&mut conn, &spec, tx).await;
-        (conn, r)
-    });
+    let source = shared.source.clone();
+    let reader = tokio::spawn(async move { source.read(req, tx).await });
     let extra: Vec<Arc<dyn crate::transform::Transform>> = shared.stream[work.table]
         .lock()
         .unwrap()
@@ -1441,22 +1088,42 @@ async fn run_partition(
             },
         )
     };
-    let written = pg::copy_partition(client, &shared.schema, &plan, &extra, rx, &on_rows).await;
-    let (conn, read) = match reader.await {
-        Ok(done) => done,
-        Err(e) => {
-            if let Some(s) = &shared.snapshots {
-                s.lost();
-            }
-            return Err(Error::Invalid(format!("reader task failed: {e}")));
-        }
+    let mut loaded = Loaded {
+        nulls: vec![0; plan.target_columns.len()],
+        ..Loaded::default()
     };
-    if let Some(s) = &shared.snapshots {
-        // A connection with a failed read (or unread rows after a failed write) is not
-        // reused: the next partition would first have to drain it, or find it broken.
-        s.give_back(conn, read.is_ok() && written.is_ok());
-    }
+    let (ttx, trx) = mpsc::channel(CHANNEL_BATCHES);
+    let transform = async {
+        // Owned here, so the writer sees the end of the stream when the reader's ends.
+        let ttx = ttx;
+        let in_table = |e: Error| Error::Table {
+            table: plan.source.clone(),
+            detail: e.to_string(),
+        };
+        while let Some(batch) = rx.recv().await {
+            let rows_in = batch.num_rows();
+            let batch = crate::transform::apply_all(&plan.transforms, batch).map_err(in_table)?;
+            let batch = crate::transform::apply_all(&extra, batch).map_err(in_table)?;
+            loaded.filtered += rows_in.saturating_sub(batch.num_rows()) as u64;
+            for (n, c) in loaded.nulls.iter_mut().zip(batch.columns()) {
+                *n += c.null_count() as u64;
+            }
+            if ttx.send(batch).await.is_err() {
+                break; // the writer failed and says why
+            }
+        }
+        Ok::<_, Error>(())
+    };
+    let (transformed, written) = tokio::join!(transform, writer.write(&plan, trx, &on_rows));
+    let read = match reader.await {
+        Ok(read) => read,
+        Err(e) => return Err(Error::Invalid(format!("reader task failed: {e}"))),
+    };
     // A reader error is the root cause even when the writer then saw a short stream.
     let read = read?;
-    Ok((read, written?))
+    transformed?;
+    let written = written?;
+    loaded.rows = written.rows;
+    loaded.bytes = written.bytes;
+    Ok((read, loaded))
 }

@@ -6,7 +6,7 @@
 use crate::error::{Error, Result};
 use std::fmt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Engine {
     Mysql,
     Postgres,

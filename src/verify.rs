@@ -5,9 +5,9 @@
 //! is hashed, and the row hashes are summed: the checksum does not depend on row order, and
 //! it streams without holding a table.
 
+use crate::engine::mysql::read::quote_ident as my_ident;
+use crate::engine::postgres::write::{qualified, quote_ident};
 use crate::error::{Context, Result};
-use crate::sink::postgres::{qualified, quote_ident};
-use crate::source::mysql::quote_ident as my_ident;
 use crate::temporal;
 use crate::types::{Decode, Mapping, PgType};
 use mysql_async::prelude::Queryable;
@@ -93,7 +93,7 @@ pub async fn mysql_checksum(
     columns: &[(String, Mapping)],
     first: Option<(&str, u64)>,
 ) -> Result<Checksum> {
-    let mut sql = crate::source::mysql::select_columns_sql(database, table, columns);
+    let mut sql = crate::engine::mysql::read::select_columns_sql(database, table, columns);
     if let Some((key, n)) = first {
         sql.push_str(&format!(" ORDER BY {} LIMIT {n}", my_ident(key)));
     }

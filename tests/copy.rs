@@ -559,7 +559,7 @@ async fn content_checksums_agree_across_servers_and_catch_a_changed_value() {
     assert!(db.copy(&db.options()).await.unwrap().ok());
     let mut my = db.mysql().await;
     let pg = db.pg().await;
-    let catalog = barge::catalog::mysql::introspect(&mut my, &db.name)
+    let catalog = barge::engine::mysql::catalog::introspect(&mut my, &db.name)
         .await
         .unwrap();
     let plans = barge::plan::plan(&catalog, &Selection::default()).unwrap();

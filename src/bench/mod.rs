@@ -18,13 +18,14 @@
 
 pub mod report;
 
-use crate::catalog::mysql::introspect;
-use crate::connect::{mysql_conn, mysql_pool, pg_connect};
+use crate::engine::mysql::catalog::introspect;
+use crate::engine::mysql::connect::{mysql_conn, mysql_pool};
+use crate::engine::mysql::read::{read_partition, ReadSpec};
+use crate::engine::postgres::connect::pg_connect;
+use crate::engine::postgres::copy_format::{BatchEncoder, CopyEncoder};
+use crate::engine::postgres::write::{qualified, quote_ident, schema_only_sql};
 use crate::error::{Context, Error, Result, Side};
 use crate::plan::{plan, Selection, TablePlan};
-use crate::sink::pg_copy::{BatchEncoder, CopyEncoder};
-use crate::sink::postgres::{qualified, quote_ident, schema_only_sql};
-use crate::source::mysql::{read_partition, ReadSpec};
 use crate::url::DbUrl;
 use crate::verify::{mysql_checksum, pg_checksum};
 use bytes::BytesMut;

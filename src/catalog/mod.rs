@@ -3,7 +3,6 @@
 //! work on these types only.
 
 pub mod conventions;
-pub mod mysql;
 
 use serde::Serialize;
 

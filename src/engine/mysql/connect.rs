@@ -1,6 +1,6 @@
-//! Opening connections, with errors that name the server (redacted) and what to check.
+//! Opening MySQL/MariaDB connections, with errors that name the server (redacted).
 
-use crate::error::{pg_message, Error, Result, Side};
+use crate::error::{Error, Result, Side};
 use crate::url::{DbUrl, Engine};
 use mysql_async::prelude::Queryable;
 
@@ -53,25 +53,4 @@ pub async fn mysql_version(conn: &mut mysql_async::Conn) -> Result<String> {
         .await
         .ctx("SELECT VERSION()")?;
     Ok(v.unwrap_or_default())
-}
-
-pub async fn pg_connect(url: &DbUrl, side: Side) -> Result<tokio_postgres::Client> {
-    if url.engine() != Engine::Postgres {
-        return Err(Error::Config(format!(
-            "{url} is not a PostgreSQL URL (postgres://user:password@host:port/database)"
-        )));
-    }
-    let (client, connection) = tokio_postgres::connect(url.expose(), tokio_postgres::NoTls)
-        .await
-        .map_err(|e| Error::Connect {
-            side,
-            url: url.redacted(),
-            message: crate::url::redact(&pg_message(&e)),
-        })?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!("PostgreSQL connection closed: {e}");
-        }
-    });
-    Ok(client)
 }

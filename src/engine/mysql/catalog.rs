@@ -1,6 +1,6 @@
 //! Reading a MySQL/MariaDB catalog from `information_schema`.
 
-use super::{Catalog, Column, DefaultKind, ForeignKey, Index, IndexColumn, Table};
+use crate::catalog::{Catalog, Column, DefaultKind, ForeignKey, Index, IndexColumn, Table};
 use crate::error::{Context, Result};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row};
@@ -52,12 +52,12 @@ pub async fn probe_tinyint_booleans(
         if !indexed && t.estimated_rows > TINYINT_SCAN_ROWS {
             continue;
         }
-        let c = crate::source::mysql::quote_ident(column);
+        let c = crate::engine::mysql::read::quote_ident(column);
         let found: Option<i64> = conn
             .query_first(format!(
                 "SELECT {c} FROM {}.{} WHERE {c} < 0 OR {c} > 1 LIMIT 1",
-                crate::source::mysql::quote_ident(db),
-                crate::source::mysql::quote_ident(table)
+                crate::engine::mysql::read::quote_ident(db),
+                crate::engine::mysql::read::quote_ident(table)
             ))
             .await
             .ctx(format!(
@@ -73,7 +73,7 @@ pub async fn probe_tinyint_booleans(
 
 /// Read the catalog of database `db`. Only base tables (no views).
 pub async fn introspect(conn: &mut Conn, db: &str) -> Result<Catalog> {
-    let version = crate::connect::mysql_version(conn).await?;
+    let version = crate::engine::mysql::connect::mysql_version(conn).await?;
     let is_mariadb = version.to_ascii_lowercase().contains("mariadb");
 
     let exists: Option<String> = conn

@@ -1,7 +1,5 @@
 //! Sources: read a table (or a key range of it) as a stream of Arrow record batches.
 
-pub mod mysql;
-
 /// An inclusive range of an integer key, the unit of parallel reading.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct KeyRange {

@@ -1,8 +1,9 @@
 //! The MySQL/MariaDB reader: one streaming, binary-protocol query per partition, decoded
 //! value by value straight into Arrow builders. Nothing holds more than one batch.
 
-use super::KeyRange;
+use crate::engine::ReadStats;
 use crate::error::{Context, Error, Result};
+use crate::partition::KeyRange;
 use crate::temporal;
 use crate::types::{Decode, Mapping};
 use arrow_array::builder::*;
@@ -35,15 +36,6 @@ pub struct ReadSpec {
     /// With `--on-error skip-row`: where a row that cannot be converted goes, instead of
     /// failing the table.
     pub rejects: Option<Arc<crate::rejects::Rejects>>,
-}
-
-#[derive(Debug, Default, Clone)]
-pub struct ReadStats {
-    pub rows: u64,
-    /// Per column (same order as the spec): dates PostgreSQL cannot hold, turned into NULL.
-    pub nulled_dates: Vec<temporal::NulledDates>,
-    /// Rows read but left out under `--on-error skip-row` (in the reject file).
-    pub rejected: u64,
 }
 
 pub fn quote_ident(name: &str) -> String {

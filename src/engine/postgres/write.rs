@@ -6,9 +6,10 @@
 //! key, indexes and identity. A failed or killed run therefore never leaves a table that looks
 //! complete: at worst a `_barge_*` staging table, which the next run drops.
 
+use crate::engine::postgres::copy_format::{CopyEncoder, HEADER, TRAILER};
+use crate::engine::{RemapOutcome, Written};
 use crate::error::{Context, Error, Result};
 use crate::plan::{Mode, TablePlan, TargetColumn};
-use crate::sink::pg_copy::{CopyEncoder, HEADER, TRAILER};
 use arrow_array::RecordBatch;
 use bytes::{Bytes, BytesMut};
 use futures_util::SinkExt;
@@ -309,6 +310,29 @@ pub async fn existing_tables(
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
+/// Foreign keys that tables outside `names` hold on tables in `names`: (name, child, parent).
+pub async fn outside_foreign_keys(
+    client: &Client,
+    schema: &str,
+    names: &[String],
+) -> Result<Vec<(String, String, String)>> {
+    let rows = client
+        .query(
+            "SELECT c.conname::text, ch.relname::text, p.relname::text FROM pg_constraint c \
+             JOIN pg_class ch ON ch.oid = c.conrelid JOIN pg_class p ON p.oid = c.confrelid \
+             JOIN pg_namespace pn ON pn.oid = p.relnamespace JOIN pg_namespace chn ON chn.oid = ch.relnamespace \
+             WHERE c.contype = 'f' AND pn.nspname = $1 AND p.relname = ANY($2) \
+               AND NOT (chn.nspname = $1 AND ch.relname = ANY($2))",
+            &[&schema, &names],
+        )
+        .await
+        .ctx("looking up foreign keys on replaced tables")?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
+}
+
 /// Every relation in `schema`, with the table each belongs to: what names barge may not
 /// give its indexes (see `plan::unique_relation_names`).
 pub async fn existing_relations(
@@ -463,10 +487,9 @@ pub async fn copy_partition(
     client: &Client,
     schema: &str,
     plan: &TablePlan,
-    extra: &[std::sync::Arc<dyn crate::transform::Transform>],
     mut rx: mpsc::Receiver<RecordBatch>,
-    on_rows: &(dyn Fn(u64, u64) + Sync),
-) -> Result<Loaded> {
+    on_rows: crate::engine::OnRows<'_>,
+) -> Result<Written> {
     let sql = format!(
         "COPY {} ({}) FROM STDIN (FORMAT binary)",
         qualified(schema, &staging_name(&plan.target)),
@@ -481,23 +504,8 @@ pub async fn copy_partition(
     futures_util::pin_mut!(sink);
     let mut buf = BytesMut::with_capacity(1 << 20);
     buf.extend_from_slice(HEADER);
-    // Rows the transforms leave out, so the counts still add up to what was read; and NULLs
-    // written per column, which decide whether a deferred NOT NULL can be set.
-    let mut filtered = 0u64;
     let mut bytes = HEADER.len() as u64 + TRAILER.len() as u64;
-    let mut nulls = vec![0u64; plan.target_columns.len()];
-    let in_table = |e: Error| Error::Table {
-        table: plan.source.clone(),
-        detail: e.to_string(),
-    };
     while let Some(batch) = rx.recv().await {
-        let rows_in = batch.num_rows();
-        let batch = crate::transform::apply_all(&plan.transforms, batch).map_err(in_table)?;
-        let batch = crate::transform::apply_all(extra, batch).map_err(in_table)?;
-        filtered += rows_in.saturating_sub(batch.num_rows()) as u64;
-        for (n, c) in nulls.iter_mut().zip(batch.columns()) {
-            *n += c.null_count() as u64;
-        }
         encoder.encode(&batch, &mut buf).map_err(|e| match e {
             Error::Value { column, detail, .. } => Error::Value {
                 table: plan.source.clone(),
@@ -514,25 +522,8 @@ pub async fn copy_partition(
     }
     buf.extend_from_slice(TRAILER);
     sink.send(buf.split().freeze()).await.ctx(ctx())?;
-    let written = sink.as_mut().finish().await.ctx(ctx())?;
-    Ok(Loaded {
-        written,
-        filtered,
-        nulls,
-        bytes,
-    })
-}
-
-/// What one partition's COPY did.
-#[derive(Debug, Default)]
-pub struct Loaded {
-    pub written: u64,
-    /// Rows the transforms left out (a filter barge evaluates).
-    pub filtered: u64,
-    /// Per target column: NULLs written.
-    pub nulls: Vec<u64>,
-    /// Bytes sent to the server (binary COPY data).
-    pub bytes: u64,
+    let rows = sink.as_mut().finish().await.ctx(ctx())?;
+    Ok(Written { rows, bytes })
 }
 
 /// `setval` statements that move the sequences behind a target's serial/identity columns past
@@ -569,17 +560,6 @@ async fn sequence_fixups(
 /// The table holding a remapped table's old → new keys, for the run's duration.
 pub fn keymap_name(target: &str) -> String {
     crate::plan::helper_tables(target)[1].clone()
-}
-
-/// What a remapped finish did with orphans: per column, rows nulled or skipped.
-#[derive(Debug, Default, Clone)]
-pub struct RemapOutcome {
-    /// Orphans loaded with a NULL key, per column.
-    pub orphans_nulled: std::collections::BTreeMap<String, u64>,
-    /// Orphans left out and written to the reject file, per column.
-    pub orphans_skipped: std::collections::BTreeMap<String, u64>,
-    pub rejects_file: Option<std::path::PathBuf>,
-    pub inserted: u64,
 }
 
 /// Finish a table that takes part in key remapping (after its parents): give it new keys

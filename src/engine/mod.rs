@@ -1,0 +1,199 @@
+//! The seams between the executor and the databases. The executor (`run`) is written against
+//! `Source` and `Sink` only; everything an engine says in its own SQL lives in its folder.
+//! Between the two ends travel Arrow record batches.
+
+pub mod mysql;
+pub mod postgres;
+
+use crate::catalog::Catalog;
+use crate::error::{Error, Result};
+use crate::partition::KeyRange;
+use crate::plan::{Mode, TablePlan};
+use crate::url::{DbUrl, Engine};
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// One partition of one planned table, as the executor asks a source to read it.
+pub struct ReadRequest {
+    pub plan: Arc<TablePlan>,
+    /// The batches' schema (`TablePlan::reader_schema`).
+    pub schema: SchemaRef,
+    /// `None`: the whole table.
+    pub range: Option<KeyRange>,
+    pub batch_rows: usize,
+    /// Flush a batch early once its values exceed this many bytes (wide rows).
+    pub batch_bytes: usize,
+    pub zero_dates: crate::temporal::ZeroDates,
+    /// Under `--on-error skip-row`: where a row that cannot be converted goes.
+    pub rejects: Option<Arc<crate::rejects::Rejects>>,
+}
+
+/// What a source read of one partition saw.
+#[derive(Debug, Default, Clone)]
+pub struct ReadStats {
+    pub rows: u64,
+    /// Per read column: dates the target cannot hold, turned into NULL.
+    pub nulled_dates: Vec<crate::temporal::NulledDates>,
+    /// Rows read but left out under `--on-error skip-row` (in the reject file).
+    pub rejected: u64,
+}
+
+/// What a sink's write of one partition did.
+#[derive(Debug, Default, Clone)]
+pub struct Written {
+    /// Rows the target reports as stored.
+    pub rows: u64,
+    /// Bytes sent to the server.
+    pub bytes: u64,
+}
+
+/// What a remapped finish did with orphans: per column, rows nulled or skipped.
+#[derive(Debug, Default, Clone)]
+pub struct RemapOutcome {
+    /// Orphans loaded with a NULL key, per column.
+    pub orphans_nulled: BTreeMap<String, u64>,
+    /// Orphans left out and written to the reject file, per column.
+    pub orphans_skipped: BTreeMap<String, u64>,
+    pub rejects_file: Option<std::path::PathBuf>,
+    pub inserted: u64,
+}
+
+/// Told how many rows and bytes a write has sent so far (progress).
+pub type OnRows<'a> = &'a (dyn Fn(u64, u64) + Sync);
+
+/// Where rows come from.
+#[async_trait::async_trait]
+pub trait Source: Send + Sync {
+    /// The database's tables, columns, keys and relationships.
+    async fn catalog(&self) -> Result<Catalog>;
+
+    /// Check facts the catalog cannot tell on the planned columns, where that is cheap
+    /// (MySQL: whether a TINYINT(1) holds only 0 and 1). True when `catalog` changed and the
+    /// tables must be planned again.
+    async fn refine(&self, catalog: &mut Catalog, plans: &[TablePlan]) -> Result<bool>;
+
+    /// Choose a development subset: per table, the condition that selects its rows.
+    async fn sample(
+        &self,
+        catalog: &Catalog,
+        plans: &[TablePlan],
+        relationships: &[crate::catalog::conventions::Relationship],
+        sample: &crate::sample::Sample,
+    ) -> Result<BTreeMap<String, crate::sample::TableSample>>;
+
+    /// Make every later count and read see one moment of the source (`--consistent`),
+    /// with up to `readers` reads at once.
+    async fn snapshot(&self, plans: &[TablePlan], readers: usize) -> Result<()>;
+
+    /// Count a table's rows (under its filter), and split it into at most `parts` ranges
+    /// when it has at least twice `min_rows` rows and a key to split on.
+    async fn count(
+        &self,
+        plan: &TablePlan,
+        parts: usize,
+        min_rows: u64,
+    ) -> Result<(u64, Option<Vec<KeyRange>>)>;
+
+    /// Stream one partition into `out`. Returns early (Ok) when the receiver is gone: the
+    /// writer failed and reports its own error.
+    async fn read(&self, req: ReadRequest, out: mpsc::Sender<RecordBatch>) -> Result<ReadStats>;
+
+    /// Release connections (and a snapshot's locks).
+    async fn close(&self);
+}
+
+/// How a sink treats the target tables; fixed for a run.
+#[derive(Debug, Clone)]
+pub struct SinkOptions {
+    /// The target schema (PostgreSQL); MySQL's is the database of the URL.
+    pub schema: String,
+    pub mode: Mode,
+    /// Replace existing tables, once the new ones are loaded.
+    pub drop: bool,
+}
+
+/// Where rows go.
+#[async_trait::async_trait]
+pub trait Sink: Send + Sync {
+    /// Before anything is done to the target: compare the plans with what it holds
+    /// (existing tables, --data-only columns, names already taken), adjust names and add
+    /// warnings, and create what the whole run needs (the schema, shared functions).
+    async fn prepare_run(&self, plans: &mut [TablePlan]) -> Result<()>;
+
+    /// `--schema-only`: create every table, key, index and foreign key, all or nothing.
+    async fn create_schema(&self, plans: &[TablePlan]) -> Result<()>;
+
+    /// Make a table ready to take partitions (a fresh staging table).
+    async fn prepare(&self, plan: &TablePlan) -> Result<()>;
+
+    /// Remove what `prepare` and the writes left of a table that will not finish.
+    async fn discard(&self, plan: &TablePlan);
+
+    /// One more connection that writes partitions.
+    async fn writer(&self) -> Result<Box<dyn Writer>>;
+
+    /// Finish a table whose keys are rewritten in the target (new keys, remapped parents).
+    async fn finish_remapped(
+        &self,
+        plan: &TablePlan,
+        nulls: &[u64],
+        reject_dir: &std::path::Path,
+    ) -> Result<RemapOutcome>;
+
+    /// A finished remapped table's old → new keys, when there are at most `max`.
+    async fn key_map(&self, plan: &TablePlan, max: u64) -> Option<HashMap<i64, i64>>;
+
+    /// Drop the key maps of these tables (the run no longer needs them).
+    async fn drop_key_maps(&self, plans: &[&TablePlan]);
+
+    /// Create the table's foreign keys whose parents loaded: one result per foreign key
+    /// in `plan.foreign_keys` order, `None` where the parent did not load.
+    async fn foreign_keys(&self, plan: &TablePlan, parent_ok: &[bool]) -> Vec<Option<Result<()>>>;
+}
+
+/// One connection into the target, writing partitions and finishing tables.
+#[async_trait::async_trait]
+pub trait Writer: Send {
+    /// Write the batches of one partition (already transformed) into the table's staging.
+    async fn write(
+        &mut self,
+        plan: &TablePlan,
+        rows: mpsc::Receiver<RecordBatch>,
+        on_rows: OnRows<'_>,
+    ) -> Result<Written>;
+
+    /// Put a fully loaded table in place (keys, indexes, swap), with `nulls` written per
+    /// target column.
+    async fn finish(&mut self, plan: &TablePlan, nulls: &[u64]) -> Result<()>;
+}
+
+/// Open the source a URL names.
+pub fn open_source(url: &DbUrl, readers: usize) -> Result<Arc<dyn Source>> {
+    match url.engine() {
+        Engine::Mysql => Ok(Arc::new(mysql::MysqlSource::new(url, readers)?)),
+        Engine::Postgres => Err(Error::Config(format!(
+            "{url}: PostgreSQL as a source is not supported yet; barge reads MySQL/MariaDB"
+        ))),
+    }
+}
+
+/// Connect to the target a URL names.
+pub async fn open_sink(url: &DbUrl, opts: SinkOptions) -> Result<Arc<dyn Sink>> {
+    match url.engine() {
+        Engine::Postgres => Ok(Arc::new(postgres::PgSink::connect(url, opts).await?)),
+        Engine::Mysql => Err(Error::Config(format!(
+            "{url}: MySQL/MariaDB as a target is not supported yet; barge writes PostgreSQL"
+        ))),
+    }
+}
+
+/// Refuse a plan the target engine cannot hold, before connecting (`barge plan`, too).
+pub fn check_plan(target: Engine, plan: &TablePlan) -> Result<()> {
+    match target {
+        Engine::Postgres => postgres::write::check_encodable(plan),
+        Engine::Mysql => Ok(()),
+    }
+}

@@ -1,0 +1,246 @@
+//! PostgreSQL: the target side. Staging tables loaded by binary COPY over several
+//! connections, then one transaction per table that puts it in place.
+
+pub mod connect;
+pub mod copy_format;
+pub mod write;
+
+use crate::engine::{RemapOutcome, Sink, SinkOptions, Writer, Written};
+use crate::error::{Context, Error, Result, Side};
+use crate::plan::{Mode, TablePlan};
+use crate::url::DbUrl;
+use arrow_array::RecordBatch;
+use std::collections::HashMap;
+use tokio::sync::{mpsc, Mutex};
+use tokio_postgres::Client;
+use write::{qualified, quote_ident};
+
+/// A PostgreSQL schema as the target of a run.
+pub struct PgSink {
+    url: DbUrl,
+    opts: SinkOptions,
+    /// For everything but the partitions' COPY: checks, staging, remapped finishes, keys.
+    control: Mutex<Client>,
+}
+
+impl PgSink {
+    pub async fn connect(url: &DbUrl, opts: SinkOptions) -> Result<PgSink> {
+        Ok(PgSink {
+            control: Mutex::new(connect::pg_connect(url, Side::Target).await?),
+            url: url.clone(),
+            opts,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Sink for PgSink {
+    async fn prepare_run(&self, plans: &mut [TablePlan]) -> Result<()> {
+        let control = self.control.lock().await;
+        let schema = &self.opts.schema;
+        let names: Vec<String> = plans.iter().map(|p| p.target.clone()).collect();
+        let existing = write::existing_tables(&control, schema, &names).await?;
+        match self.opts.mode {
+            Mode::Create | Mode::SchemaOnly if !self.opts.drop && !existing.is_empty() => {
+                return Err(Error::TargetExists {
+                    table: existing
+                        .iter()
+                        .map(|t| format!("{schema}.{t}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+            Mode::DataOnly => {
+                for p in plans.iter() {
+                    if !existing.contains(&p.target) {
+                        return Err(Error::TargetMismatch {
+                            table: format!("{schema}.{}", p.target),
+                            detail: "it does not exist (--data-only loads into existing tables)"
+                                .into(),
+                        });
+                    }
+                    write::check_data_only_target(&control, schema, p).await?;
+                }
+            }
+            _ => {}
+        }
+        // Index names must not collide with what the target schema already holds
+        // (--data-only creates no index).
+        if self.opts.mode != Mode::DataOnly {
+            let relations = write::existing_relations(&control, schema).await?;
+            crate::plan::unique_relation_names(plans, &relations, self.opts.drop)?;
+        }
+        if self.opts.drop && !existing.is_empty() {
+            // Replacing a table drops the foreign keys other tables hold on it (CASCADE); say
+            // so for those outside this copy, which barge will not recreate.
+            for (fk, child, parent) in write::outside_foreign_keys(&control, schema, &names).await?
+            {
+                if let Some(p) = plans.iter_mut().find(|p| p.target == parent) {
+                    p.warnings.push(format!(
+                        "--drop replaces {parent}: the foreign key {fk} that {child} (not part of this copy) holds on it is dropped and not recreated"
+                    ));
+                }
+            }
+        }
+        control
+            .batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {}",
+                quote_ident(schema)
+            ))
+            .await
+            .ctx(format!("creating schema {schema}"))?;
+        if plans.iter().any(|p| !p.on_update_now.is_empty()) {
+            control
+                .batch_execute(&write::on_update_function_sql(schema))
+                .await
+                .ctx("creating the ON UPDATE CURRENT_TIMESTAMP trigger function")?;
+        }
+        Ok(())
+    }
+
+    async fn create_schema(&self, plans: &[TablePlan]) -> Result<()> {
+        let schema = &self.opts.schema;
+        let mut stmts = Vec::new();
+        for p in plans {
+            if self.opts.drop {
+                stmts.push(format!(
+                    "DROP TABLE IF EXISTS {} CASCADE",
+                    qualified(schema, &p.target)
+                ));
+            }
+            stmts.extend(write::schema_only_sql(schema, p));
+        }
+        for p in plans {
+            stmts.extend(write::foreign_key_sql(schema, p));
+        }
+        // One transaction: the schema appears whole or not at all.
+        let sql = format!("BEGIN;\n{};\nCOMMIT;", stmts.join(";\n"));
+        let control = self.control.lock().await;
+        if let Err(e) = control.batch_execute(&sql).await {
+            let _ = control.batch_execute("ROLLBACK").await;
+            return Err(Error::Postgres {
+                context: "creating the schema failed, nothing was created".into(),
+                source: e,
+            });
+        }
+        Ok(())
+    }
+
+    async fn prepare(&self, plan: &TablePlan) -> Result<()> {
+        let control = self.control.lock().await;
+        write::prepare_staging(&control, &self.opts.schema, plan, self.opts.mode).await
+    }
+
+    async fn discard(&self, plan: &TablePlan) {
+        let control = self.control.lock().await;
+        write::drop_staging(&control, &self.opts.schema, plan).await
+    }
+
+    async fn writer(&self) -> Result<Box<dyn Writer>> {
+        Ok(Box::new(PgWriter {
+            client: connect::pg_connect(&self.url, Side::Target).await?,
+            opts: self.opts.clone(),
+        }))
+    }
+
+    async fn finish_remapped(
+        &self,
+        plan: &TablePlan,
+        nulls: &[u64],
+        reject_dir: &std::path::Path,
+    ) -> Result<RemapOutcome> {
+        let mut control = self.control.lock().await;
+        write::finish_remapped(
+            &mut control,
+            &self.opts.schema,
+            plan,
+            self.opts.mode,
+            self.opts.drop,
+            nulls,
+            reject_dir,
+        )
+        .await
+    }
+
+    async fn key_map(&self, plan: &TablePlan, max: u64) -> Option<HashMap<i64, i64>> {
+        let control = self.control.lock().await;
+        let km = qualified(&self.opts.schema, &write::keymap_name(&plan.target));
+        let n: i64 = control
+            .query_one(&format!("SELECT count(*) FROM {km}"), &[])
+            .await
+            .ok()?
+            .get(0);
+        if n as u64 > max {
+            return None;
+        }
+        let rows = control
+            .query(&format!("SELECT old::bigint, new::bigint FROM {km}"), &[])
+            .await
+            .ok()?;
+        Some(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    async fn drop_key_maps(&self, plans: &[&TablePlan]) {
+        let control = self.control.lock().await;
+        for p in plans {
+            let km = qualified(&self.opts.schema, &write::keymap_name(&p.target));
+            if let Err(e) = control
+                .batch_execute(&format!("DROP TABLE IF EXISTS {km}"))
+                .await
+            {
+                tracing::warn!("could not drop key map {km}: {e}");
+            }
+        }
+    }
+
+    async fn foreign_keys(&self, plan: &TablePlan, parent_ok: &[bool]) -> Vec<Option<Result<()>>> {
+        let control = self.control.lock().await;
+        let mut out = Vec::new();
+        for ((sql, ok), fk) in write::foreign_key_sql(&self.opts.schema, plan)
+            .into_iter()
+            .zip(parent_ok)
+            .zip(&plan.foreign_keys)
+        {
+            out.push(match ok {
+                false => None,
+                true => Some(
+                    control
+                        .batch_execute(&sql)
+                        .await
+                        .ctx(format!("foreign key {} on {}", fk.name, plan.target)),
+                ),
+            });
+        }
+        out
+    }
+}
+
+/// One connection that COPYs partitions and finishes tables.
+struct PgWriter {
+    client: Client,
+    opts: SinkOptions,
+}
+
+#[async_trait::async_trait]
+impl Writer for PgWriter {
+    async fn write(
+        &mut self,
+        plan: &TablePlan,
+        rows: mpsc::Receiver<RecordBatch>,
+        on_rows: crate::engine::OnRows<'_>,
+    ) -> Result<Written> {
+        write::copy_partition(&self.client, &self.opts.schema, plan, rows, on_rows).await
+    }
+
+    async fn finish(&mut self, plan: &TablePlan, nulls: &[u64]) -> Result<()> {
+        write::finish_table(
+            &mut self.client,
+            &self.opts.schema,
+            plan,
+            self.opts.mode,
+            self.opts.drop,
+            nulls,
+        )
+        .await
+    }
+}
