@@ -181,7 +181,7 @@ impl Shared {
 }
 
 /// Whether each table's `ON UPDATE CURRENT_TIMESTAMP` columns get their trigger, and say so.
-fn settle_on_update(plans: &mut [TablePlan], opts: &CopyOptions) {
+fn settle_on_update(plans: &mut [TablePlan], opts: &CopyOptions, target: crate::url::Engine) {
     for p in plans.iter_mut().filter(|p| !p.on_update_now.is_empty()) {
         let cols = p.on_update_now.join(", ");
         let why = if !opts.on_update_triggers {
@@ -189,9 +189,12 @@ fn settle_on_update(plans: &mut [TablePlan], opts: &CopyOptions) {
         } else if opts.mode == Mode::DataOnly {
             "--data-only creates nothing in the target"
         } else {
+            let how = match target {
+                crate::url::Engine::Postgres => "as trigger on_update_current_timestamp",
+                crate::url::Engine::Mysql => "as the columns' ON UPDATE clause",
+            };
             p.notes.push(format!(
-                "{}: ON UPDATE CURRENT_TIMESTAMP on {cols} kept as trigger \
-                 on_update_current_timestamp",
+                "{}: ON UPDATE CURRENT_TIMESTAMP on {cols} kept {how}",
                 p.target
             ));
             continue;
@@ -224,7 +227,7 @@ async fn plan_source(
     for p in &plans {
         crate::engine::check_plan(target, p)?;
     }
-    settle_on_update(&mut plans, opts);
+    settle_on_update(&mut plans, opts, target);
     if let Some(sample) = &opts.sample {
         let rels = crate::plan::apply_rules(&catalog, &opts.selection.relationships)?;
         let chosen = source.sample(&catalog, &plans, &rels, sample).await?;
@@ -286,6 +289,7 @@ pub async fn copy(from: &DbUrl, to: &DbUrl, opts: &CopyOptions) -> Result<Report
                 mode: opts.mode,
                 drop: opts.drop,
             },
+            jobs,
         )
         .await?;
         copy_inner(source.clone(), sink, from, to, opts, jobs, started).await
@@ -1069,6 +1073,7 @@ async fn run_partition(
         batch_bytes: BATCH_BYTES,
         zero_dates: shared.zero_dates,
         rejects: shared.rejects[work.table].clone(),
+        nul_in_text: shared.sink.stores_nul_in_text(),
     };
     let source = shared.source.clone();
     let reader = tokio::spawn(async move { source.read(req, tx).await });

@@ -526,6 +526,7 @@ async fn orm_insert(
         batch_bytes: 8 << 20,
         zero_dates: Default::default(),
         rejects: None,
+        nul_in_text: false,
     };
     let reader = tokio::spawn(async move { read_partition(&mut conn, &spec, tx).await });
     let encoder = CopyEncoder::new(

@@ -29,6 +29,8 @@ pub struct ReadRequest {
     pub zero_dates: crate::temporal::ZeroDates,
     /// Under `--on-error skip-row`: where a row that cannot be converted goes.
     pub rejects: Option<Arc<crate::rejects::Rejects>>,
+    /// The target stores NUL characters in text (`Sink::stores_nul_in_text`).
+    pub nul_in_text: bool,
 }
 
 /// What a source read of one partition saw.
@@ -118,6 +120,12 @@ pub struct SinkOptions {
 /// Where rows go.
 #[async_trait::async_trait]
 pub trait Sink: Send + Sync {
+    /// Whether text may hold NUL characters (PostgreSQL's cannot): otherwise a source
+    /// refuses such a value, naming its row.
+    fn stores_nul_in_text(&self) -> bool {
+        false
+    }
+
     /// Before anything is done to the target: compare the plans with what it holds
     /// (existing tables, --data-only columns, names already taken), adjust names and add
     /// warnings, and create what the whole run needs (the schema, shared functions).
@@ -181,12 +189,13 @@ pub fn open_source(url: &DbUrl, readers: usize) -> Result<Arc<dyn Source>> {
 }
 
 /// Connect to the target a URL names.
-pub async fn open_sink(url: &DbUrl, opts: SinkOptions) -> Result<Arc<dyn Sink>> {
+/// Connect to the target a URL names, for up to `writers` writers.
+pub async fn open_sink(url: &DbUrl, opts: SinkOptions, writers: usize) -> Result<Arc<dyn Sink>> {
     match url.engine() {
         Engine::Postgres => Ok(Arc::new(postgres::PgSink::connect(url, opts).await?)),
-        Engine::Mysql => Err(Error::Config(format!(
-            "{url}: MySQL/MariaDB as a target is not supported yet; barge writes PostgreSQL"
-        ))),
+        Engine::Mysql => Ok(Arc::new(
+            mysql::write::MysqlSink::connect(url, opts, writers).await?,
+        )),
     }
 }
 
@@ -194,6 +203,12 @@ pub async fn open_sink(url: &DbUrl, opts: SinkOptions) -> Result<Arc<dyn Sink>> 
 pub fn check_plan(target: Engine, plan: &TablePlan) -> Result<()> {
     match target {
         Engine::Postgres => postgres::write::check_encodable(plan),
-        Engine::Mysql => Ok(()),
+        Engine::Mysql => {
+            mysql::ddl::check_names(plan)?;
+            for c in &plan.target_columns {
+                mysql::ddl::column_type(plan, c)?;
+            }
+            Ok(())
+        }
     }
 }

@@ -237,6 +237,17 @@ impl Drop for TestDb {
                     let _ = c
                         .query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))
                         .await;
+                    // And the `<name>_*` databases it copied into.
+                    let more: Vec<String> = c
+                        .query(format!(
+                            "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA \
+                             WHERE SCHEMA_NAME LIKE '{name}\\_%'"
+                        ))
+                        .await
+                        .unwrap_or_default();
+                    for d in more {
+                        let _ = c.query_drop(format!("DROP DATABASE IF EXISTS `{d}`")).await;
+                    }
                 }
                 // The test's schema and any `<name>_*` schemas it made (bench strategies).
                 if let Ok(c) = connect_pg(&pg).await {

@@ -16,6 +16,15 @@ const MYSQL_SESSION: &[&str] = &[
 ];
 
 pub fn mysql_pool(url: &DbUrl, max_conns: usize) -> Result<mysql_async::Pool> {
+    mysql_pool_in(url, max_conns, url.database().as_deref())
+}
+
+/// A pool whose sessions use `database` (none: no default database), whatever the URL says.
+pub fn mysql_pool_in(
+    url: &DbUrl,
+    max_conns: usize,
+    database: Option<&str>,
+) -> Result<mysql_async::Pool> {
     if url.engine() != Engine::Mysql {
         return Err(Error::Config(format!(
             "{url} is not a MySQL/MariaDB URL (mysql://user:password@host:port/database)"
@@ -28,6 +37,7 @@ pub fn mysql_pool(url: &DbUrl, max_conns: usize) -> Result<mysql_async::Pool> {
     let constraints = mysql_async::PoolConstraints::new(0, max_conns.max(1))
         .ok_or_else(|| Error::Invalid("bad connection pool size".into()))?;
     let builder = mysql_async::OptsBuilder::from_opts(opts)
+        .db_name(database)
         .init(MYSQL_SESSION.iter().map(|s| s.to_string()).collect())
         .pool_opts(mysql_async::PoolOpts::default().with_constraints(constraints));
     Ok(mysql_async::Pool::new(builder))

@@ -1,11 +1,15 @@
 //! MySQL/MariaDB: the catalog from information_schema, reads over the binary protocol
-//! decoded into Arrow builders, and consistent snapshots.
+//! decoded into Arrow builders, consistent snapshots; and as a target, LOAD DATA streamed
+//! from Arrow batches into staging tables swapped in by RENAME TABLE.
 
 pub mod catalog;
 pub mod connect;
+pub mod ddl;
+pub mod load_format;
 pub mod read;
 pub mod sample;
 mod snapshot;
+pub mod write;
 
 use crate::catalog::Catalog;
 use crate::engine::{ReadRequest, ReadStats, Source};
@@ -176,6 +180,7 @@ impl Source for MysqlSource {
             batch_bytes: req.batch_bytes,
             zero_dates: req.zero_dates,
             rejects: req.rejects.clone(),
+            nul_in_text: req.nul_in_text,
         };
         let mut lease = self.take().await?;
         let stopped = out.clone();

@@ -36,6 +36,8 @@ pub struct ReadSpec {
     /// With `--on-error skip-row`: where a row that cannot be converted goes, instead of
     /// failing the table.
     pub rejects: Option<Arc<crate::rejects::Rejects>>,
+    /// The target stores NUL characters in text (PostgreSQL does not).
+    pub nul_in_text: bool,
 }
 
 pub fn quote_ident(name: &str) -> String {
@@ -99,7 +101,14 @@ pub async fn read_partition(
     let mut builders: Vec<ColumnBuilder> = spec
         .columns
         .iter()
-        .map(|(_, m)| ColumnBuilder::new(m, spec.batch_rows))
+        .map(|(_, m)| {
+            ColumnBuilder::new(m, spec.batch_rows).map(|mut b| {
+                if spec.nul_in_text {
+                    b.allow_nul();
+                }
+                b
+            })
+        })
         .collect::<Result<_>>()?;
     let mut stats = ReadStats {
         rows: 0,
@@ -253,7 +262,8 @@ pub enum ColumnBuilder {
     F64(Float64Builder),
     D128(Decimal128Builder, u8),
     D256(Decimal256Builder, u8),
-    Utf8(StringBuilder),
+    /// Text; the flag: NUL characters allowed (the target can store them).
+    Utf8(StringBuilder, bool),
     Binary(BinaryBuilder),
     Date(Date32Builder),
     Timestamp(TimestampMicrosecondBuilder),
@@ -286,7 +296,7 @@ impl ColumnBuilder {
                 *s as u8,
             ),
             (Decode::Text | Decode::Json, _) => {
-                Self::Utf8(StringBuilder::with_capacity(cap, cap * 16))
+                Self::Utf8(StringBuilder::with_capacity(cap, cap * 16), false)
             }
             (Decode::Binary | Decode::Geometry, _) => {
                 Self::Binary(BinaryBuilder::with_capacity(cap, cap * 16))
@@ -306,6 +316,13 @@ impl ColumnBuilder {
         })
     }
 
+    /// Let text columns hold NUL characters (a target that stores them, such as MySQL).
+    pub fn allow_nul(&mut self) {
+        if let Self::Utf8(_, nul) = self {
+            *nul = true;
+        }
+    }
+
     pub fn finish(&mut self) -> ArrayRef {
         match self {
             Self::Bool01(b) | Self::BitBool(b) => Arc::new(b.finish()),
@@ -317,7 +334,7 @@ impl ColumnBuilder {
             Self::F64(b) => Arc::new(b.finish()),
             Self::D128(b, _) => Arc::new(b.finish()),
             Self::D256(b, _) => Arc::new(b.finish()),
-            Self::Utf8(b) => Arc::new(b.finish()),
+            Self::Utf8(b, _) => Arc::new(b.finish()),
             Self::Binary(b) => Arc::new(b.finish()),
             Self::Date(b) => Arc::new(b.finish()),
             Self::Timestamp(b) => Arc::new(b.finish()),
@@ -337,7 +354,7 @@ impl ColumnBuilder {
             Self::F64(b) => b.append_null(),
             Self::D128(b, _) => b.append_null(),
             Self::D256(b, _) => b.append_null(),
-            Self::Utf8(b) => b.append_null(),
+            Self::Utf8(b, _) => b.append_null(),
             Self::Binary(b) => b.append_null(),
             Self::Date(b) => b.append_null(),
             Self::Timestamp(b) => b.append_null(),
@@ -388,7 +405,7 @@ impl ColumnBuilder {
                 let s = bytes_of(v)?;
                 b.append_value(parse_decimal::<i256>(s, *scale).ok_or_else(|| bad_decimal(s))?)
             }
-            Self::Utf8(b) => b.append_value(utf8_of(v)?),
+            Self::Utf8(b, nul) => b.append_value(utf8_of(v, *nul)?),
             Self::Binary(b) => b.append_value(bytes_of(v)?),
             Self::Date(b) => match date_parts(v)? {
                 Some((y, m, d, ..)) => match temporal::days_from_civil(y, m, d) {
@@ -433,7 +450,7 @@ impl ColumnBuilder {
                 _ => return Err(format!("unexpected value {v:?} for a TIME")),
             }),
             Self::Set(b) => {
-                let s = utf8_of(v)?;
+                let s = utf8_of(v, false)?;
                 if !s.is_empty() {
                     for member in s.split(',') {
                         b.values().append_value(member);
@@ -476,7 +493,7 @@ fn bytes_of(v: &Value) -> Result<&[u8], String> {
     }
 }
 
-fn utf8_of(v: &Value) -> Result<&str, String> {
+fn utf8_of(v: &Value, nul_allowed: bool) -> Result<&str, String> {
     let b = bytes_of(v)?;
     // The fast check first; std's only to say where a bad value goes wrong.
     let s = simdutf8::basic::from_utf8(b).map_err(|_| {
@@ -487,7 +504,7 @@ fn utf8_of(v: &Value) -> Result<&str, String> {
         )
     })?;
     // PostgreSQL text cannot hold NUL; MySQL strings can.
-    if b.contains(&0) {
+    if !nul_allowed && b.contains(&0) {
         return Err(format!(
             "contains a NUL character, which PostgreSQL text cannot store: {}",
             hex_prefix(b)

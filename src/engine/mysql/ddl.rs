@@ -1,0 +1,358 @@
+//! MySQL/MariaDB DDL for a planned table: column types, keys, indexes, foreign keys. Pure
+//! functions of the plan, unit-tested without a server.
+//!
+//! A column copied unchanged from a MySQL source keeps its own declaration (`int(10)
+//! unsigned`, `enum('a','b')`, `set(…)`, its default and ON UPDATE clause). Every other column
+//! gets its type from the plan's type, as the README's table says. Tables are InnoDB in
+//! `utf8mb4` with the binary collation, so text compares byte for byte as it did where it
+//! came from, and keys that differ only in case stay distinct.
+
+use crate::catalog::DefaultKind;
+use crate::engine::mysql::load_format::LoadAs;
+use crate::engine::mysql::read::quote_ident;
+use crate::error::{Error, Result};
+use crate::plan::{TablePlan, TargetColumn};
+use crate::types::PgType;
+use crate::url::Engine;
+
+/// MySQL's identifier limit (tables, columns, indexes, constraints).
+pub const MAX_IDENT: usize = 64;
+
+/// What a staging table gets: every column, the primary key (InnoDB clusters rows on it, so
+/// adding it later would rebuild the table), and nothing else.
+pub fn create_table_sql(
+    database: &str,
+    name: &str,
+    plan: &TablePlan,
+    full: bool,
+) -> Result<String> {
+    let mut parts = Vec::new();
+    for c in &plan.target_columns {
+        parts.push(column_ddl(plan, c)?);
+    }
+    if !plan.primary_key.is_empty() {
+        parts.push(format!("PRIMARY KEY ({})", idents(&plan.primary_key)));
+    }
+    if full {
+        parts.extend(index_clauses(plan));
+    }
+    let mut sql = format!(
+        "CREATE TABLE {}.{} (\n  {}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+        quote_ident(database),
+        quote_ident(name),
+        parts.join(",\n  ")
+    );
+    if let Some(c) = &plan.comment {
+        sql.push_str(&format!(" COMMENT={}", quote_literal(c)));
+    }
+    Ok(sql)
+}
+
+/// `ADD UNIQUE KEY …`, `ADD KEY …` for the secondary indexes, built after the data.
+pub fn index_clauses(plan: &TablePlan) -> Vec<String> {
+    plan.indexes
+        .iter()
+        .map(|i| {
+            let cols: Vec<String> = i
+                .columns
+                .iter()
+                .map(|(c, prefix)| match prefix {
+                    Some(n) => format!("{}({n})", quote_ident(c)),
+                    None => quote_ident(c),
+                })
+                .collect();
+            format!(
+                "{}KEY {} ({})",
+                if i.unique { "UNIQUE " } else { "" },
+                quote_ident(&i.name),
+                cols.join(", ")
+            )
+        })
+        .collect()
+}
+
+pub fn foreign_key_sql(database: &str, plan: &TablePlan) -> Vec<String> {
+    plan.foreign_keys
+        .iter()
+        .map(|fk| {
+            format!(
+                "ALTER TABLE {}.{} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {}.{} ({}) ON UPDATE {} ON DELETE {}",
+                quote_ident(database),
+                quote_ident(&plan.target),
+                quote_ident(&fk.name),
+                idents(&fk.columns),
+                quote_ident(database),
+                quote_ident(&fk.ref_table),
+                idents(&fk.ref_columns),
+                fk.on_update,
+                fk.on_delete
+            )
+        })
+        .collect()
+}
+
+fn idents(cols: &[String]) -> String {
+    cols.iter()
+        .map(|c| quote_ident(c))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A string literal for DDL (defaults, comments).
+pub fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// The column's MySQL declaration from a MySQL source, when it is copied as it is.
+fn native(c: &TargetColumn) -> Option<&crate::plan::NativeColumn> {
+    c.native.as_ref().filter(|n| n.engine == Engine::Mysql)
+}
+
+/// The column's type in MySQL.
+pub fn column_type(plan: &TablePlan, c: &TargetColumn) -> Result<String> {
+    if let Some(n) = native(c) {
+        return Ok(n.declaration.clone());
+    }
+    let keyed = plan.primary_key.contains(&c.name)
+        || plan
+            .indexes
+            .iter()
+            .any(|i| i.columns.iter().any(|(k, p)| *k == c.name && p.is_none()));
+    let refuse = |why: &str| Error::UnsupportedType {
+        table: plan.source.clone(),
+        column: c.name.clone(),
+        sql_type: format!("{} ({why})", c.pg),
+    };
+    Ok(match &c.pg {
+        PgType::Boolean => "tinyint(1)".into(),
+        PgType::SmallInt => "smallint".into(),
+        PgType::Integer => "int".into(),
+        PgType::BigInt => "bigint".into(),
+        PgType::Numeric(Some((p, s))) if *p <= 65 && *s <= 30 => format!("decimal({p},{s})"),
+        PgType::Numeric(Some(_)) => {
+            return Err(refuse(
+                "MySQL DECIMAL holds at most 65 digits, 30 after the point",
+            ))
+        }
+        PgType::Numeric(None) => "decimal(65,30)".into(),
+        PgType::Real => "float".into(),
+        PgType::Double => "double".into(),
+        // utf8mb4 rows hold at most 16383 characters of VARCHAR.
+        PgType::Varchar(Some(n)) if *n <= 16_383 => format!("varchar({n})"),
+        // MySQL cannot index TEXT without a prefix: a key column stays a VARCHAR.
+        PgType::Varchar(_) | PgType::Text if keyed => "varchar(768)".into(),
+        PgType::Varchar(_) | PgType::Text => "longtext".into(),
+        PgType::Bytea if keyed => "varbinary(3072)".into(),
+        PgType::Bytea => "longblob".into(),
+        PgType::Date => "date".into(),
+        PgType::Timestamp(p) | PgType::Timestamptz(p) => format!("datetime({})", p.min(&6)),
+        PgType::Interval(p) => format!("time({})", p.min(&6)),
+        PgType::Jsonb | PgType::TextArray => "json".into(),
+        PgType::Bit(n) if *n <= 64 => format!("bit({n})"),
+        PgType::Bit(_) => return Err(refuse("MySQL BIT holds at most 64 bits")),
+    })
+}
+
+/// How the column's values travel in LOAD DATA.
+pub fn load_as(plan: &TablePlan, c: &TargetColumn, arrow: &arrow_schema::DataType) -> LoadAs {
+    use arrow_schema::DataType as D;
+    let decl = column_type(plan, c)
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let base = decl.split(['(', ' ']).next().unwrap_or("");
+    match (arrow, base) {
+        (_, "bit") => LoadAs::Bits,
+        (_, "year") => LoadAs::Year,
+        (
+            D::Binary,
+            "geometry" | "point" | "linestring" | "polygon" | "multipoint" | "multilinestring"
+            | "multipolygon" | "geometrycollection" | "geomcollection",
+        ) => LoadAs::Geometry,
+        (D::Binary, _) => LoadAs::Hex,
+        _ => LoadAs::Text,
+    }
+}
+
+fn column_ddl(plan: &TablePlan, c: &TargetColumn) -> Result<String> {
+    let mut s = format!("{} {}", quote_ident(&c.name), column_type(plan, c)?);
+    if c.not_null || c.deferred_not_null {
+        s.push_str(" NOT NULL");
+    }
+    if let Some(d) = default_clause(c) {
+        s.push_str(" DEFAULT ");
+        s.push_str(&d);
+    }
+    if c.identity && plan.primary_key.first() == Some(&c.name) {
+        s.push_str(" AUTO_INCREMENT");
+    }
+    if plan.on_update_now.contains(&c.name) {
+        let p = match &c.pg {
+            PgType::Timestamp(p) | PgType::Timestamptz(p) if *p > 0 => format!("({p})"),
+            _ => String::new(),
+        };
+        s.push_str(&format!(" ON UPDATE CURRENT_TIMESTAMP{p}"));
+    }
+    if let Some(cm) = &c.comment {
+        s.push_str(&format!(" COMMENT {}", quote_literal(cm)));
+    }
+    Ok(s)
+}
+
+/// The default a MySQL source declared, as MySQL says it (a literal quoted, an expression as
+/// written). A column that changed type on the way gets no default.
+fn default_clause(c: &TargetColumn) -> Option<String> {
+    let (kind, value) = native(c)?.default.as_ref()?;
+    match kind {
+        DefaultKind::None => None,
+        DefaultKind::Literal => Some(quote_literal(value)),
+        DefaultKind::Expression => Some(format!("({value})")).map(|e| {
+            // CURRENT_TIMESTAMP and friends are the one expression MySQL takes bare on every
+            // version; others need the parentheses (MySQL ≥ 8.0.13, MariaDB ≥ 10.2).
+            let v = value.to_ascii_lowercase();
+            if v.starts_with("current_timestamp") || v.starts_with("now(") {
+                value.clone()
+            } else {
+                e
+            }
+        }),
+    }
+}
+
+/// Refuse names MySQL cannot hold: longer than 64 characters, or equal to another name of
+/// the same table but for case (MySQL column and index names are case-insensitive).
+pub fn check_names(plan: &TablePlan) -> Result<()> {
+    let table = &plan.target;
+    let long = std::iter::once(table)
+        .chain(plan.target_columns.iter().map(|c| &c.name))
+        .chain(plan.indexes.iter().map(|i| &i.name))
+        .chain(plan.foreign_keys.iter().map(|f| &f.name))
+        .find(|n| n.chars().count() > MAX_IDENT);
+    if let Some(n) = long {
+        return Err(Error::Table {
+            table: plan.source.clone(),
+            detail: format!(
+                "the name {n} is longer than MySQL's {MAX_IDENT} characters; rename it in a job file"
+            ),
+        });
+    }
+    let mut seen = std::collections::BTreeMap::new();
+    for c in &plan.target_columns {
+        if let Some(other) = seen.insert(c.name.to_lowercase(), &c.name) {
+            return Err(Error::Table {
+                table: plan.source.clone(),
+                detail: format!(
+                    "columns {other} and {} differ only in case, which MySQL does not tell apart; rename one in a job file",
+                    c.name
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{NativeColumn, TargetIndex};
+
+    fn plan(cols: Vec<TargetColumn>) -> TablePlan {
+        let catalog = crate::catalog::Catalog {
+            tables: vec![crate::catalog::Table {
+                name: "t".into(),
+                columns: vec![crate::catalog::Column {
+                    name: "id".into(),
+                    data_type: "int".into(),
+                    column_type: "int(11)".into(),
+                    ..Default::default()
+                }],
+                primary_key: vec!["id".into()],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let mut p = crate::plan::plan(&catalog, &Default::default())
+            .unwrap()
+            .remove(0);
+        p.target_columns = cols;
+        p
+    }
+
+    #[test]
+    fn native_declarations_are_kept_and_others_mapped() {
+        let mut id = TargetColumn::plain("id", PgType::BigInt);
+        id.native = Some(NativeColumn {
+            engine: Engine::Mysql,
+            declaration: "int(10) unsigned".into(),
+            default: None,
+        });
+        id.identity = true;
+        id.not_null = true;
+        let mut state = TargetColumn::plain("state", PgType::Text);
+        state.native = Some(NativeColumn {
+            engine: Engine::Mysql,
+            declaration: "enum('a','b''c')".into(),
+            default: Some((DefaultKind::Literal, "a".into())),
+        });
+        let mut seen = TargetColumn::plain("seen", PgType::Timestamp(6));
+        seen.native = Some(NativeColumn {
+            engine: Engine::Mysql,
+            declaration: "datetime(6)".into(),
+            default: Some((DefaultKind::Expression, "current_timestamp(6)".into())),
+        });
+        let mut p = plan(vec![
+            id,
+            state,
+            seen,
+            TargetColumn::plain("name", PgType::Text),
+            TargetColumn::plain("amount", PgType::Numeric(None)),
+        ]);
+        p.indexes.push(TargetIndex {
+            name: "by_name".into(),
+            unique: true,
+            keys: vec![],
+            columns: vec![("name".into(), None)],
+        });
+        let sql = create_table_sql("d", "_barge_t", &p, false).unwrap();
+        assert!(
+            sql.contains("`id` int(10) unsigned NOT NULL AUTO_INCREMENT"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("`state` enum('a','b''c') DEFAULT 'a'"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("`seen` datetime(6) DEFAULT current_timestamp(6)"),
+            "{sql}"
+        );
+        // Indexed text must be a VARCHAR in MySQL.
+        assert!(sql.contains("`name` varchar(768)"), "{sql}");
+        assert!(sql.contains("`amount` decimal(65,30)"), "{sql}");
+        assert!(sql.contains("PRIMARY KEY (`id`)"), "{sql}");
+        assert!(
+            !sql.contains("by_name"),
+            "indexes come after the data: {sql}"
+        );
+        assert_eq!(index_clauses(&p), vec!["UNIQUE KEY `by_name` (`name`)"]);
+    }
+
+    #[test]
+    fn names_mysql_cannot_hold_are_refused() {
+        let p = plan(vec![
+            TargetColumn::plain("Name", PgType::Text),
+            TargetColumn::plain("name", PgType::Text),
+        ]);
+        let e = check_names(&p).unwrap_err().to_string();
+        assert!(e.contains("Name and name differ only in case"), "{e}");
+        let p = plan(vec![TargetColumn::plain(&"x".repeat(65), PgType::Text)]);
+        assert!(check_names(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("longer than MySQL's 64"));
+        let p = plan(vec![TargetColumn::plain(
+            "c",
+            PgType::Numeric(Some((70, 2))),
+        )]);
+        assert!(column_type(&p, &p.target_columns[0]).is_err());
+    }
+}

@@ -1,0 +1,641 @@
+//! MySQL/MariaDB as the target: each table loads into a staging table (`_barge_<name>`, with
+//! its primary key) through `LOAD DATA LOCAL INFILE` streamed from the record batches (no
+//! file on disk), or multi-row INSERTs where the server refuses local infile. When every
+//! partition is in and the counts match, the secondary indexes are built in one ALTER TABLE
+//! and one `RENAME TABLE` puts the table in place.
+//!
+//! MySQL DDL is not transactional. A run killed while loading leaves `_barge_*` staging
+//! tables, never a half-loaded table under its own name; the next run drops them. A run
+//! killed during `--drop`'s swap may leave `_barge_old_<name>`, the replaced table, which
+//! the next run drops too.
+
+use super::connect;
+use super::ddl;
+use super::load_format::{Dialect, TextEncoder};
+use super::read::quote_ident;
+use crate::engine::{RemapOutcome, Sink, SinkOptions, Writer, Written};
+use crate::error::{Context, Error, Result, Side};
+use crate::plan::{staging_name, Mode, TablePlan};
+use crate::url::DbUrl;
+use arrow_array::RecordBatch;
+use bytes::BytesMut;
+use mysql_async::prelude::Queryable;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::{mpsc, Mutex};
+
+/// Session settings of every connection that writes: strict, so a value that does not fit
+/// is an error rather than a warning and a changed value; a zero in an AUTO_INCREMENT
+/// column stays zero; no unique or foreign-key checks row by row during the load (the keys
+/// are checked when they are built, the foreign keys when they are added).
+const WRITER_SESSION: &[&str] = &[
+    "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'",
+    "SET SESSION foreign_key_checks = 0",
+    "SET SESSION unique_checks = 0",
+];
+
+fn old_name(target: &str) -> String {
+    crate::plan::truncate_ident(&format!("_barge_old_{target}"))
+}
+
+pub struct MysqlSink {
+    url: DbUrl,
+    database: String,
+    opts: SinkOptions,
+    pool: mysql_async::Pool,
+    control: Mutex<mysql_async::Conn>,
+    /// The server has local_infile off: every partition goes by multi-row INSERT.
+    insert_only: bool,
+}
+
+impl MysqlSink {
+    pub async fn connect(url: &DbUrl, opts: SinkOptions, writers: usize) -> Result<MysqlSink> {
+        let database = url.database().ok_or_else(|| Error::Url {
+            url: url.redacted(),
+            reason: "the target URL names no database (mysql://user:password@host:port/DATABASE)"
+                .into(),
+        })?;
+        // The database is created when missing, from a session that names none.
+        {
+            let pool = connect::mysql_pool_in(url, 1, None)?;
+            let mut conn = connect::mysql_conn(&pool, url, Side::Target).await?;
+            conn.query_drop(format!(
+                "CREATE DATABASE IF NOT EXISTS {} CHARACTER SET utf8mb4",
+                quote_ident(&database)
+            ))
+            .await
+            .ctx(format!("creating database {database}"))?;
+            drop(conn);
+            let _ = pool.disconnect().await;
+        }
+        let pool = connect::mysql_pool(url, writers.max(1) + 1)?;
+        let mut control = connect::mysql_conn(&pool, url, Side::Target).await?;
+        control
+            .query_drop(WRITER_SESSION[0])
+            .await
+            .ctx("setting the session's sql_mode")?;
+        let local_infile: Option<i64> = control
+            .query_first("SELECT @@GLOBAL.local_infile")
+            .await
+            .ctx("reading local_infile")?;
+        let insert_only =
+            std::env::var_os("BARGE_MYSQL_INSERT").is_some() || local_infile == Some(0);
+        Ok(MysqlSink {
+            url: url.clone(),
+            database,
+            opts,
+            pool,
+            control: Mutex::new(control),
+            insert_only,
+        })
+    }
+
+    fn table(&self, name: &str) -> String {
+        format!("{}.{}", quote_ident(&self.database), quote_ident(name))
+    }
+
+    async fn existing_tables(&self, conn: &mut mysql_async::Conn) -> Result<Vec<String>> {
+        conn.exec(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?",
+            (&self.database,),
+        )
+        .await
+        .ctx("looking up target tables")
+    }
+}
+
+#[async_trait::async_trait]
+impl Sink for MysqlSink {
+    fn stores_nul_in_text(&self) -> bool {
+        true
+    }
+
+    async fn prepare_run(&self, plans: &mut [TablePlan]) -> Result<()> {
+        let mut control = self.control.lock().await;
+        if self.insert_only {
+            for p in plans.iter_mut() {
+                p.notes.push(format!(
+                    "{}: loaded with multi-row INSERT, not LOAD DATA LOCAL INFILE (the target has local_infile off)",
+                    p.target
+                ));
+            }
+        }
+        for p in plans.iter() {
+            ddl::check_names(p)?;
+            if p.new_keys || !p.remaps.is_empty() {
+                return Err(Error::Config(format!(
+                    "table {}: new keys and key remapping are not supported into MySQL/MariaDB yet",
+                    p.source
+                )));
+            }
+            for c in &p.target_columns {
+                ddl::column_type(p, c)?;
+            }
+        }
+        let all = self.existing_tables(&mut control).await?;
+        // Table names are case-insensitive on many servers (lower_case_table_names).
+        let existing: Vec<&TablePlan> = plans
+            .iter()
+            .filter(|p| all.iter().any(|t| t.eq_ignore_ascii_case(&p.target)))
+            .collect();
+        match self.opts.mode {
+            Mode::Create | Mode::SchemaOnly if !self.opts.drop && !existing.is_empty() => {
+                return Err(Error::TargetExists {
+                    table: existing
+                        .iter()
+                        .map(|p| format!("{}.{}", self.database, p.target))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+            Mode::DataOnly => {
+                for p in plans.iter() {
+                    if !existing.iter().any(|e| e.target == p.target) {
+                        return Err(Error::TargetMismatch {
+                            table: format!("{}.{}", self.database, p.target),
+                            detail: "it does not exist (--data-only loads into existing tables)"
+                                .into(),
+                        });
+                    }
+                    let cols: Vec<String> = control
+                        .exec(
+                            "SELECT COLUMN_NAME FROM information_schema.COLUMNS \
+                             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+                            (&self.database, &p.target),
+                        )
+                        .await
+                        .ctx("reading target columns")?;
+                    let missing: Vec<&str> = p
+                        .target_columns
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .filter(|n| !cols.iter().any(|t| t.eq_ignore_ascii_case(n)))
+                        .collect();
+                    if !missing.is_empty() {
+                        return Err(Error::TargetMismatch {
+                            table: format!("{}.{}", self.database, p.target),
+                            detail: format!("it has no column(s) {}", missing.join(", ")),
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn create_schema(&self, plans: &[TablePlan]) -> Result<()> {
+        let mut control = self.control.lock().await;
+        // No transactional DDL: what was created is dropped again when a statement fails.
+        let mut created = Vec::new();
+        let mut run = async || -> Result<()> {
+            for p in plans {
+                if self.opts.drop {
+                    control
+                        .query_drop(format!("DROP TABLE IF EXISTS {}", self.table(&p.target)))
+                        .await
+                        .ctx(format!("dropping {}", p.target))?;
+                }
+                control
+                    .query_drop(ddl::create_table_sql(&self.database, &p.target, p, true)?)
+                    .await
+                    .ctx(format!("creating table {}", p.target))?;
+                created.push(p.target.clone());
+            }
+            for p in plans {
+                for sql in ddl::foreign_key_sql(&self.database, p) {
+                    control
+                        .query_drop(sql)
+                        .await
+                        .ctx(format!("foreign keys of {}", p.target))?;
+                }
+            }
+            Ok(())
+        };
+        let result = run().await;
+        if result.is_err() {
+            let _ = control
+                .query_drop("SET SESSION foreign_key_checks = 0")
+                .await;
+            for t in created {
+                let _ = control
+                    .query_drop(format!("DROP TABLE IF EXISTS {}", self.table(&t)))
+                    .await;
+            }
+            let _ = control
+                .query_drop("SET SESSION foreign_key_checks = 1")
+                .await;
+        }
+        result
+    }
+
+    async fn prepare(&self, plan: &TablePlan) -> Result<()> {
+        let mut control = self.control.lock().await;
+        let staging = staging_name(&plan.target);
+        let sql = [
+            format!("DROP TABLE IF EXISTS {}", self.table(&staging)),
+            format!(
+                "DROP TABLE IF EXISTS {}",
+                self.table(&old_name(&plan.target))
+            ),
+            ddl::create_table_sql(&self.database, &staging, plan, false)?,
+        ];
+        for s in sql {
+            control
+                .query_drop(&s)
+                .await
+                .ctx(format!("creating the staging table for {}", plan.target))?;
+        }
+        Ok(())
+    }
+
+    async fn discard(&self, plan: &TablePlan) {
+        let mut control = self.control.lock().await;
+        let sql = format!(
+            "DROP TABLE IF EXISTS {}",
+            self.table(&staging_name(&plan.target))
+        );
+        if let Err(e) = control.query_drop(sql).await {
+            tracing::warn!("could not drop staging table for {}: {}", plan.target, e);
+        }
+    }
+
+    async fn writer(&self) -> Result<Box<dyn Writer>> {
+        let mut conn = connect::mysql_conn(&self.pool, &self.url, Side::Target).await?;
+        for s in WRITER_SESSION {
+            conn.query_drop(*s)
+                .await
+                .ctx("setting up a writer session")?;
+        }
+        let max_packet: Option<u64> = conn
+            .query_first("SELECT @@max_allowed_packet")
+            .await
+            .ctx("reading max_allowed_packet")?;
+        Ok(Box::new(MysqlWriter {
+            conn,
+            database: self.database.clone(),
+            opts: self.opts.clone(),
+            insert_only: self.insert_only,
+            max_packet: max_packet.unwrap_or(4 << 20) as usize,
+        }))
+    }
+
+    async fn finish_remapped(
+        &self,
+        plan: &TablePlan,
+        _nulls: &[u64],
+        _reject_dir: &std::path::Path,
+    ) -> Result<RemapOutcome> {
+        Err(Error::Config(format!(
+            "table {}: key remapping is not supported into MySQL/MariaDB yet",
+            plan.source
+        )))
+    }
+
+    async fn key_map(&self, _plan: &TablePlan, _max: u64) -> Option<HashMap<i64, i64>> {
+        None
+    }
+
+    async fn drop_key_maps(&self, _plans: &[&TablePlan]) {}
+
+    async fn foreign_keys(&self, plan: &TablePlan, parent_ok: &[bool]) -> Vec<Option<Result<()>>> {
+        let mut control = self.control.lock().await;
+        let mut out = Vec::new();
+        for ((sql, ok), fk) in ddl::foreign_key_sql(&self.database, plan)
+            .into_iter()
+            .zip(parent_ok)
+            .zip(&plan.foreign_keys)
+        {
+            out.push(match ok {
+                false => None,
+                true => Some(
+                    control
+                        .query_drop(sql)
+                        .await
+                        .ctx(format!("foreign key {} on {}", fk.name, plan.target)),
+                ),
+            });
+        }
+        out
+    }
+}
+
+struct MysqlWriter {
+    conn: mysql_async::Conn,
+    database: String,
+    opts: SinkOptions,
+    /// The server has local_infile off: multi-row INSERT instead of LOAD DATA.
+    insert_only: bool,
+    max_packet: usize,
+}
+
+impl MysqlWriter {
+    fn table(&self, name: &str) -> String {
+        format!("{}.{}", quote_ident(&self.database), quote_ident(name))
+    }
+
+    fn encoder(&self, plan: &TablePlan, batch_schema: &arrow_schema::Schema) -> TextEncoder {
+        TextEncoder {
+            names: plan.target_columns.iter().map(|c| c.name.clone()).collect(),
+            load_as: plan
+                .target_columns
+                .iter()
+                .zip(batch_schema.fields())
+                .map(|(c, f)| ddl::load_as(plan, c, f.data_type()))
+                .collect(),
+            set_lists: plan
+                .target_columns
+                .iter()
+                .map(|c| {
+                    ddl::column_type(plan, c)
+                        .is_ok_and(|t| t.to_ascii_lowercase().starts_with("set("))
+                })
+                .collect(),
+            table: plan.source.clone(),
+        }
+    }
+
+    /// Fail on any warning: LOAD DATA LOCAL turns value errors into warnings (the server
+    /// cannot stop the client's stream), and a warning there means a value was changed.
+    async fn check_warnings(&mut self, plan: &TablePlan) -> Result<()> {
+        if self.conn.get_warnings() == 0 {
+            return Ok(());
+        }
+        let rows: Vec<(String, u32, String)> = self
+            .conn
+            .query("SHOW WARNINGS LIMIT 3")
+            .await
+            .ctx("reading the load's warnings")?;
+        let list: Vec<String> = rows
+            .into_iter()
+            .map(|(level, code, msg)| format!("{level} {code}: {msg}"))
+            .collect();
+        Err(Error::Table {
+            table: plan.source.clone(),
+            detail: format!(
+                "MySQL changed or refused values while loading: {}",
+                list.join("; ")
+            ),
+        })
+    }
+
+    /// One LOAD DATA LOCAL for the partition, its "file" streamed from the batches as the
+    /// server asks for it: the stream owns the receiver and encodes batch by batch.
+    async fn load_data(
+        &mut self,
+        plan: &TablePlan,
+        first: RecordBatch,
+        rows: mpsc::Receiver<RecordBatch>,
+        on_rows: crate::engine::OnRows<'_>,
+    ) -> Result<Written> {
+        let encoder = self.encoder(plan, &first.schema());
+        let mut cols = Vec::new();
+        let mut sets = Vec::new();
+        for (i, (name, how)) in encoder.names.iter().zip(&encoder.load_as).enumerate() {
+            let var = format!("@v{i}");
+            match how.set_expr(&var) {
+                None => cols.push(quote_ident(name)),
+                Some(e) => {
+                    cols.push(var);
+                    sets.push(format!("{} = {e}", quote_ident(name)));
+                }
+            }
+        }
+        let sql = format!(
+            "LOAD DATA LOCAL INFILE 'barge' INTO TABLE {} CHARACTER SET utf8mb4 \
+             FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ({}){}",
+            self.table(&staging_name(&plan.target)),
+            cols.join(", "),
+            if sets.is_empty() {
+                String::new()
+            } else {
+                format!(" SET {}", sets.join(", "))
+            }
+        );
+        // What the stream saw: progress per batch, and an encoding error (the server only
+        // sees a broken file).
+        let (progress, mut seen) = mpsc::unbounded_channel::<(u64, u64)>();
+        let failed: Arc<std::sync::Mutex<Option<Error>>> = Default::default();
+        let state = Feed {
+            first: Some(first),
+            rows,
+            encoder,
+            progress,
+            failed: failed.clone(),
+        };
+        let stream = futures_util::stream::unfold(state, |mut st| async move {
+            let batch = match st.first.take() {
+                Some(b) => b,
+                None => st.rows.recv().await?,
+            };
+            let mut buf = BytesMut::with_capacity(1 << 20);
+            match st.encoder.encode_load(&batch, &mut buf) {
+                Ok(()) => {
+                    let _ = st
+                        .progress
+                        .send((batch.num_rows() as u64, buf.len() as u64));
+                    Some((Ok(buf.freeze()), st))
+                }
+                Err(e) => {
+                    let msg = e.to_string();
+                    *st.failed.lock().unwrap() = Some(e);
+                    // End the stream after the error: the driver stops sending.
+                    st.first = None;
+                    st.rows.close();
+                    Some((Err(std::io::Error::other(msg)), st))
+                }
+            }
+        });
+        self.conn
+            .set_infile_handler(async move { Ok(Box::pin(stream) as mysql_async::InfileData) });
+        let mut bytes = 0u64;
+        let loaded = {
+            let load = self.conn.query_drop(&sql);
+            tokio::pin!(load);
+            loop {
+                tokio::select! {
+                    r = &mut load => break r,
+                    Some((n, b)) = seen.recv() => {
+                        bytes += b;
+                        on_rows(n, b);
+                    }
+                }
+            }
+        };
+        while let Ok((n, b)) = seen.try_recv() {
+            bytes += b;
+            on_rows(n, b);
+        }
+        // A handler the server never asked for (the statement failed first) still holds
+        // the receiver: replace it, so the reader sees the writer is gone.
+        self.conn.set_infile_handler(async {
+            Ok(Box::pin(futures_util::stream::empty()) as mysql_async::InfileData)
+        });
+        if let Some(e) = failed.lock().unwrap().take() {
+            return Err(e);
+        }
+        loaded.ctx(format!("LOAD DATA into {}", plan.target))?;
+        let affected = self.conn.affected_rows();
+        self.check_warnings(plan).await?;
+        Ok(Written {
+            rows: affected,
+            bytes,
+        })
+    }
+
+    /// Multi-row INSERTs, each under max_allowed_packet, for servers without local infile.
+    async fn insert(
+        &mut self,
+        plan: &TablePlan,
+        first: Option<RecordBatch>,
+        rows: &mut mpsc::Receiver<RecordBatch>,
+        on_rows: crate::engine::OnRows<'_>,
+    ) -> Result<Written> {
+        let head = format!(
+            "INSERT INTO {} ({}) VALUES ",
+            self.table(&staging_name(&plan.target)),
+            plan.target_columns
+                .iter()
+                .map(|c| quote_ident(&c.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        // Leave room for the packet header and one more row.
+        let limit = (self.max_packet / 2).clamp(64 << 10, 16 << 20);
+        let mut written = Written::default();
+        let mut next = first;
+        if next.is_none() {
+            next = rows.recv().await;
+        }
+        let mut sql = BytesMut::with_capacity(limit + (1 << 16));
+        let mut in_stmt = 0u64;
+        while let Some(batch) = next.take() {
+            let encoder = self.encoder(plan, &batch.schema());
+            let b = encoder.for_batch(&batch)?;
+            for row in 0..batch.num_rows() {
+                if in_stmt == 0 {
+                    sql.extend_from_slice(head.as_bytes());
+                } else {
+                    sql.extend_from_slice(b",");
+                }
+                sql.extend_from_slice(b"(");
+                for col in 0..batch.num_columns() {
+                    if col > 0 {
+                        sql.extend_from_slice(b",");
+                    }
+                    b.write(col, row, Dialect::Sql, &mut sql)?;
+                }
+                sql.extend_from_slice(b")");
+                in_stmt += 1;
+                if sql.len() >= limit {
+                    written.rows += self.run_insert(plan, &mut sql).await?;
+                    in_stmt = 0;
+                }
+            }
+            on_rows(batch.num_rows() as u64, 0);
+            next = rows.recv().await;
+        }
+        if in_stmt > 0 {
+            written.rows += self.run_insert(plan, &mut sql).await?;
+        }
+        Ok(written)
+    }
+
+    async fn run_insert(&mut self, plan: &TablePlan, sql: &mut BytesMut) -> Result<u64> {
+        let stmt = sql.split();
+        let text = std::str::from_utf8(&stmt).map_err(|_| Error::Table {
+            table: plan.source.clone(),
+            detail: "an INSERT was not valid UTF-8".into(),
+        })?;
+        self.conn
+            .query_drop(text)
+            .await
+            .ctx(format!("INSERT into {}", plan.target))?;
+        self.check_warnings(plan).await?;
+        Ok(self.conn.affected_rows())
+    }
+}
+
+/// The state of one LOAD DATA's stream.
+struct Feed {
+    first: Option<RecordBatch>,
+    rows: mpsc::Receiver<RecordBatch>,
+    encoder: TextEncoder,
+    progress: mpsc::UnboundedSender<(u64, u64)>,
+    failed: Arc<std::sync::Mutex<Option<Error>>>,
+}
+
+#[async_trait::async_trait]
+impl Writer for MysqlWriter {
+    async fn write(
+        &mut self,
+        plan: &TablePlan,
+        mut rows: mpsc::Receiver<RecordBatch>,
+        on_rows: crate::engine::OnRows<'_>,
+    ) -> Result<Written> {
+        let Some(first) = rows.recv().await else {
+            return Ok(Written::default());
+        };
+        if self.insert_only {
+            return self.insert(plan, Some(first), &mut rows, on_rows).await;
+        }
+        self.load_data(plan, first, rows, on_rows).await
+    }
+
+    async fn finish(&mut self, plan: &TablePlan, _nulls: &[u64]) -> Result<()> {
+        let staging = self.table(&staging_name(&plan.target));
+        let target = self.table(&plan.target);
+        let old = self.table(&old_name(&plan.target));
+        let ctx = || format!("finishing table {}", plan.target);
+        let mut stmts = vec!["SET SESSION unique_checks = 1".to_string()];
+        match self.opts.mode {
+            Mode::DataOnly => {
+                let cols = plan
+                    .target_columns
+                    .iter()
+                    .map(|c| quote_ident(&c.name))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                stmts.push(format!(
+                    "INSERT INTO {target} ({cols}) SELECT {cols} FROM {staging}"
+                ));
+                stmts.push(format!("DROP TABLE {staging}"));
+            }
+            _ => {
+                let mut alter = ddl::index_clauses(plan)
+                    .into_iter()
+                    .map(|c| format!("ADD {c}"))
+                    .collect::<Vec<_>>();
+                if let Some(floor) = plan
+                    .sequence_floor
+                    .filter(|_| plan.target_columns.iter().any(|c| c.identity))
+                {
+                    // InnoDB keeps max(id) + 1 itself; this keeps ids of deleted rows unused.
+                    alter.push(format!("AUTO_INCREMENT = {}", floor + 1));
+                }
+                if !alter.is_empty() {
+                    stmts.push(format!("ALTER TABLE {staging} {}", alter.join(", ")));
+                }
+                if self.opts.drop {
+                    stmts.push(format!(
+                        "CREATE TABLE IF NOT EXISTS {target} (barge_placeholder int)"
+                    ));
+                    stmts.push(format!(
+                        "RENAME TABLE {target} TO {old}, {staging} TO {target}"
+                    ));
+                    stmts.push(format!("DROP TABLE {old}"));
+                } else {
+                    stmts.push(format!("RENAME TABLE {staging} TO {target}"));
+                }
+            }
+        }
+        stmts.push("SET SESSION unique_checks = 0".to_string());
+        for s in &stmts {
+            self.conn.query_drop(s).await.map_err(|e| Error::Table {
+                table: plan.source.clone(),
+                detail: format!("{}: {s}: {e}", ctx()),
+            })?;
+        }
+        Ok(())
+    }
+}

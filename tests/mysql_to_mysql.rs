@@ -1,0 +1,310 @@
+//! MySQL/MariaDB → MySQL/MariaDB: every fixture table arrives value for value, with its own
+//! column declarations, keys, indexes and foreign keys. Compared through the server's own
+//! values (binary protocol: floats bit for bit), never through barge's reader.
+
+mod common;
+
+use barge::fixtures::FixtureSet;
+use barge::{DbUrl, Status};
+use common::TestDb;
+use mysql_async::prelude::Queryable;
+use mysql_async::Value;
+
+fn target_url(db: &TestDb, database: &str) -> String {
+    format!("{}/{database}", db.mysql_server.trim_end_matches('/'))
+}
+
+async fn columns(my: &mut mysql_async::Conn, db: &str, table: &str) -> Vec<(String, String)> {
+    my.exec(
+        "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS \
+         WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+        (db, table),
+    )
+    .await
+    .unwrap()
+}
+
+/// Every row of `db.table` through the binary protocol, in one order. Geometry as its WKB;
+/// on the source side (`zero_is_null`), a date MySQL keeps but no calendar has is NULL, as
+/// barge writes it (counted in the report).
+async fn rows(
+    my: &mut mysql_async::Conn,
+    db: &str,
+    table: &str,
+    cols: &[(String, String)],
+    zero_is_null: bool,
+) -> Vec<Vec<Value>> {
+    let exprs: Vec<String> = cols
+        .iter()
+        .map(|(c, t)| {
+            let q = format!("`{c}`");
+            match t.as_str() {
+                "geometry" | "point" | "linestring" | "polygon" | "multipoint"
+                | "multilinestring" | "multipolygon" | "geometrycollection" => {
+                    format!("ST_AsWKB({q})")
+                }
+                "date" | "datetime" | "timestamp" if zero_is_null => {
+                    format!("IF(YEAR({q}) = 0 OR MONTH({q}) = 0 OR DAYOFMONTH({q}) = 0, NULL, {q})")
+                }
+                _ => q,
+            }
+        })
+        .collect();
+    let order: Vec<String> = (1..=cols.len()).map(|i| i.to_string()).collect();
+    let sql = format!(
+        "SELECT {} FROM `{db}`.`{table}` ORDER BY {}",
+        exprs.join(", "),
+        order.join(", ")
+    );
+    let rows: Vec<mysql_async::Row> = my.exec(sql, ()).await.unwrap();
+    rows.into_iter().map(|r| r.unwrap()).collect()
+}
+
+async fn declarations(my: &mut mysql_async::Conn, db: &str, table: &str) -> Vec<String> {
+    my.exec(
+        "SELECT CONCAT(COLUMN_NAME, ' ', COLUMN_TYPE, ' ', IS_NULLABLE, ' ', \
+                IFNULL(COLUMN_DEFAULT, '-'), ' ', EXTRA) \
+         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? \
+         ORDER BY ORDINAL_POSITION",
+        (db, table),
+    )
+    .await
+    .unwrap()
+}
+
+async fn indexes(my: &mut mysql_async::Conn, db: &str, table: &str) -> Vec<String> {
+    my.exec(
+        "SELECT CONCAT(INDEX_NAME, ' ', NON_UNIQUE, ' ', \
+                GROUP_CONCAT(COLUMN_NAME, IFNULL(CONCAT('(', SUB_PART, ')'), '') ORDER BY SEQ_IN_INDEX)) \
+         FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? \
+           AND INDEX_TYPE NOT IN ('FULLTEXT', 'SPATIAL') \
+         GROUP BY INDEX_NAME, NON_UNIQUE ORDER BY INDEX_NAME",
+        (db, table),
+    )
+    .await
+    .unwrap()
+}
+
+async fn foreign_keys(my: &mut mysql_async::Conn, db: &str) -> Vec<String> {
+    my.exec(
+        "SELECT CONCAT(TABLE_NAME, '.', CONSTRAINT_NAME, ' → ', REFERENCED_TABLE_NAME) \
+         FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ? ORDER BY 1",
+        (db,),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_fixture_table_arrives_value_for_value() {
+    let db = TestDb::new("m2m").await;
+    db.load(&[FixtureSet::Legacy, FixtureSet::TypeZoo]).await;
+    db.generate("characters", 30_000, 7).await;
+    let copy = format!("{}_copy", db.name);
+    let opts = barge::CopyOptions {
+        min_partition_rows: 4_000,
+        batch_rows: 1_000,
+        ..db.options()
+    };
+    let report = barge::copy(
+        &DbUrl::parse(&db.source()).unwrap(),
+        &DbUrl::parse(&target_url(&db, &copy)).unwrap(),
+        &opts,
+    )
+    .await
+    .unwrap();
+    assert!(report.ok(), "{}", report.to_text());
+    assert!(
+        report.table("characters").unwrap().partitions >= 3,
+        "characters loads over several connections: {}",
+        report.to_text()
+    );
+
+    let mut my = db.mysql().await;
+    let tables: Vec<String> = my
+        .exec(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? \
+             AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1",
+            (&db.name,),
+        )
+        .await
+        .unwrap();
+    let copied: Vec<String> = my
+        .exec(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY 1",
+            (&copy,),
+        )
+        .await
+        .unwrap();
+    assert_eq!(tables, copied, "the same tables, and no _barge_ leftovers");
+
+    let mut values = 0;
+    for t in &tables {
+        let cols = columns(&mut my, &db.name, t).await;
+        let source = rows(&mut my, &db.name, t, &cols, true).await;
+        let target = rows(&mut my, &copy, t, &cols, false).await;
+        assert_eq!(source.len(), target.len(), "{t}: row count");
+        for (i, (s, d)) in source.iter().zip(&target).enumerate() {
+            assert_eq!(s, d, "{t}: row {i} differs");
+        }
+        values += source.len() * cols.len();
+        // Each column keeps its own declaration; the keys and indexes are the source's.
+        assert_eq!(
+            declarations(&mut my, &db.name, t).await,
+            declarations(&mut my, &copy, t).await,
+            "{t}: column declarations"
+        );
+        assert_eq!(
+            indexes(&mut my, &db.name, t).await,
+            indexes(&mut my, &copy, t).await,
+            "{t}: keys and indexes"
+        );
+        // Dates MySQL keeps but no calendar has became NULL, and the report counts each.
+        let r = report.table(t).unwrap();
+        let nulled: u64 = r.zero_dates_nulled.values().sum::<u64>()
+            + r.partial_dates_nulled.values().sum::<u64>()
+            + r.impossible_dates_nulled.values().sum::<u64>();
+        let expected: u64 = {
+            let mut n = 0;
+            for (c, ty) in cols
+                .iter()
+                .filter(|(_, ty)| matches!(ty.as_str(), "date" | "datetime" | "timestamp"))
+            {
+                let _ = ty;
+                let k: Option<u64> = my
+                    .query_first(format!(
+                        "SELECT COUNT(*) FROM `{}`.`{t}` WHERE YEAR(`{c}`) = 0 OR MONTH(`{c}`) = 0 OR DAYOFMONTH(`{c}`) = 0",
+                        db.name
+                    ))
+                    .await
+                    .unwrap();
+                n += k.unwrap_or(0);
+            }
+            n
+        };
+        assert_eq!(nulled, expected, "{t}: dates written as NULL are counted");
+    }
+    assert!(values > 100_000, "compared {values} values");
+    let mut fks = foreign_keys(&mut my, &db.name).await;
+    let mut copied_fks = foreign_keys(&mut my, &copy).await;
+    fks.sort();
+    copied_fks.sort();
+    assert_eq!(fks, copied_fks, "foreign keys");
+    // 4-byte UTF-8 arrives intact, in utf8mb4 tables.
+    let collations: Vec<String> = my
+        .exec(
+            "SELECT DISTINCT TABLE_COLLATION FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?",
+            (&copy,),
+        )
+        .await
+        .unwrap();
+    assert_eq!(collations, vec!["utf8mb4_bin".to_string()]);
+
+    // Again with --drop: each table is swapped in whole, and nothing is left over.
+    let report = barge::copy(
+        &DbUrl::parse(&db.source()).unwrap(),
+        &DbUrl::parse(&target_url(&db, &copy)).unwrap(),
+        &barge::CopyOptions {
+            drop: true,
+            ..opts.clone()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(report.ok(), "{}", report.to_text());
+    let again: Vec<String> = my
+        .exec(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY 1",
+            (&copy,),
+        )
+        .await
+        .unwrap();
+    assert_eq!(tables, again);
+    // Without --drop, existing tables are an error before anything is written.
+    let e = barge::copy(
+        &DbUrl::parse(&db.source()).unwrap(),
+        &DbUrl::parse(&target_url(&db, &copy)).unwrap(),
+        &opts,
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("already exists"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn multi_row_insert_when_the_server_has_no_local_infile() {
+    let db = TestDb::new("m2mins").await;
+    db.load(&[FixtureSet::TypeZoo]).await;
+    let copy = format!("{}_copy", db.name);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_barge"))
+        .args([
+            "copy",
+            "--from",
+            &db.source(),
+            "--to",
+            &target_url(&db, &copy),
+        ])
+        .env("BARGE_MYSQL_INSERT", "1")
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("loaded with multi-row INSERT"), "{text}");
+    let mut my = db.mysql().await;
+    let tables: Vec<String> = my
+        .exec(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY 1",
+            (&db.name,),
+        )
+        .await
+        .unwrap();
+    for t in &tables {
+        let cols = columns(&mut my, &db.name, t).await;
+        let source = rows(&mut my, &db.name, t, &cols, true).await;
+        let target = rows(&mut my, &copy, t, &cols, false).await;
+        assert_eq!(source, target, "{t}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_value_the_target_refuses_fails_its_table_alone_and_leaves_nothing() {
+    let db = TestDb::new("m2mbad").await;
+    db.load(&[FixtureSet::Legacy]).await;
+    let mut my = db.mysql().await;
+    // A zero date in a NOT NULL column: barge writes NULL, which the column refuses.
+    my.query_drop(
+        "SET SESSION sql_mode = '';
+         CREATE TABLE zd (id int PRIMARY KEY, d date NOT NULL);
+         INSERT INTO zd SELECT seq, IF(seq = 1500, '0000-00-00', '2020-01-01') FROM seq_1_to_3000;",
+    )
+    .await
+    .unwrap();
+    let copy = format!("{}_copy", db.name);
+    let report = barge::copy(
+        &DbUrl::parse(&db.source()).unwrap(),
+        &DbUrl::parse(&target_url(&db, &copy)).unwrap(),
+        &db.options(),
+    )
+    .await
+    .unwrap();
+    let zd = report.table("zd").unwrap();
+    assert_eq!(zd.status, Status::Failed, "{}", report.to_text());
+    let e = zd.error.as_deref().unwrap();
+    assert!(e.contains("NOT NULL column 'd'"), "{e}");
+    assert_eq!(report.exit_code(), barge::error::exit::FAILED);
+    let left: Vec<String> = my
+        .exec(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? \
+             AND (TABLE_NAME = 'zd' OR TABLE_NAME LIKE '\\_barge%')",
+            (&copy,),
+        )
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(
+        report.table("characters").unwrap().status,
+        Status::Ok,
+        "the other tables still load"
+    );
+}
