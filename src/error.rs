@@ -47,11 +47,14 @@ pub enum Error {
         source: tokio_postgres::Error,
     },
 
-    #[error("table {table}, column {column}: MySQL type {sql_type} has no PostgreSQL mapping")]
+    #[error("table {table}, column {column}: {from} type {sql_type} has no {to} mapping")]
     UnsupportedType {
         table: String,
         column: String,
         sql_type: String,
+        /// The engines: `MySQL`, `PostgreSQL`.
+        from: &'static str,
+        to: &'static str,
     },
 
     #[error("{0}")]

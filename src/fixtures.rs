@@ -15,6 +15,8 @@ use std::fmt::Write;
 pub const DEFAULT_SEED: u64 = 20_100_607;
 pub const LEGACY_SQL: &str = include_str!("../fixtures/legacy.sql");
 pub const TYPE_ZOO_SQL: &str = include_str!("../fixtures/type_zoo.sql");
+/// PostgreSQL fixtures: a type zoo, a Rails-style app, quoted names, a partitioned table.
+pub const PG_APP_SQL: &str = include_str!("../fixtures/pg_app.sql");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FixtureSet {
@@ -73,6 +75,24 @@ pub async fn load(url: &DbUrl, database: &str, sets: &[FixtureSet]) -> Result<St
     .await;
     let _ = pool.disconnect().await;
     result
+}
+
+/// Load the PostgreSQL fixtures into `schema` (dropped and created anew) of the database
+/// `url` names.
+pub async fn load_pg(url: &DbUrl, schema: &str) -> Result<()> {
+    let client = crate::engine::postgres::connect::pg_connect(url, Side::Target).await?;
+    let q = crate::engine::postgres::write::quote_ident(schema);
+    client
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {q} CASCADE; CREATE SCHEMA {q}; SET search_path TO {q}"
+        ))
+        .await
+        .ctx(format!("creating schema {schema}"))?;
+    client
+        .batch_execute(PG_APP_SQL)
+        .await
+        .ctx("loading the PostgreSQL fixtures")?;
+    Ok(())
 }
 
 /// Replace the rows of `table` (characters or posts, created by the legacy set) with

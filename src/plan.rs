@@ -5,7 +5,7 @@
 use crate::catalog::{Catalog, Column, DefaultKind, Table};
 use crate::engine::postgres::write::{quote_ident, quote_literal};
 use crate::error::{Error, Result};
-use crate::types::{map_mysql, Decode, Mapping, PgType};
+use crate::types::{map_column, Decode, Mapping, PgType};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -37,6 +37,9 @@ pub struct TargetColumn {
     /// The source's own declaration (`int(10) unsigned`, `enum('a','b')`), when the column
     /// is copied as it is (no cast, not computed): a target of the same engine keeps it.
     pub native: Option<NativeColumn>,
+    /// The values travel as their text (a type barge does not decode); a target of the
+    /// source's engine turns them back into the native type after the load.
+    pub as_text: bool,
 }
 
 /// A column as the source engine declared it.
@@ -61,6 +64,7 @@ impl TargetColumn {
             comment: None,
             deferred_not_null: false,
             native: None,
+            as_text: false,
         }
     }
 }
@@ -405,6 +409,7 @@ pub fn plan_each(
     for t in chosen {
         let spec = selection.specs.get(&t.name).unwrap_or(&empty);
         match plan_table(
+            catalog,
             t,
             spec,
             &selection.specs,
@@ -819,6 +824,7 @@ fn renamed<'a>(specs: &'a BTreeMap<String, TableSpec>, table: &str, column: &'a 
 }
 
 fn plan_table(
+    catalog: &Catalog,
     t: &Table,
     spec: &TableSpec,
     specs: &BTreeMap<String, TableSpec>,
@@ -854,10 +860,18 @@ fn plan_table(
             .iter()
             .find(|(col, _)| *col == c.name)
             .map(|(_, ty)| ty);
-        let mut m = map_mysql(c).ok_or_else(|| Error::UnsupportedType {
+        let mut m = map_column(catalog, c).ok_or_else(|| Error::UnsupportedType {
             table: t.name.clone(),
             column: c.name.clone(),
-            sql_type: c.column_type.clone(),
+            sql_type: match &c.refused {
+                Some(why) => format!("{} ({why})", c.column_type),
+                None => c.column_type.clone(),
+            },
+            from: catalog.engine.short(),
+            to: catalog
+                .target
+                .unwrap_or(crate::url::Engine::Postgres)
+                .short(),
         })?;
         // A TINYINT(1) cast to a number is read as the integer it is, not as a boolean.
         let numeric_cast = matches!(
@@ -867,6 +881,12 @@ fn plan_table(
         if m.decode == Decode::Bool01 && numeric_cast {
             m = crate::types::tinyint_integer();
         }
+        if c.user_type && catalog.target == Some(crate::url::Engine::Postgres) {
+            warnings.push(format!(
+                "{}.{}: the type {} is not created in the target; the column is text",
+                t.name, c.name, c.column_type
+            ));
+        }
         if let (Some(v), None) = (c.non_boolean, cast) {
             warnings.push(format!(
                 "{}.{}: TINYINT(1) holds values other than 0 and 1 (such as {v}), so it becomes \
@@ -874,7 +894,13 @@ fn plan_table(
                 t.name, c.name
             ));
         }
-        let default_sql = translate_default(c, &m, &mut warnings, &t.name);
+        let default_sql = match catalog.engine {
+            crate::url::Engine::Mysql => translate_default(c, &m, &mut warnings, &t.name),
+            // Already PostgreSQL SQL; a serial's nextval() names a sequence the target does
+            // not have (the column becomes an identity instead).
+            crate::url::Engine::Postgres if c.auto_increment => None,
+            crate::url::Engine::Postgres => c.default.clone(),
+        };
         if let Some(on_update) = &c.on_update {
             let now = ["current_timestamp", "now(", "localtimestamp", "localtime"]
                 .iter()
@@ -891,7 +917,7 @@ fn plan_table(
         let check = m.enum_values.as_ref().map(|vals| {
             // MySQL stores '' for an invalid ENUM value in non-strict mode, so allow it.
             let mut list: Vec<String> = vals.iter().map(|v| quote_literal(v)).collect();
-            if !vals.iter().any(String::is_empty) {
+            if catalog.engine == crate::url::Engine::Mysql && !vals.iter().any(String::is_empty) {
                 list.push("''".into());
             }
             // Named after the target table: the staging table's name would stick otherwise.
@@ -918,8 +944,10 @@ fn plan_table(
                 && matches!(m.pg, PgType::SmallInt | PgType::Integer | PgType::BigInt),
             check,
             comment: c.comment.clone(),
-            native: cast.is_none().then(|| NativeColumn {
-                engine: crate::url::Engine::Mysql,
+            as_text: m.read_as.is_some() && cast.is_none() && !c.user_type,
+            // A type the source database defines itself does not exist in the target.
+            native: (cast.is_none() && !c.user_type).then(|| NativeColumn {
+                engine: catalog.engine,
                 declaration: if m.decode == Decode::Json {
                     "json".into()
                 } else {
@@ -1027,7 +1055,7 @@ fn plan_table(
         t.primary_key.iter().map(|c| tname(c)).collect()
     };
     let mut transforms: Vec<std::sync::Arc<dyn crate::transform::Transform>> = Vec::new();
-    let computed = plan_expressions(t, spec, &columns, &mut target_columns, now_micros)?;
+    let computed = plan_expressions(catalog, t, spec, &columns, &mut target_columns, now_micros)?;
     let mut schema = reader_schema_of(&columns, &target_columns, &computed.extra_reads);
     if let Some(op) = &computed.op {
         schema = crate::transform::Transform::output_schema(op, &schema)?;
@@ -1044,7 +1072,15 @@ fn plan_table(
             .filter(|c| {
                 matches!(
                     c.data_type.as_str(),
-                    "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint"
+                    "tinyint"
+                        | "smallint"
+                        | "mediumint"
+                        | "int"
+                        | "integer"
+                        | "bigint"
+                        | "int2"
+                        | "int4"
+                        | "int8"
                 )
             })
             .map(|c| c.name.clone()),
@@ -1325,9 +1361,12 @@ fn column_class(m: &Mapping) -> crate::expr::pushdown::ColumnClass {
         | Decode::Binary => ColumnClass::Exact,
         Decode::Text => ColumnClass::Text,
         Decode::Date | Decode::DateTime => ColumnClass::Temporal,
-        Decode::Json | Decode::Time | Decode::Bits | Decode::Set | Decode::Geometry => {
-            ColumnClass::Opaque
-        }
+        Decode::Json
+        | Decode::Time
+        | Decode::Bits
+        | Decode::Set
+        | Decode::Geometry
+        | Decode::Pg(_) => ColumnClass::Opaque,
     }
 }
 
@@ -1335,6 +1374,7 @@ fn column_class(m: &Mapping) -> crate::expr::pushdown::ColumnClass {
 /// included), decide which part of the filter the source runs, and build the operator that
 /// does the rest.
 fn plan_expressions(
+    catalog: &Catalog,
     t: &Table,
     spec: &TableSpec,
     columns: &[(String, Mapping)],
@@ -1352,7 +1392,7 @@ fn plan_expressions(
         .columns
         .iter()
         .filter(|c| !columns.iter().any(|(n, _)| *n == c.name))
-        .filter_map(|c| map_mysql(c).map(|m| (c.name.clone(), m)))
+        .filter_map(|c| map_column(catalog, c).map(|m| (c.name.clone(), m)))
         .collect();
     let scope_of = |extra: &[(String, Mapping)]| -> Vec<(String, DataType)> {
         columns
@@ -1397,6 +1437,10 @@ fn plan_expressions(
         .iter()
         .chain(&extra_reads)
         .map(|(n, m)| match t.column(n) {
+            // The pushdown speaks MySQL: a PostgreSQL source's filters run in barge.
+            _ if catalog.engine != crate::url::Engine::Mysql => {
+                crate::expr::pushdown::ColumnClass::Opaque
+            }
             // MySQL reads 1..99 compared with a YEAR as 2001..2099 (or 19xx).
             Some(c) if c.data_type == "year" => crate::expr::pushdown::ColumnClass::Opaque,
             _ => column_class(m),

@@ -220,13 +220,23 @@ async fn plan_source(
     Vec<crate::plan::Refused>,
 )> {
     let mut catalog = source.catalog().await?;
+    catalog.target = Some(target);
     let (mut plans, mut refused) = plan_each(&catalog, &opts.selection)?;
     if source.refine(&mut catalog, &plans).await? {
         (plans, refused) = plan_each(&catalog, &opts.selection)?;
     }
-    for p in &plans {
-        crate::engine::check_plan(target, p)?;
+    // A table the target cannot hold (a name too long, a type it has not) is refused alone.
+    let mut kept = Vec::with_capacity(plans.len());
+    for p in plans {
+        match crate::engine::check_plan(target, &p) {
+            Ok(()) => kept.push(p),
+            Err(error) => refused.push(crate::plan::Refused {
+                source: p.source.clone(),
+                error,
+            }),
+        }
     }
+    let mut plans = kept;
     settle_on_update(&mut plans, opts, target);
     if let Some(sample) = &opts.sample {
         let rels = crate::plan::apply_rules(&catalog, &opts.selection.relationships)?;

@@ -38,6 +38,37 @@ pub enum Decode {
     Set,
     /// Spatial types, read as standard WKB (`ST_AsWKB`), without MySQL's SRID prefix.
     Geometry,
+    /// A PostgreSQL binary COPY field (the PostgreSQL reader).
+    Pg(PgWire),
+}
+
+/// The binary COPY representations the PostgreSQL reader decodes. Every other type is
+/// selected as text (`Mapping::read_as`) and arrives as `Text`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum PgWire {
+    Bool,
+    Int2,
+    Int4,
+    Int8,
+    Float4,
+    Float8,
+    /// Base-10000 digits, into Decimal128/256 of the column's scale.
+    Numeric,
+    /// UTF-8 bytes as they are (text, varchar, char, json, enum labels, `::text` casts).
+    Text,
+    /// jsonb: a version byte, then text.
+    Jsonb,
+    Bytea,
+    /// Days since 2000-01-01.
+    Date,
+    /// Microseconds since 2000-01-01 (timestamp and timestamptz).
+    Timestamp,
+    /// Microseconds since midnight.
+    Time,
+    /// Microseconds, days, months; refused when months are not zero (no fixed length).
+    Interval,
+    /// 16 bytes, written as the canonical text form.
+    Uuid,
 }
 
 /// A PostgreSQL column type barge creates or writes.
@@ -144,6 +175,9 @@ pub struct Mapping {
     pub pg: PgType,
     /// Allowed values of an ENUM, enforced with a CHECK constraint in PostgreSQL.
     pub enum_values: Option<Vec<String>>,
+    /// How the source selects the column when not as it is: an SQL expression in which `{}`
+    /// stands for the quoted column (`{}::text`).
+    pub read_as: Option<String>,
 }
 
 impl Mapping {
@@ -158,7 +192,19 @@ fn m(decode: Decode, arrow: DataType, pg: PgType) -> Option<Mapping> {
         arrow,
         pg,
         enum_values: None,
+        read_as: None,
     })
+}
+
+/// The mapping of a catalog column, by the engine the catalog was read from.
+pub fn map_column(catalog: &crate::catalog::Catalog, col: &Column) -> Option<Mapping> {
+    if col.refused.is_some() {
+        return None;
+    }
+    match catalog.engine {
+        crate::url::Engine::Mysql => map_mysql(col),
+        crate::url::Engine::Postgres => crate::engine::postgres::types::map_pg(col, catalog.target),
+    }
 }
 
 /// A TINYINT read as the small integer it is (also a TINYINT(1) that is no boolean).
@@ -168,6 +214,7 @@ pub fn tinyint_integer() -> Mapping {
         arrow: DataType::Int16,
         pg: PgType::SmallInt,
         enum_values: None,
+        read_as: None,
     }
 }
 

@@ -6,10 +6,21 @@
 use crate::error::{Error, Result};
 use std::fmt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub enum Engine {
+    #[default]
     Mysql,
     Postgres,
+}
+
+impl Engine {
+    /// The engine's short name, for messages about its types.
+    pub fn short(self) -> &'static str {
+        match self {
+            Engine::Mysql => "MySQL",
+            Engine::Postgres => "PostgreSQL",
+        }
+    }
 }
 
 impl fmt::Display for Engine {
@@ -26,6 +37,8 @@ impl fmt::Display for Engine {
 pub struct DbUrl {
     engine: Engine,
     url: url::Url,
+    /// PostgreSQL: the schema named by `?schema=NAME` (not passed to the driver).
+    schema: Option<String>,
 }
 
 impl DbUrl {
@@ -57,7 +70,31 @@ impl DbUrl {
             let rest = &url.as_str()[url.scheme().len()..];
             url = url::Url::parse(&format!("mysql{rest}")).map_err(|e| bad(&e.to_string()))?;
         }
-        Ok(DbUrl { engine, url })
+        let mut schema = None;
+        if engine == Engine::Postgres {
+            let (named, rest): (Vec<_>, Vec<_>) = url
+                .query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .partition(|(k, _)| k == "schema");
+            if let Some((_, v)) = named.into_iter().last() {
+                schema = Some(v);
+                if rest.is_empty() {
+                    url.set_query(None);
+                } else {
+                    url.query_pairs_mut().clear().extend_pairs(rest);
+                }
+            }
+        }
+        Ok(DbUrl {
+            engine,
+            url,
+            schema,
+        })
+    }
+
+    /// The schema a PostgreSQL URL names with `?schema=NAME`.
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
     }
 
     pub fn engine(&self) -> Engine {
@@ -84,6 +121,7 @@ impl DbUrl {
         DbUrl {
             engine: self.engine,
             url,
+            schema: self.schema.clone(),
         }
     }
 
@@ -104,6 +142,7 @@ impl DbUrl {
         Ok(DbUrl {
             engine: self.engine,
             url,
+            schema: self.schema.clone(),
         })
     }
 

@@ -8,6 +8,11 @@ use serde::Serialize;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Catalog {
+    /// The engine it was read from.
+    pub engine: crate::url::Engine,
+    /// The engine the copy writes to, when known: a source with several ways to read a
+    /// type picks the one that target keeps exactly.
+    pub target: Option<crate::url::Engine>,
     pub database: String,
     pub server_version: String,
     pub tables: Vec<Table>,
@@ -66,6 +71,14 @@ pub struct Column {
     /// A TINYINT(1) (MySQL's boolean) found to hold another value than 0 and 1: one such
     /// value. It is then a small integer, not a boolean. See `mysql::probe_tinyint_booleans`.
     pub non_boolean: Option<i64>,
+    /// A PostgreSQL enum's labels, in order.
+    pub labels: Vec<String>,
+    /// A type the database defines itself (a PostgreSQL enum, domain or composite), which
+    /// another database does not have.
+    pub user_type: bool,
+    /// Why the target cannot take this column's values, found by the source before any data
+    /// moved (a PostgreSQL numeric wider than MySQL's DECIMAL(65,30)): the table is refused.
+    pub refused: Option<String>,
 }
 
 /// Whether a reported default is a literal value or an SQL expression. The two servers

@@ -6,7 +6,7 @@ pub mod mysql;
 pub mod postgres;
 
 use crate::catalog::Catalog;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::partition::KeyRange;
 use crate::plan::{Mode, TablePlan};
 use crate::url::{DbUrl, Engine};
@@ -182,9 +182,7 @@ pub trait Writer: Send {
 pub fn open_source(url: &DbUrl, readers: usize) -> Result<Arc<dyn Source>> {
     match url.engine() {
         Engine::Mysql => Ok(Arc::new(mysql::MysqlSource::new(url, readers)?)),
-        Engine::Postgres => Err(Error::Config(format!(
-            "{url}: PostgreSQL as a source is not supported yet; barge reads MySQL/MariaDB"
-        ))),
+        Engine::Postgres => Ok(Arc::new(postgres::source::PgSource::new(url))),
     }
 }
 

@@ -179,6 +179,9 @@ pub async fn introspect(conn: &mut Conn, db: &str) -> Result<Catalog> {
             on_update,
             comment: text(r, 12).filter(|c| !c.is_empty()),
             non_boolean: None,
+            labels: vec![],
+            user_type: false,
+            refused: None,
         });
     }
 
@@ -256,6 +259,8 @@ pub async fn introspect(conn: &mut Conn, db: &str) -> Result<Catalog> {
     }
 
     Ok(Catalog {
+        engine: crate::url::Engine::Mysql,
+        target: None,
         database: db.to_string(),
         server_version: version,
         tables: tables.into_values().collect(),

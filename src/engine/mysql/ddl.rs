@@ -122,6 +122,8 @@ pub fn column_type(plan: &TablePlan, c: &TargetColumn) -> Result<String> {
         table: plan.source.clone(),
         column: c.name.clone(),
         sql_type: format!("{} ({why})", c.pg),
+        from: "barge",
+        to: "MySQL",
     };
     Ok(match &c.pg {
         PgType::Boolean => "tinyint(1)".into(),
@@ -201,6 +203,13 @@ fn column_ddl(plan: &TablePlan, c: &TargetColumn) -> Result<String> {
 /// The default a MySQL source declared, as MySQL says it (a literal quoted, an expression as
 /// written). A column that changed type on the way gets no default.
 fn default_clause(c: &TargetColumn) -> Option<String> {
+    if let Some(n) = c
+        .native
+        .as_ref()
+        .filter(|n| n.engine == Engine::Postgres && !c.identity)
+    {
+        return pg_default(c, n.default.as_ref()?).ok();
+    }
     let (kind, value) = native(c)?.default.as_ref()?;
     match kind {
         DefaultKind::None => None,
@@ -215,6 +224,42 @@ fn default_clause(c: &TargetColumn) -> Option<String> {
                 e
             }
         }),
+    }
+}
+
+/// A PostgreSQL default in MySQL: literals as values, the current time as MySQL says it.
+/// `Err` gives back a default that has no MySQL form (left out, with a warning).
+pub fn pg_default(c: &TargetColumn, (kind, raw): &(DefaultKind, String)) -> Result<String, String> {
+    let lc = raw.to_ascii_lowercase();
+    if *kind == DefaultKind::Literal {
+        return Ok(match lc.as_str() {
+            "true" => "1".into(),
+            "false" => "0".into(),
+            _ if raw.parse::<f64>().is_ok() => raw.clone(),
+            _ => match raw
+                .strip_prefix('\'')
+                .and_then(|r| r.rfind("'::").map(|e| &r[..e]))
+            {
+                Some(inner) => quote_literal(&inner.replace("''", "'")),
+                None => return Err(raw.clone()),
+            },
+        });
+    }
+    let now = [
+        "now()",
+        "current_timestamp",
+        "localtimestamp",
+        "statement_timestamp()",
+    ]
+    .iter()
+    .any(|p| lc.starts_with(p));
+    match (&c.pg, now) {
+        (PgType::Timestamp(p) | PgType::Timestamptz(p), true) if *p > 0 => {
+            Ok(format!("CURRENT_TIMESTAMP({})", p.min(&6)))
+        }
+        (PgType::Timestamp(_) | PgType::Timestamptz(_), true) => Ok("CURRENT_TIMESTAMP".into()),
+        (PgType::Date, _) if lc == "current_date" => Ok("(CURRENT_DATE)".into()),
+        _ => Err(raw.clone()),
     }
 }
 

@@ -132,6 +132,28 @@ impl Sink for MysqlSink {
                 ddl::column_type(p, c)?;
             }
         }
+        for p in plans.iter_mut() {
+            let lost: Vec<String> = p
+                .target_columns
+                .iter()
+                // An identity's nextval() is the AUTO_INCREMENT.
+                .filter(|c| !c.identity)
+                .filter_map(|c| {
+                    let n = c.native.as_ref()?;
+                    let d = n.default.as_ref()?;
+                    (n.engine == crate::url::Engine::Postgres)
+                        .then(|| ddl::pg_default(c, d).err())
+                        .flatten()
+                        .map(|raw| {
+                            format!(
+                                "{}.{}: default {raw} is left out (no MySQL form)",
+                                p.target, c.name
+                            )
+                        })
+                })
+                .collect();
+            p.warnings.extend(lost);
+        }
         let all = self.existing_tables(&mut control).await?;
         // Table names are case-insensitive on many servers (lower_case_table_names).
         let existing: Vec<&TablePlan> = plans

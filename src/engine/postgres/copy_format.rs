@@ -407,6 +407,433 @@ impl CopyEncoder {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Decoding: `COPY (SELECT …) TO STDOUT (FORMAT binary)` into Arrow builders.
+// ---------------------------------------------------------------------------------------
+
+/// One column's builder and how its field is read.
+enum Dec {
+    Bool(arrow_array::builder::BooleanBuilder),
+    I16(arrow_array::builder::Int16Builder),
+    I32(arrow_array::builder::Int32Builder),
+    I64(arrow_array::builder::Int64Builder),
+    F32(arrow_array::builder::Float32Builder),
+    F64(arrow_array::builder::Float64Builder),
+    D128(arrow_array::builder::Decimal128Builder, u8),
+    D256(arrow_array::builder::Decimal256Builder, u8),
+    Text(arrow_array::builder::StringBuilder, bool),
+    Uuid(arrow_array::builder::StringBuilder),
+    Bytes(arrow_array::builder::BinaryBuilder),
+    Date(arrow_array::builder::Date32Builder),
+    Timestamp(arrow_array::builder::TimestampMicrosecondBuilder),
+    Duration(arrow_array::builder::DurationMicrosecondBuilder, bool),
+}
+
+fn be<const N: usize>(b: &[u8]) -> Result<[u8; N], String> {
+    b.try_into()
+        .map_err(|_| format!("a field of {} bytes where {N} were expected", b.len()))
+}
+
+/// PostgreSQL numeric (base-10000 digits, a weight and a display scale) as decimal text.
+fn numeric_text(b: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    if b.len() < 8 {
+        return Err("a numeric field shorter than its header".into());
+    }
+    let ndigits = i16::from_be_bytes([b[0], b[1]]) as usize;
+    let weight = i16::from_be_bytes([b[2], b[3]]) as i32;
+    let sign = u16::from_be_bytes([b[4], b[5]]);
+    let dscale = u16::from_be_bytes([b[6], b[7]]) as i32;
+    match sign {
+        0x0000 | 0x4000 => {}
+        0xC000 => return Err("NaN does not fit a decimal".into()),
+        _ => return Err("an infinite numeric does not fit a decimal".into()),
+    }
+    if b.len() < 8 + 2 * ndigits {
+        return Err("a numeric field shorter than its digits".into());
+    }
+    let digit = |i: i32| -> u16 {
+        if i < 0 || i as usize >= ndigits {
+            0
+        } else {
+            let k = 8 + 2 * i as usize;
+            u16::from_be_bytes([b[k], b[k + 1]])
+        }
+    };
+    out.clear();
+    if sign == 0x4000 {
+        out.push(b'-');
+    }
+    // Integer part: digit groups 0..=weight; then dscale fraction digits.
+    if weight < 0 {
+        out.push(b'0');
+    } else {
+        for i in 0..=weight {
+            let d = digit(i);
+            if i == 0 {
+                out.extend_from_slice(d.to_string().as_bytes());
+            } else {
+                out.extend_from_slice(format!("{d:04}").as_bytes());
+            }
+        }
+    }
+    if dscale > 0 {
+        out.push(b'.');
+        let mut written = 0;
+        let mut i = weight + 1;
+        while written < dscale {
+            let group = format!("{:04}", digit(i));
+            for c in group.bytes() {
+                if written < dscale {
+                    out.push(c);
+                    written += 1;
+                }
+            }
+            i += 1;
+        }
+    }
+    Ok(())
+}
+
+fn uuid_text(b: &[u8; 16], out: &mut [u8; 36]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut k = 0;
+    for (i, x) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out[k] = b'-';
+            k += 1;
+        }
+        out[k] = HEX[(x >> 4) as usize];
+        out[k + 1] = HEX[(x & 15) as usize];
+        k += 2;
+    }
+}
+
+impl Dec {
+    fn new(m: &crate::types::Mapping, cap: usize) -> Result<Dec> {
+        use crate::types::{Decode, PgWire as W};
+        use arrow_array::builder::*;
+        let Decode::Pg(w) = m.decode else {
+            return Err(Error::Invalid(format!(
+                "not a PostgreSQL field: {:?}",
+                m.decode
+            )));
+        };
+        Ok(match (w, &m.arrow) {
+            (W::Bool, _) => Dec::Bool(BooleanBuilder::with_capacity(cap)),
+            (W::Int2, _) => Dec::I16(Int16Builder::with_capacity(cap)),
+            (W::Int4, _) => Dec::I32(Int32Builder::with_capacity(cap)),
+            (W::Int8, _) => Dec::I64(Int64Builder::with_capacity(cap)),
+            (W::Float4, _) => Dec::F32(Float32Builder::with_capacity(cap)),
+            (W::Float8, _) => Dec::F64(Float64Builder::with_capacity(cap)),
+            (W::Numeric, DataType::Decimal128(p, s)) => Dec::D128(
+                Decimal128Builder::with_capacity(cap)
+                    .with_precision_and_scale(*p, *s)
+                    .map_err(|e| Error::Invalid(e.to_string()))?,
+                *s as u8,
+            ),
+            (W::Numeric, DataType::Decimal256(p, s)) => Dec::D256(
+                Decimal256Builder::with_capacity(cap)
+                    .with_precision_and_scale(*p, *s)
+                    .map_err(|e| Error::Invalid(e.to_string()))?,
+                *s as u8,
+            ),
+            (W::Text, _) => Dec::Text(StringBuilder::with_capacity(cap, cap * 16), false),
+            (W::Jsonb, _) => Dec::Text(StringBuilder::with_capacity(cap, cap * 16), true),
+            (W::Uuid, _) => Dec::Uuid(StringBuilder::with_capacity(cap, cap * 36)),
+            (W::Bytea, _) => Dec::Bytes(BinaryBuilder::with_capacity(cap, cap * 16)),
+            (W::Date, _) => Dec::Date(Date32Builder::with_capacity(cap)),
+            (W::Timestamp, DataType::Timestamp(_, tz)) => Dec::Timestamp(
+                TimestampMicrosecondBuilder::with_capacity(cap).with_timezone_opt(tz.clone()),
+            ),
+            (W::Time, _) => Dec::Duration(DurationMicrosecondBuilder::with_capacity(cap), false),
+            (W::Interval, _) => Dec::Duration(DurationMicrosecondBuilder::with_capacity(cap), true),
+            (w, a) => {
+                return Err(Error::Invalid(format!(
+                    "no decoder for {w:?} into Arrow {a}"
+                )))
+            }
+        })
+    }
+
+    fn append_null(&mut self) {
+        match self {
+            Dec::Bool(b) => b.append_null(),
+            Dec::I16(b) => b.append_null(),
+            Dec::I32(b) => b.append_null(),
+            Dec::I64(b) => b.append_null(),
+            Dec::F32(b) => b.append_null(),
+            Dec::F64(b) => b.append_null(),
+            Dec::D128(b, _) => b.append_null(),
+            Dec::D256(b, _) => b.append_null(),
+            Dec::Text(b, _) | Dec::Uuid(b) => b.append_null(),
+            Dec::Bytes(b) => b.append_null(),
+            Dec::Date(b) => b.append_null(),
+            Dec::Timestamp(b) => b.append_null(),
+            Dec::Duration(b, _) => b.append_null(),
+        }
+    }
+
+    /// Decode one field. `scratch` is reused between values (numeric text).
+    fn append(&mut self, f: &[u8], scratch: &mut Vec<u8>) -> Result<(), String> {
+        match self {
+            Dec::Bool(b) => b.append_value(be::<1>(f)?[0] != 0),
+            Dec::I16(b) => b.append_value(i16::from_be_bytes(be(f)?)),
+            Dec::I32(b) => b.append_value(i32::from_be_bytes(be(f)?)),
+            Dec::I64(b) => b.append_value(i64::from_be_bytes(be(f)?)),
+            Dec::F32(b) => b.append_value(f32::from_be_bytes(be(f)?)),
+            Dec::F64(b) => b.append_value(f64::from_be_bytes(be(f)?)),
+            Dec::D128(b, scale) => {
+                numeric_text(f, scratch)?;
+                let v = crate::engine::mysql::read::parse_decimal::<i128>(scratch, *scale)
+                    .ok_or_else(|| format!("{} does not fit", String::from_utf8_lossy(scratch)))?;
+                b.append_value(v)
+            }
+            Dec::D256(b, scale) => {
+                numeric_text(f, scratch)?;
+                let v = crate::engine::mysql::read::parse_decimal::<arrow_buffer::i256>(
+                    scratch, *scale,
+                )
+                .ok_or_else(|| format!("{} does not fit", String::from_utf8_lossy(scratch)))?;
+                b.append_value(v)
+            }
+            Dec::Text(b, jsonb) => {
+                let f = if *jsonb {
+                    match f.split_first() {
+                        Some((1, rest)) => rest,
+                        _ => return Err("an unknown jsonb version".into()),
+                    }
+                } else {
+                    f
+                };
+                let s = simdutf8::basic::from_utf8(f)
+                    .map_err(|_| "text that is not valid UTF-8".to_string())?;
+                b.append_value(s)
+            }
+            Dec::Uuid(b) => {
+                let mut t = [0u8; 36];
+                uuid_text(&be::<16>(f)?, &mut t);
+                b.append_value(std::str::from_utf8(&t).expect("hex is ASCII"))
+            }
+            Dec::Bytes(b) => b.append_value(f),
+            Dec::Date(b) => {
+                let d = i32::from_be_bytes(be(f)?);
+                if d == i32::MAX || d == i32::MIN {
+                    return Err("an infinite date has no value in the target".into());
+                }
+                b.append_value(d + PG_EPOCH_DAYS)
+            }
+            Dec::Timestamp(b) => {
+                let t = i64::from_be_bytes(be(f)?);
+                if t == i64::MAX || t == i64::MIN {
+                    return Err("an infinite timestamp has no value in the target".into());
+                }
+                b.append_value(t + PG_EPOCH_MICROS)
+            }
+            Dec::Duration(b, interval) => {
+                if !*interval {
+                    b.append_value(i64::from_be_bytes(be(f)?));
+                    return Ok(());
+                }
+                let f = be::<16>(f)?;
+                let us = i64::from_be_bytes(f[0..8].try_into().unwrap());
+                let days = i32::from_be_bytes(f[8..12].try_into().unwrap()) as i64;
+                let months = i32::from_be_bytes(f[12..16].try_into().unwrap());
+                if months != 0 {
+                    return Err(format!(
+                        "an interval of {months} month(s) has no fixed length, so it fits no TIME"
+                    ));
+                }
+                b.append_value(us + days * crate::temporal::MICROS_PER_DAY)
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        use std::sync::Arc;
+        match self {
+            Dec::Bool(b) => Arc::new(b.finish()),
+            Dec::I16(b) => Arc::new(b.finish()),
+            Dec::I32(b) => Arc::new(b.finish()),
+            Dec::I64(b) => Arc::new(b.finish()),
+            Dec::F32(b) => Arc::new(b.finish()),
+            Dec::F64(b) => Arc::new(b.finish()),
+            Dec::D128(b, _) => Arc::new(b.finish()),
+            Dec::D256(b, _) => Arc::new(b.finish()),
+            Dec::Text(b, _) | Dec::Uuid(b) => Arc::new(b.finish()),
+            Dec::Bytes(b) => Arc::new(b.finish()),
+            Dec::Date(b) => Arc::new(b.finish()),
+            Dec::Timestamp(b) => Arc::new(b.finish()),
+            Dec::Duration(b, _) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// A binary COPY stream decoded into record batches: feed it the stream's chunks, take a
+/// batch whenever enough rows are in. A row split across chunks waits for the rest.
+pub struct CopyDecoder {
+    buf: BytesMut,
+    header_done: bool,
+    ended: bool,
+    decs: Vec<Dec>,
+    names: Vec<String>,
+    schema: arrow_schema::SchemaRef,
+    /// The key column, to name a row in errors.
+    key: Option<usize>,
+    rows: usize,
+    bytes: usize,
+    scratch: Vec<u8>,
+}
+
+/// A value that could not be decoded: which column, why, and the row's key if known.
+#[derive(Debug)]
+pub struct DecodeError {
+    pub column: String,
+    pub detail: String,
+    pub key: Option<String>,
+}
+
+impl CopyDecoder {
+    pub fn new(
+        columns: &[(String, crate::types::Mapping)],
+        schema: arrow_schema::SchemaRef,
+        key: Option<usize>,
+        cap: usize,
+    ) -> Result<CopyDecoder> {
+        Ok(CopyDecoder {
+            buf: BytesMut::new(),
+            header_done: false,
+            ended: false,
+            decs: columns
+                .iter()
+                .map(|(_, m)| Dec::new(m, cap))
+                .collect::<Result<_>>()?,
+            names: columns.iter().map(|(n, _)| n.clone()).collect(),
+            schema,
+            key,
+            rows: 0,
+            bytes: 0,
+            scratch: Vec::new(),
+        })
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Bytes of values decoded into the current batch.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
+
+    /// Decode every complete row in `chunk` (and what was left of the last one).
+    pub fn push(&mut self, chunk: &[u8]) -> std::result::Result<(), DecodeError> {
+        self.buf.extend_from_slice(chunk);
+        let stream_err = |detail: String| DecodeError {
+            column: String::new(),
+            detail,
+            key: None,
+        };
+        if !self.header_done {
+            if self.buf.len() < HEADER.len() + 8 {
+                return Ok(());
+            }
+            if self.buf[..HEADER.len() - 8] != HEADER[..HEADER.len() - 8] {
+                return Err(stream_err("not a binary COPY stream".into()));
+            }
+            let ext = u32::from_be_bytes(self.buf[15..19].try_into().unwrap()) as usize;
+            if self.buf.len() < 19 + ext {
+                return Ok(());
+            }
+            let _ = self.buf.split_to(19 + ext);
+            self.header_done = true;
+        }
+        let ncols = self.decs.len();
+        let mut offsets: Vec<(usize, i32)> = Vec::with_capacity(ncols);
+        loop {
+            if self.ended || self.buf.len() < 2 {
+                return Ok(());
+            }
+            let count = i16::from_be_bytes([self.buf[0], self.buf[1]]);
+            if count == -1 {
+                self.ended = true;
+                return Ok(());
+            }
+            if count as usize != ncols {
+                return Err(stream_err(format!(
+                    "a row of {count} fields where {ncols} were selected"
+                )));
+            }
+            // Find the fields; stop when the row is not complete yet.
+            offsets.clear();
+            let mut at = 2;
+            let mut complete = true;
+            for _ in 0..ncols {
+                if self.buf.len() < at + 4 {
+                    complete = false;
+                    break;
+                }
+                let len = i32::from_be_bytes(self.buf[at..at + 4].try_into().unwrap());
+                at += 4;
+                offsets.push((at, len));
+                if len > 0 {
+                    at += len as usize;
+                }
+                if self.buf.len() < at {
+                    complete = false;
+                    break;
+                }
+            }
+            if !complete {
+                return Ok(());
+            }
+            let row = self.buf.split_to(at);
+            for (i, &(start, len)) in offsets.iter().enumerate() {
+                if len < 0 {
+                    self.decs[i].append_null();
+                    continue;
+                }
+                let f = &row[start..start + len as usize];
+                self.bytes += f.len();
+                if let Err(detail) = self.decs[i].append(f, &mut self.scratch) {
+                    let key = self.key.and_then(|k| {
+                        let (s, l) = offsets[k];
+                        (l >= 0).then(|| key_text(&row[s..s + l as usize]))
+                    });
+                    return Err(DecodeError {
+                        column: self.names[i].clone(),
+                        detail,
+                        key,
+                    });
+                }
+            }
+            self.rows += 1;
+        }
+    }
+
+    /// The rows decoded so far as one batch; the builders start over.
+    pub fn take_batch(&mut self) -> Result<RecordBatch> {
+        let cols: Vec<ArrayRef> = self.decs.iter_mut().map(Dec::finish).collect();
+        self.rows = 0;
+        self.bytes = 0;
+        RecordBatch::try_new(self.schema.clone(), cols).map_err(|e| Error::Invalid(e.to_string()))
+    }
+}
+
+/// A key field as text for an error message: an integer when it looks like one.
+fn key_text(f: &[u8]) -> String {
+    match f.len() {
+        2 => i16::from_be_bytes(f.try_into().unwrap()).to_string(),
+        4 => i32::from_be_bytes(f.try_into().unwrap()).to_string(),
+        8 => i64::from_be_bytes(f.try_into().unwrap()).to_string(),
+        _ => String::from_utf8_lossy(f).into_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

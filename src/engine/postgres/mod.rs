@@ -1,8 +1,12 @@
-//! PostgreSQL: the target side. Staging tables loaded by binary COPY over several
-//! connections, then one transaction per table that puts it in place.
+//! PostgreSQL. As a target: staging tables loaded by binary COPY over several connections,
+//! then one transaction per table that puts it in place. As a source: the catalog from
+//! pg_catalog and partitions read by binary COPY (`source`).
 
+pub mod catalog;
 pub mod connect;
 pub mod copy_format;
+pub mod source;
+pub mod types;
 pub mod write;
 
 use crate::engine::{RemapOutcome, Sink, SinkOptions, Writer, Written};

@@ -36,9 +36,36 @@ pub fn qualified(schema: &str, table: &str) -> String {
 /// what a killed run left.
 pub use crate::plan::staging_name;
 
-fn column_ddl(c: &TargetColumn, with_not_null: bool) -> String {
-    let mut s = format!("{} {}", quote_ident(&c.name), c.pg);
-    if let Some(d) = &c.default_sql {
+/// The native PostgreSQL type of a column that travels as text (a PostgreSQL source's type
+/// barge does not decode): the staging column is text, and becomes this type after the load.
+fn retyped(c: &TargetColumn) -> Option<&str> {
+    c.native
+        .as_ref()
+        .filter(|n| c.as_text && n.engine == crate::url::Engine::Postgres)
+        .map(|n| n.declaration.as_str())
+}
+
+/// `full`: the final table (schema-only), not a staging table.
+fn column_ddl(c: &TargetColumn, full: bool) -> String {
+    let with_not_null = full;
+    // A PostgreSQL source's column keeps its declaration: the decoded types have the same
+    // binary form as the type barge writes, the others stage as text until the finish.
+    let ty = match c
+        .native
+        .as_ref()
+        .filter(|n| n.engine == crate::url::Engine::Postgres)
+    {
+        Some(_) if c.as_text && !full => "text".to_string(),
+        Some(n) => n.declaration.clone(),
+        None => c.pg.to_string(),
+    };
+    let mut s = format!("{} {ty}", quote_ident(&c.name));
+    // A text staging column cannot take its native type's default: it comes with the type.
+    if let Some(d) = c
+        .default_sql
+        .as_ref()
+        .filter(|_| full || retyped(c).is_none())
+    {
         s.push_str(" DEFAULT ");
         s.push_str(d);
     }
@@ -95,13 +122,25 @@ fn primary_key_clause(plan: &TablePlan) -> String {
 pub fn post_load_sql(schema: &str, plan: &TablePlan, nulls: &[u64]) -> Vec<String> {
     let t = qualified(schema, &plan.target);
     let mut out = Vec::new();
-    let mut alter: Vec<String> = plan
-        .target_columns
-        .iter()
-        .zip(nulls)
-        .filter(|(c, n)| c.deferred_not_null && **n == 0)
-        .map(|(c, _)| format!("ALTER COLUMN {} SET NOT NULL", quote_ident(&c.name)))
-        .collect();
+    let mut alter: Vec<String> = Vec::new();
+    for c in &plan.target_columns {
+        if let Some(native) = retyped(c) {
+            let q = quote_ident(&c.name);
+            alter.push(format!(
+                "ALTER COLUMN {q} TYPE {native} USING {q}::{native}"
+            ));
+            if let Some(d) = &c.default_sql {
+                alter.push(format!("ALTER COLUMN {q} SET DEFAULT {d}"));
+            }
+        }
+    }
+    alter.extend(
+        plan.target_columns
+            .iter()
+            .zip(nulls)
+            .filter(|(c, n)| c.deferred_not_null && **n == 0)
+            .map(|(c, _)| format!("ALTER COLUMN {} SET NOT NULL", quote_ident(&c.name))),
+    );
     if !plan.primary_key.is_empty() {
         alter.push(format!("ADD {}", primary_key_clause(plan)));
     }
@@ -425,6 +464,21 @@ pub async fn check_data_only_target(client: &Client, schema: &str, plan: &TableP
     Ok(())
 }
 
+/// The staging columns as the target takes them: text-carried ones cast to their type.
+fn select_list(plan: &TablePlan) -> String {
+    plan.target_columns
+        .iter()
+        .map(|c| {
+            let q = quote_ident(&c.name);
+            match retyped(c) {
+                Some(native) => format!("{q}::{native}"),
+                None => q,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn column_list(plan: &TablePlan) -> String {
     plan.target_columns
         .iter()
@@ -455,8 +509,9 @@ pub async fn prepare_staging(
         .ctx(format!("creating staging table for {}", plan.target))?;
     if mode == Mode::DataOnly {
         let cols = column_list(plan);
+        let select = select_list(plan);
         let check = format!(
-            "EXPLAIN INSERT INTO {} ({cols}) SELECT {cols} FROM {}",
+            "EXPLAIN INSERT INTO {} ({cols}) SELECT {select} FROM {}",
             qualified(schema, &plan.target),
             qualified(schema, &staging)
         );
@@ -801,8 +856,9 @@ pub async fn finish_table(
     match mode {
         Mode::DataOnly => {
             let cols = column_list(plan);
+            let select = select_list(plan);
             stmts.push(format!(
-                "INSERT INTO {target} ({cols}) SELECT {cols} FROM {staging}"
+                "INSERT INTO {target} ({cols}) SELECT {select} FROM {staging}"
             ));
             stmts.push(format!("DROP TABLE {staging}"));
             stmts.extend(sequence_fixups(&tx, &target, plan).await?);

@@ -1,0 +1,353 @@
+//! PostgreSQL as a source: the catalog of one schema (`?schema=NAME` in the URL, default
+//! `public`), partitions by ranges of an integer key, and each partition read by
+//! `COPY (SELECT …) TO STDOUT (FORMAT binary)` decoded straight into Arrow builders.
+//! `--consistent` exports one snapshot from a transaction held open for the whole run, and
+//! every count and read imports it.
+
+use super::connect::pg_connect;
+use super::copy_format::CopyDecoder;
+use super::write::quote_ident;
+use crate::catalog::Catalog;
+use crate::engine::{ReadRequest, ReadStats, Source};
+use crate::error::{Context, Error, Result, Side};
+use crate::partition::{split_range, KeyRange};
+use crate::plan::TablePlan;
+use crate::url::DbUrl;
+use arrow_array::RecordBatch;
+use futures_util::StreamExt;
+use std::collections::{BTreeMap, BTreeSet};
+use tokio::sync::{mpsc, Mutex};
+use tokio_postgres::Client;
+
+pub struct PgSource {
+    url: DbUrl,
+    schema: String,
+    /// Connections between reads.
+    idle: std::sync::Mutex<Vec<Client>>,
+    /// Partitioned tables, read through the parent (without ONLY).
+    partitioned: std::sync::Mutex<BTreeSet<String>>,
+    /// With `--consistent`: the exporting transaction, kept open, and its snapshot's id.
+    snapshot: Mutex<Option<(Client, String)>>,
+}
+
+impl PgSource {
+    pub fn new(url: &DbUrl) -> PgSource {
+        PgSource {
+            url: url.clone(),
+            schema: url.schema().unwrap_or("public").to_string(),
+            idle: Default::default(),
+            partitioned: Default::default(),
+            snapshot: Mutex::new(None),
+        }
+    }
+
+    /// A connection for one count or read, inside the snapshot when there is one.
+    async fn take(&self) -> Result<Client> {
+        let idle = self.idle.lock().unwrap().pop();
+        let client = match idle {
+            Some(c) if !c.is_closed() => c,
+            _ => pg_connect(&self.url, Side::Source).await?,
+        };
+        if let Some((_, id)) = self.snapshot.lock().await.as_ref() {
+            client
+                .batch_execute(&format!(
+                    "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{id}'"
+                ))
+                .await
+                .ctx("importing the snapshot")?;
+        }
+        Ok(client)
+    }
+
+    async fn give_back(&self, client: Client, healthy: bool) {
+        if !healthy {
+            return;
+        }
+        if self.snapshot.lock().await.is_some() && client.batch_execute("COMMIT").await.is_err() {
+            return;
+        }
+        self.idle.lock().unwrap().push(client);
+    }
+
+    fn table_ref(&self, table: &str) -> String {
+        let only = if self.partitioned.lock().unwrap().contains(table) {
+            ""
+        } else {
+            // Rows of inheritance children belong to the children, copied on their own.
+            "ONLY "
+        };
+        format!("{only}{}.{}", quote_ident(&self.schema), quote_ident(table))
+    }
+
+    /// The SELECT of one partition: each column as barge reads it.
+    fn select_sql(&self, plan: &TablePlan, range: Option<&KeyRange>) -> String {
+        let cols: Vec<String> = plan
+            .read_columns()
+            .iter()
+            .map(|(name, m)| {
+                let q = quote_ident(name);
+                match &m.read_as {
+                    Some(expr) => expr.replace("{}", &q),
+                    None => q,
+                }
+            })
+            .collect();
+        let mut conditions = Vec::new();
+        if let Some(r) = range {
+            conditions.push(format!(
+                "{} BETWEEN {} AND {}",
+                quote_ident(&r.column),
+                r.lo,
+                r.hi
+            ));
+        }
+        if let Some(f) = &plan.filter {
+            conditions.push(format!("({f})"));
+        }
+        let mut sql = format!(
+            "SELECT {} FROM {}",
+            cols.join(", "),
+            self.table_ref(&plan.source)
+        );
+        if !conditions.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conditions.join(" AND "));
+        }
+        sql
+    }
+}
+
+#[async_trait::async_trait]
+impl Source for PgSource {
+    async fn catalog(&self) -> Result<Catalog> {
+        let client = self.take().await?;
+        let encoding: String = client
+            .query_one("SHOW server_encoding", &[])
+            .await
+            .ctx("SHOW server_encoding")?
+            .get(0);
+        if encoding != "UTF8" {
+            return Err(Error::Config(format!(
+                "{}: the database's encoding is {encoding}; barge reads PostgreSQL databases in UTF8 only",
+                self.url.redacted()
+            )));
+        }
+        let exists: bool = client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+                &[&self.schema],
+            )
+            .await
+            .ctx("looking up the schema")?
+            .get(0);
+        if !exists {
+            return Err(Error::Selection(format!(
+                "the source has no schema `{}` (name another with ?schema=NAME in the URL)",
+                self.schema
+            )));
+        }
+        let catalog = super::catalog::introspect(&client, &self.schema).await?;
+        let parts: Vec<String> = client
+            .query(
+                "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = $1 AND c.relkind = 'p'",
+                &[&self.schema],
+            )
+            .await
+            .ctx("reading partitioned tables")?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        *self.partitioned.lock().unwrap() = parts.into_iter().collect();
+        self.give_back(client, true).await;
+        Ok(catalog)
+    }
+
+    /// Into MySQL, an unconstrained numeric becomes DECIMAL(65,30): find, before any data
+    /// moves, a value that does not fit (35 integer digits, 30 after the point); its table
+    /// is then refused, naming the column and a cast.
+    async fn refine(&self, catalog: &mut Catalog, plans: &[TablePlan]) -> Result<bool> {
+        if catalog.target != Some(crate::url::Engine::Mysql) {
+            return Ok(false);
+        }
+        let client = self.take().await?;
+        let mut changed = false;
+        for p in plans {
+            for (name, m) in p.read_columns() {
+                if m.pg != crate::types::PgType::Numeric(None)
+                    || m.read_as.as_deref() != Some("{}::text")
+                {
+                    continue;
+                }
+                let q = quote_ident(&name);
+                let row = client
+                    .query_opt(
+                        &format!(
+                            "SELECT {q}::text FROM {} WHERE abs({q}) >= 1e35 OR {q} <> round({q}, 30) LIMIT 1",
+                            self.table_ref(&p.source)
+                        ),
+                        &[],
+                    )
+                    .await
+                    .ctx(format!("checking that {}.{name} fits DECIMAL(65,30)", p.source))?;
+                if let Some(r) = row {
+                    let v: String = r.get(0);
+                    if let Some(c) = catalog
+                        .tables
+                        .iter_mut()
+                        .find(|t| t.name == p.source)
+                        .and_then(|t| t.columns.iter_mut().find(|c| c.name == name))
+                    {
+                        c.refused = Some(format!(
+                            "the value {v} does not fit MySQL's DECIMAL(65,30); give the column a precision and scale that fit, or --cast {}.{name}=text",
+                            p.source
+                        ));
+                        changed = true;
+                    }
+                }
+            }
+        }
+        self.give_back(client, true).await;
+        Ok(changed)
+    }
+
+    async fn sample(
+        &self,
+        _catalog: &Catalog,
+        _plans: &[TablePlan],
+        _relationships: &[crate::catalog::conventions::Relationship],
+        _sample: &crate::sample::Sample,
+    ) -> Result<BTreeMap<String, crate::sample::TableSample>> {
+        Err(Error::Config(
+            "--sample is not supported yet with a PostgreSQL source".into(),
+        ))
+    }
+
+    async fn snapshot(&self, _plans: &[TablePlan], _readers: usize) -> Result<()> {
+        let holder = pg_connect(&self.url, Side::Source).await?;
+        holder
+            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .ctx("starting the snapshot")?;
+        let id: String = holder
+            .query_one("SELECT pg_export_snapshot()", &[])
+            .await
+            .ctx("pg_export_snapshot()")?
+            .get(0);
+        // Connections opened before the snapshot read outside it: drop them.
+        self.idle.lock().unwrap().clear();
+        *self.snapshot.lock().await = Some((holder, id));
+        Ok(())
+    }
+
+    async fn count(
+        &self,
+        plan: &TablePlan,
+        parts: usize,
+        min_rows: u64,
+    ) -> Result<(u64, Option<Vec<KeyRange>>)> {
+        let client = self.take().await?;
+        let filter = plan
+            .filter
+            .as_ref()
+            .map(|f| format!(" WHERE ({f})"))
+            .unwrap_or_default();
+        let from = self.table_ref(&plan.source);
+        let ctx = || format!("counting rows of {}", plan.source);
+        let result = async {
+            let Some(key) = &plan.split_key else {
+                let n: i64 = client
+                    .query_one(&format!("SELECT count(*) FROM {from}{filter}"), &[])
+                    .await
+                    .ctx(ctx())?
+                    .get(0);
+                return Ok((n as u64, None));
+            };
+            let k = quote_ident(key);
+            let row = client
+                .query_one(
+                    &format!("SELECT count(*), min({k})::int8, max({k})::int8 FROM {from}{filter}"),
+                    &[],
+                )
+                .await
+                .ctx(ctx())?;
+            let count = row.get::<_, i64>(0) as u64;
+            let (Some(min), Some(max)) =
+                (row.get::<_, Option<i64>>(1), row.get::<_, Option<i64>>(2))
+            else {
+                return Ok((count, None));
+            };
+            let n = (count / min_rows.max(1)).min(parts as u64) as usize;
+            if count < 2 * min_rows || n < 2 {
+                return Ok((count, None));
+            }
+            Ok((count, Some(split_range(key, min as i128, max as i128, n))))
+        }
+        .await;
+        self.give_back(client, result.is_ok()).await;
+        result
+    }
+
+    async fn read(&self, req: ReadRequest, out: mpsc::Sender<RecordBatch>) -> Result<ReadStats> {
+        let plan = &req.plan;
+        let columns = plan.read_columns();
+        let key = plan
+            .primary_key
+            .first()
+            .and_then(|k| plan.target_columns.iter().position(|c| c.name == *k));
+        let mut decoder =
+            CopyDecoder::new(&columns, req.schema.clone(), key, req.batch_rows.max(1))?;
+        let sql = format!(
+            "COPY ({}) TO STDOUT (FORMAT binary)",
+            self.select_sql(plan, req.range.as_ref())
+        );
+        let client = self.take().await?;
+        let mut stats = ReadStats {
+            nulled_dates: vec![Default::default(); columns.len()],
+            ..Default::default()
+        };
+        let ctx = || format!("reading {}", plan.source);
+        let result = async {
+            let stream = client.copy_out(&sql).await.ctx(ctx())?;
+            futures_util::pin_mut!(stream);
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.ctx(ctx())?;
+                decoder.push(&chunk).map_err(|e| Error::Value {
+                    table: plan.source.clone(),
+                    column: e.column.clone(),
+                    detail: match (&e.key, plan.primary_key.first()) {
+                        (Some(v), Some(k)) => format!("{} (row with {k} = {v})", e.detail),
+                        _ => e.detail.clone(),
+                    },
+                })?;
+                if decoder.rows() >= req.batch_rows || decoder.bytes() >= req.batch_bytes {
+                    let n = decoder.rows() as u64;
+                    if out.send(decoder.take_batch()?).await.is_err() {
+                        return Ok(false); // the writer failed and says why
+                    }
+                    stats.rows += n;
+                }
+            }
+            if decoder.rows() > 0 {
+                let n = decoder.rows() as u64;
+                if out.send(decoder.take_batch()?).await.is_err() {
+                    return Ok(false);
+                }
+                stats.rows += n;
+            }
+            Ok(true)
+        }
+        .await;
+        // A COPY stopped halfway leaves the connection mid-protocol: not reused.
+        let healthy = matches!(result, Ok(true));
+        self.give_back(client, healthy).await;
+        result.map(|_| stats)
+    }
+
+    async fn close(&self) {
+        if let Some((holder, _)) = self.snapshot.lock().await.take() {
+            let _ = holder.batch_execute("COMMIT").await;
+        }
+        self.idle.lock().unwrap().clear();
+    }
+}

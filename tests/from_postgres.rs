@@ -1,0 +1,380 @@
+//! PostgreSQL as the source: into MariaDB and into PostgreSQL, compared value by value with
+//! the source through each server's own canonical text of each type (never barge's reader).
+
+mod common;
+
+use barge::{DbUrl, Status};
+use common::TestDb;
+use mysql_async::prelude::Queryable;
+use mysql_async::Value;
+
+const TABLES: &[&str] = &[
+    "zoo_numbers",
+    "zoo_text",
+    "zoo_time",
+    "zoo_arrays",
+    "users",
+    "articles",
+    "comments",
+    "Order Lines",
+    "measurements",
+    "cities",
+    "capitals",
+];
+
+async fn with_fixtures(tag: &str) -> (TestDb, String) {
+    let db = TestDb::new(tag).await;
+    let src = format!("{}_src", db.name);
+    barge::fixtures::load_pg(&DbUrl::parse(&db.pg_server).unwrap(), &src)
+        .await
+        .unwrap();
+    (db, src)
+}
+
+fn pg_source(db: &TestDb, schema: &str) -> DbUrl {
+    DbUrl::parse(&format!("{}?schema={schema}", db.pg_server)).unwrap()
+}
+
+/// (column, type name, format_type) of a source table, in order.
+async fn pg_columns(
+    pg: &tokio_postgres::Client,
+    schema: &str,
+    table: &str,
+) -> Vec<(String, String, String)> {
+    pg.query(
+        "SELECT a.attname::text, \
+                (SELECT bt.typname::text FROM pg_type bt WHERE bt.oid = \
+                   CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END), \
+                format_type(a.atttypid, a.atttypmod) \
+         FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
+         WHERE a.attrelid = format('%I.%I', $1::text, $2::text)::regclass \
+           AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+        &[&schema, &table],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2)))
+    .collect()
+}
+
+/// The canonical text of a column: (PostgreSQL expression, MySQL expression).
+fn canonical(col: &str, typname: &str) -> (String, String) {
+    let p = format!("\"{}\"", col.replace('"', "\"\""));
+    let m = format!("`{}`", col.replace('`', "``"));
+    match typname {
+        "bool" => (format!("{p}::int::text"), format!("CAST({m} AS CHAR)")),
+        // Floats are compared bit for bit through the drivers.
+        "float4" | "float8" => (format!("{p}::float8"), m),
+        // Compared without trailing zeros (MySQL's DECIMAL(65,30) pads to its scale).
+        "numeric" => (format!("{p}::text"), format!("CAST({m} AS CHAR)")),
+        "money" => (format!("{p}::numeric::text"), format!("CAST({m} AS CHAR)")),
+        "bytea" => (format!("upper(encode({p}, 'hex'))"), format!("HEX({m})")),
+        "date" => (
+            format!("to_char({p}, 'YYYY-MM-DD')"),
+            format!("DATE_FORMAT({m}, '%Y-%m-%d')"),
+        ),
+        "timestamp" => (
+            format!("to_char({p}, 'YYYY-MM-DD HH24:MI:SS.US')"),
+            format!("DATE_FORMAT({m}, '%Y-%m-%d %H:%i:%s.%f')"),
+        ),
+        "timestamptz" => (
+            format!("to_char({p} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"),
+            format!("DATE_FORMAT({m}, '%Y-%m-%d %H:%i:%s.%f')"),
+        ),
+        "time" | "interval" => (
+            format!("extract(epoch from {p})::numeric(20,6)::text"),
+            format!("CAST(CAST(TIME_TO_SEC({m}) AS DECIMAL(20,6)) AS CHAR)"),
+        ),
+        "bit" => (format!("{p}::text"), format!("LPAD(BIN({m}), 8, '0')")),
+        "inet" | "cidr" => (format!("format('%s', {p})"), m),
+        // JSON and arrays (JSON in MySQL): both sides canonicalised by jsonb.
+        "json" | "jsonb" => (format!("{p}::jsonb::text"), m),
+        t if t.starts_with('_') => (format!("array_to_json({p})::jsonb::text"), m),
+        _ => (format!("{p}::text"), format!("CAST({m} AS CHAR)")),
+    }
+}
+
+fn mysql_text(v: &Value) -> Option<String> {
+    match v {
+        Value::NULL => None,
+        Value::Bytes(b) => Some(String::from_utf8(b.clone()).unwrap()),
+        Value::Int(i) => Some(i.to_string()),
+        Value::UInt(u) => Some(u.to_string()),
+        Value::Float(f) => Some(format!("{:?}", *f as f64)),
+        Value::Double(d) => Some(format!("{d:?}")),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_into_mariadb_value_for_value() {
+    let (db, src) = with_fixtures("pg2my").await;
+    let target = format!("{}/{}", db.mysql_server.trim_end_matches('/'), db.name);
+    let opts = barge::CopyOptions {
+        min_partition_rows: 3_000,
+        batch_rows: 1_000,
+        ..db.options()
+    };
+    let report = barge::copy(
+        &pg_source(&db, &src),
+        &DbUrl::parse(&target).unwrap(),
+        &opts,
+    )
+    .await
+    .unwrap();
+    assert!(report.ok(), "{}", report.to_text());
+    assert!(
+        report.table("articles").unwrap().partitions >= 3,
+        "{}",
+        report.to_text()
+    );
+    assert_eq!(
+        report.table("cities").unwrap().rows_written,
+        2,
+        "ONLY the parent's own rows"
+    );
+    assert_eq!(report.table("measurements").unwrap().rows_written, 4000);
+
+    let pg = db.pg().await;
+    let mut my = db.mysql().await;
+    let mut values = 0;
+    for t in TABLES {
+        let cols = pg_columns(&pg, &src, t).await;
+        let (pe, me): (Vec<String>, Vec<String>) =
+            cols.iter().map(|(c, ty, _)| canonical(c, ty)).unzip();
+        // Float columns come back as f64 from PostgreSQL; everything else as text.
+        // The source column, not the text expression of the same name.
+        let key = format!("x.\"{}\"", cols[0].0);
+        let rows = pg
+            .query(
+                &format!(
+                    "SELECT {} FROM {only}\"{src}\".\"{t}\" x ORDER BY {key}",
+                    pe.join(", "),
+                    // A partitioned table's rows are in its partitions; a parent's own are ONLY.
+                    only = if *t == "measurements" { "" } else { "ONLY " }
+                ),
+                &[],
+            )
+            .await
+            .unwrap();
+        let source: Vec<Vec<Option<String>>> = rows
+            .iter()
+            .map(|r| {
+                cols.iter()
+                    .enumerate()
+                    .map(|(i, (_, ty, _))| match ty.as_str() {
+                        "float4" => r
+                            .get::<_, Option<f64>>(i)
+                            .map(|f| format!("{:?}", f as f32 as f64)),
+                        "float8" => r.get::<_, Option<f64>>(i).map(|f| format!("{f:?}")),
+                        "numeric" | "money" => {
+                            r.get::<_, Option<String>>(i).map(|v| trim_zeros(&v))
+                        }
+                        _ => r.get::<_, Option<String>>(i),
+                    })
+                    .collect()
+            })
+            .collect();
+        let mkey = format!("`{}`", cols[0].0);
+        let mrows: Vec<mysql_async::Row> = my
+            .exec(
+                format!("SELECT {} FROM `{t}` ORDER BY {mkey}", me.join(", ")),
+                (),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{t}: {e}"));
+        let mut target: Vec<Vec<Option<String>>> = Vec::new();
+        for r in &mrows {
+            let mut row = Vec::new();
+            for (i, (_, ty, _)) in cols.iter().enumerate() {
+                let v = mysql_text(r.as_ref(i).unwrap());
+                let v = match (ty.as_str(), v) {
+                    ("json" | "jsonb", Some(j)) => Some(json(&pg, &j).await),
+                    ("numeric" | "money", Some(v)) => Some(trim_zeros(&v)),
+                    (t, Some(j)) if t.starts_with('_') => Some(json(&pg, &j).await),
+                    (_, v) => v,
+                };
+                row.push(v);
+            }
+            target.push(row);
+        }
+        assert_eq!(source.len(), target.len(), "{t}: rows");
+        for (i, (s, d)) in source.iter().zip(&target).enumerate() {
+            assert_eq!(
+                s,
+                d,
+                "{t}: row {i} ({:?})",
+                cols.iter().map(|c| &c.0).collect::<Vec<_>>()
+            );
+        }
+        values += source.len() * cols.len();
+    }
+    assert!(values > 100_000, "compared {values} values");
+    // Keys, indexes and the declared foreign key.
+    let mut idx: Vec<String> = my
+        .exec(
+            "SELECT CONCAT(TABLE_NAME, '.', INDEX_NAME, ' ', NON_UNIQUE) FROM information_schema.STATISTICS \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN ('users', 'articles') GROUP BY 1 ORDER BY 1",
+            (&db.name,),
+        )
+        .await
+        .unwrap();
+    idx.sort();
+    assert_eq!(
+        idx,
+        vec![
+            "articles.PRIMARY 0",
+            "articles.index_articles_on_user_id 1",
+            "users.PRIMARY 0",
+            "users.index_users_on_email 0",
+        ]
+    );
+    let fks: Vec<String> = my
+        .exec(
+            "SELECT CONCAT(TABLE_NAME, '→', REFERENCED_TABLE_NAME, ' ', DELETE_RULE) \
+             FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ?",
+            (&db.name,),
+        )
+        .await
+        .unwrap();
+    assert_eq!(fks, vec!["comments→articles CASCADE"]);
+    // Identity and serial keys go on from past the copied ones.
+    my.query_drop("INSERT INTO users (email, updated_at) VALUES ('new@example.com', NOW())")
+        .await
+        .unwrap();
+    let id: Option<u64> = my.query_first("SELECT LAST_INSERT_ID()").await.unwrap();
+    assert_eq!(id, Some(3001));
+}
+
+/// `1.5000` → `1.5`, `2.000` → `2`.
+fn trim_zeros(v: &str) -> String {
+    if v.contains('.') {
+        v.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        v.to_string()
+    }
+}
+
+async fn json(pg: &tokio_postgres::Client, text: &str) -> String {
+    pg.query_one("SELECT $1::text::jsonb::text", &[&text])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_into_postgres_keeps_every_type() {
+    let (db, src) = with_fixtures("pg2pg").await;
+    let report = barge::copy(
+        &pg_source(&db, &src),
+        &DbUrl::parse(&db.pg_server).unwrap(),
+        &barge::CopyOptions {
+            min_partition_rows: 3_000,
+            ..db.options()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(report.ok(), "{}", report.to_text());
+    let pg = db.pg().await;
+    for t in TABLES {
+        // Whole rows through PostgreSQL's own text output.
+        let q =
+            |schema: &str| format!("SELECT x::text FROM ONLY \"{schema}\".\"{t}\" x ORDER BY 1");
+        let a: Vec<String> = pg
+            .query(
+                &q(&src).replace(
+                    "ONLY \"",
+                    if *t == "measurements" {
+                        "\""
+                    } else {
+                        "ONLY \""
+                    },
+                ),
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let b: Vec<String> = pg
+            .query(&q(&db.name), &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(a, b, "{t}");
+        // The same column types, but for the types the source database defines itself.
+        let sc = pg_columns(&pg, &src, t).await;
+        let tc = pg_columns(&pg, &db.name, t).await;
+        for (s, d) in sc.iter().zip(&tc) {
+            if s.2.ends_with("mood") || s.2.ends_with("email") {
+                assert_eq!(d.2, "text", "{t}.{}", s.0);
+            } else {
+                assert_eq!(s.2, d.2, "{t}.{}", s.0);
+            }
+        }
+    }
+    let warned = report.table("articles").unwrap().warnings.join("\n");
+    assert!(warned.contains("is not created in the target"), "{warned}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn values_and_names_mysql_cannot_hold_are_refused_with_nothing_left() {
+    let db = TestDb::new("pg2mybad").await;
+    let src = format!("{}_src", db.name);
+    let pg = db.pg().await;
+    pg.batch_execute(&format!(
+        "CREATE SCHEMA \"{src}\"; SET search_path TO \"{src}\";
+         CREATE TABLE good (id int PRIMARY KEY, v text);
+         INSERT INTO good VALUES (1, 'fine');
+         CREATE TABLE nan (id int PRIMARY KEY, f float8);
+         INSERT INTO nan SELECT g, CASE WHEN g = 700 THEN 'NaN'::float8 ELSE g END FROM generate_series(1, 1000) g;
+         CREATE TABLE forever (id int PRIMARY KEY, d date);
+         INSERT INTO forever VALUES (1, '2020-01-01'), (2, 'infinity');
+         CREATE TABLE months (id int PRIMARY KEY, iv interval);
+         INSERT INTO months VALUES (1, '1 month');
+         CREATE TABLE too_wide (id int PRIMARY KEY, n numeric);
+         INSERT INTO too_wide VALUES (1, 1e40);
+         CREATE TABLE cases (id int PRIMARY KEY, \"Name\" text, name text);"
+    ))
+    .await
+    .unwrap();
+    let target = format!("{}/{}", db.mysql_server.trim_end_matches('/'), db.name);
+    let report = barge::copy(
+        &pg_source(&db, &src),
+        &DbUrl::parse(&target).unwrap(),
+        &db.options(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.exit_code(), barge::error::exit::FAILED);
+    assert_eq!(report.table("good").unwrap().status, Status::Ok);
+    let expect = [
+        ("nan", "NaN does not fit a MySQL DOUBLE"),
+        ("forever", "infinite date"),
+        ("months", "1 month(s) has no fixed length"),
+        ("too_wide", "does not fit MySQL's DECIMAL(65,30)"),
+        ("cases", "differ only in case"),
+    ];
+    for (t, why) in expect {
+        let r = report
+            .table(t)
+            .unwrap_or_else(|| panic!("{t}: {}", report.to_text()));
+        assert_eq!(r.status, Status::Failed, "{t}");
+        let e = r.error.as_deref().unwrap();
+        assert!(e.contains(why), "{t}: {e}");
+    }
+    let mut my = db.mysql().await;
+    let left: Vec<String> = my
+        .exec(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY 1",
+            (&db.name,),
+        )
+        .await
+        .unwrap();
+    assert_eq!(left, vec!["good".to_string()], "nothing else in the target");
+}
