@@ -88,6 +88,15 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
 
+    /// An error of the library user's own code (a custom `Transform`, an `Observer`), kept
+    /// whole as the source.
+    #[error("{context}: {source}")]
+    User {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 }

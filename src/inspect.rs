@@ -3,7 +3,7 @@
 
 use crate::catalog::conventions::{load_order, relationships, Relationships};
 use crate::catalog::Catalog;
-use crate::types::map_mysql;
+use crate::types::map_column;
 use crate::url::DbUrl;
 use serde::Serialize;
 use std::fmt::Write;
@@ -51,9 +51,9 @@ impl Inspection {
                     .unwrap_or_default()
             );
             for col in &t.columns {
-                let pg = map_mysql(col)
+                let pg = map_column(c, col)
                     .map(|m| m.pg.to_string())
-                    .unwrap_or_else(|| "(no mapping: the copy would stop)".into());
+                    .unwrap_or_else(|| "(no mapping: the table would be refused)".into());
                 let mut notes = Vec::new();
                 if t.primary_key.contains(&col.name) {
                     notes.push("primary key".to_string());

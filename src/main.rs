@@ -49,14 +49,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Copy tables from MySQL/MariaDB into PostgreSQL: schema, data (binary COPY, in
-    /// parallel), keys, indexes; verified by row counts.
+    /// Copy tables between MySQL/MariaDB and PostgreSQL, either way or within one engine:
+    /// schema, data (binary COPY or LOAD DATA, in parallel), keys, indexes; verified by row
+    /// counts.
     #[command(after_help = EXIT_HELP)]
     Copy(CopyArgs),
     /// Load barge's fixture data sets into a MySQL/MariaDB database (for demos, tests, benches).
     Fixtures(FixturesArgs),
-    /// Show a MySQL/MariaDB database as barge sees it, like Django's inspectdb: tables in load
-    /// order, mapped types, declared and inferred relationships. --emit-job writes a job file.
+    /// Show a MySQL/MariaDB database or a PostgreSQL schema as barge sees it, like Django's
+    /// inspectdb: tables in load order, mapped types, declared and inferred relationships.
+    /// --emit-job writes a job file.
     Inspect(InspectArgs),
     /// Run a job file: move tables between named connections along its routes, renaming,
     /// dropping, adding and filtering as it says.
@@ -71,7 +73,8 @@ enum Command {
 
 #[derive(Args)]
 struct InspectArgs {
-    /// mysql://user:password@host:port/database
+    /// mysql://user:password@host:port/database, or
+    /// postgres://user:password@host:port/database?schema=NAME (default schema public)
     url: String,
     /// Print as JSON.
     #[arg(long)]
@@ -151,10 +154,12 @@ struct BenchArgs {
 
 #[derive(Args)]
 struct CopyArgs {
-    /// Source: mysql://user:password@host:port/database
+    /// Source: mysql://user:password@host:port/database, or
+    /// postgres://user:password@host:port/database?schema=NAME (default schema public)
     #[arg(long, env = "BARGE_FROM")]
     from: String,
-    /// Target: postgres://user:password@host:port/database
+    /// Target: postgres://user:password@host:port/database (the schema is --schema), or
+    /// mysql://user:password@host:port/database (created if missing)
     #[arg(long, env = "BARGE_TO")]
     to: String,
     /// Only these tables (comma-separated).
@@ -163,7 +168,8 @@ struct CopyArgs {
     /// Leave these tables out (comma-separated).
     #[arg(long, value_delimiter = ',')]
     exclude: Vec<String>,
-    /// Target schema; created if it does not exist.
+    /// Target schema of a PostgreSQL target; created if it does not exist. (A MySQL
+    /// target's database is the one in its URL.)
     #[arg(long, default_value = "public")]
     schema: String,
     /// Connections on each side (and partitions loaded at once).
@@ -569,18 +575,10 @@ async fn run_job(
 
 async fn inspect(a: InspectArgs) -> Result<ExitCode> {
     let url = DbUrl::parse(&a.url).context("URL")?;
-    let Some(database) = url.database() else {
+    if url.engine() == barge::url::Engine::Mysql && url.database().is_none() {
         bail!("the URL must name a database (mysql://user:password@host:port/DATABASE)");
-    };
-    let pool = barge::engine::mysql::connect::mysql_pool(&url, 1)?;
-    let catalog = async {
-        let mut conn =
-            barge::engine::mysql::connect::mysql_conn(&pool, &url, barge::error::Side::Source)
-                .await?;
-        barge::engine::mysql::catalog::introspect(&mut conn, &database).await
     }
-    .await;
-    let _ = pool.disconnect().await;
+    let catalog = barge::run::catalog(&url).await;
     let inspection = barge::inspect::inspect(catalog?);
     if let Some(path) = &a.emit_job {
         let to = DbUrl::parse(a.to.as_deref().unwrap_or_default()).context("--to")?;

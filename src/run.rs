@@ -263,6 +263,15 @@ async fn plan_source(
     Ok((catalog, plans, refused))
 }
 
+/// A database's catalog as barge sees it (`barge inspect`): MySQL/MariaDB, or the schema a
+/// PostgreSQL URL names (`?schema=NAME`, default public).
+pub async fn catalog(from: &DbUrl) -> Result<crate::catalog::Catalog> {
+    let source = crate::engine::open_source(from, 1)?;
+    let catalog = source.catalog().await;
+    source.close().await;
+    catalog
+}
+
 /// Read the source catalog and plan the copy into `to`, touching nothing: what `barge plan`
 /// shows.
 pub async fn plan_only(
@@ -759,7 +768,11 @@ fn finish_report(
     Report {
         source: from.redacted(),
         target: to.redacted(),
-        schema: opts.schema.clone(),
+        // Where the tables went: a PostgreSQL schema, or a MySQL database.
+        schema: match to.engine() {
+            crate::url::Engine::Postgres => opts.schema.clone(),
+            crate::url::Engine::Mysql => to.database().unwrap_or_default(),
+        },
         mode: match (opts.mode, opts.drop) {
             (Mode::Create, false) => "create",
             (Mode::Create, true) => "create, replacing existing tables",

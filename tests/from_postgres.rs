@@ -20,6 +20,7 @@ const TABLES: &[&str] = &[
     "measurements",
     "cities",
     "capitals",
+    "log_lines",
 ];
 
 async fn with_fixtures(tag: &str) -> (TestDb, String) {
@@ -135,6 +136,11 @@ async fn postgres_into_mariadb_value_for_value() {
         "ONLY the parent's own rows"
     );
     assert_eq!(report.table("measurements").unwrap().rows_written, 4000);
+    assert!(
+        report.table("log_lines").unwrap().partitions >= 2,
+        "a table without a key is read by block ranges: {}",
+        report.to_text()
+    );
 
     let pg = db.pg().await;
     let mut my = db.mysql().await;
@@ -377,4 +383,56 @@ async fn values_and_names_mysql_cannot_hold_are_refused_with_nothing_left() {
         .await
         .unwrap();
     assert_eq!(left, vec!["good".to_string()], "nothing else in the target");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn consistent_reads_one_snapshot_of_a_live_postgres_source() {
+    let db = TestDb::new("pgsnap").await;
+    let src = format!("{}_src", db.name);
+    let pg = db.pg().await;
+    // Even keys now; a writer fills odd keys in between while the copy runs.
+    pg.batch_execute(&format!(
+        "CREATE SCHEMA \"{src}\"; CREATE TABLE \"{src}\".live (id int PRIMARY KEY, v text);
+         INSERT INTO \"{src}\".live SELECT 2 * g, 'x' FROM generate_series(1, 40000) g;"
+    ))
+    .await
+    .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let src = src.clone();
+        let pg = common::connect_pg(&db.pg_server).await.unwrap();
+        tokio::spawn(async move {
+            let mut k = 1;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && k < 80_000 {
+                pg.batch_execute(&format!(
+                    "INSERT INTO \"{src}\".live SELECT g, 'y' FROM generate_series({k}, {}, 2) g",
+                    k + 200
+                ))
+                .await
+                .unwrap();
+                k += 202;
+            }
+        })
+    };
+    let target = format!("{}/{}", db.mysql_server.trim_end_matches('/'), db.name);
+    let report = barge::copy(
+        &pg_source(&db, &src),
+        &DbUrl::parse(&target).unwrap(),
+        &barge::CopyOptions {
+            consistent: true,
+            min_partition_rows: 5_000,
+            batch_rows: 500,
+            ..db.options()
+        },
+    )
+    .await
+    .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.await.unwrap();
+    // Counted and read inside one snapshot: the counts agree however the writer went on.
+    assert!(report.ok(), "{}", report.to_text());
+    let t = report.table("live").unwrap();
+    assert!(t.partitions >= 3, "{}", report.to_text());
+    assert_eq!(t.rows_read, t.source_rows);
 }

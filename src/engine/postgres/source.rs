@@ -19,6 +19,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use tokio::sync::{mpsc, Mutex};
 use tokio_postgres::Client;
 
+/// The pseudo-column of block ranges (no user column can be called ctid).
+const CTID: &str = "ctid";
+
 pub struct PgSource {
     url: DbUrl,
     schema: String,
@@ -93,13 +96,24 @@ impl PgSource {
             })
             .collect();
         let mut conditions = Vec::new();
-        if let Some(r) = range {
-            conditions.push(format!(
+        match range {
+            // Block ranges of a table without an integer key; the last is open-ended, so
+            // rows past the size measured when counting are read too.
+            Some(r) if r.column == CTID && r.hi == i128::MAX => {
+                conditions.push(format!("ctid >= '({},0)'::tid", r.lo))
+            }
+            Some(r) if r.column == CTID => conditions.push(format!(
+                "ctid >= '({},0)'::tid AND ctid < '({},0)'::tid",
+                r.lo,
+                r.hi + 1
+            )),
+            Some(r) => conditions.push(format!(
                 "{} BETWEEN {} AND {}",
                 quote_ident(&r.column),
                 r.lo,
                 r.hi
-            ));
+            )),
+            None => {}
         }
         if let Some(f) = &plan.filter {
             conditions.push(format!("({f})"));
@@ -261,7 +275,32 @@ impl Source for PgSource {
                     .await
                     .ctx(ctx())?
                     .get(0);
-                return Ok((n as u64, None));
+                let n = n as u64;
+                let parts = (n / min_rows.max(1)).min(parts as u64) as usize;
+                let partitioned = self.partitioned.lock().unwrap().contains(&plan.source);
+                if n < 2 * min_rows || parts < 2 || partitioned {
+                    // Small, or partitioned (no ctid of its own): one read.
+                    return Ok((n, None));
+                }
+                let blocks: i64 = client
+                    .query_one(
+                        &format!(
+                            "SELECT pg_relation_size('{}'::regclass) / current_setting('block_size')::int8",
+                            from.trim_start_matches("ONLY ").replace('\'', "''")
+                        ),
+                        &[],
+                    )
+                    .await
+                    .ctx(ctx())?
+                    .get(0);
+                if blocks < parts as i64 {
+                    return Ok((n, None));
+                }
+                let mut ranges = split_range(CTID, 0, blocks as i128 - 1, parts);
+                if let Some(last) = ranges.last_mut() {
+                    last.hi = i128::MAX;
+                }
+                return Ok((n, Some(ranges)));
             };
             let k = quote_ident(key);
             let row = client
