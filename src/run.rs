@@ -1120,7 +1120,9 @@ async fn run_partition(
         nulls: vec![0; plan.target_columns.len()],
         ..Loaded::default()
     };
-    let (ttx, trx) = mpsc::channel(CHANNEL_BATCHES);
+    // One batch between transforms and writer: with the reader's channel, memory stays at
+    // the few batches per partition it was before the transforms moved here.
+    let (ttx, trx) = mpsc::channel(1);
     let transform = async {
         // Owned here, so the writer sees the end of the stream when the reader's ends.
         let ttx = ttx;

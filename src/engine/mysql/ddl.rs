@@ -118,6 +118,18 @@ pub fn column_type(plan: &TablePlan, c: &TargetColumn) -> Result<String> {
             .indexes
             .iter()
             .any(|i| i.columns.iter().any(|(k, p)| *k == c.name && p.is_none()));
+    // An enum from another engine: its labels, from the column's mapping.
+    let labels = plan
+        .target_columns
+        .iter()
+        .position(|t| std::ptr::eq(t, c))
+        .and_then(|i| plan.columns.get(i))
+        .and_then(|(_, m)| m.enum_values.as_ref())
+        .filter(|l| !l.is_empty());
+    if let (Some(labels), PgType::Text) = (labels, &c.pg) {
+        let list: Vec<String> = labels.iter().map(|l| quote_literal(l)).collect();
+        return Ok(format!("enum({})", list.join(",")));
+    }
     let refuse = |why: &str| Error::UnsupportedType {
         table: plan.source.clone(),
         column: c.name.clone(),
