@@ -639,6 +639,7 @@ impl Writer for MysqlWriter {
                     stmts.push(format!("ALTER TABLE {staging} {}", alter.join(", ")));
                 }
                 if self.opts.drop {
+                    // One RENAME swaps both names atomically, but needs the old one to exist.
                     stmts.push(format!(
                         "CREATE TABLE IF NOT EXISTS {target} (barge_placeholder int)"
                     ));
