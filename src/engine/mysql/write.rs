@@ -121,15 +121,12 @@ impl Sink for MysqlSink {
             }
         }
         for p in plans.iter() {
-            ddl::check_names(p)?;
+            // Names and types were checked with the plan (`engine::check_plan`).
             if p.new_keys || !p.remaps.is_empty() {
                 return Err(Error::Config(format!(
                     "table {}: new keys and key remapping are not supported into MySQL/MariaDB yet",
                     p.source
                 )));
-            }
-            for c in &p.target_columns {
-                ddl::column_type(p, c)?;
             }
         }
         for p in plans.iter_mut() {
