@@ -151,6 +151,32 @@ impl Sink for MysqlSink {
                 .collect();
             p.warnings.extend(lost);
         }
+        if self.opts.drop && self.opts.mode != Mode::DataOnly {
+            // Replacing a table drops the foreign keys other tables hold on it (as CASCADE
+            // does in PostgreSQL); say so for those outside this copy.
+            let names: Vec<String> = plans.iter().map(|p| p.target.to_lowercase()).collect();
+            let fks: Vec<(String, String, String)> = control
+                .exec(
+                    "SELECT CONSTRAINT_NAME, TABLE_NAME, REFERENCED_TABLE_NAME \
+                     FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ?",
+                    (&self.database,),
+                )
+                .await
+                .ctx("looking up foreign keys on replaced tables")?;
+            for (fk, child, parent) in fks {
+                if names.contains(&child.to_lowercase()) {
+                    continue;
+                }
+                if let Some(p) = plans
+                    .iter_mut()
+                    .find(|p| p.target.eq_ignore_ascii_case(&parent))
+                {
+                    p.warnings.push(format!(
+                        "--drop replaces {parent}: the foreign key {fk} that {child} (not part of this copy) holds on it is dropped and not recreated"
+                    ));
+                }
+            }
+        }
         let all = self.existing_tables(&mut control).await?;
         // Table names are case-insensitive on many servers (lower_case_table_names).
         let existing: Vec<&TablePlan> = plans
@@ -636,6 +662,24 @@ impl Writer for MysqlWriter {
                     stmts.push(format!("ALTER TABLE {staging} {}", alter.join(", ")));
                 }
                 if self.opts.drop {
+                    // Foreign keys on the replaced table would follow it in the RENAME and
+                    // dangle once it is dropped: drop them first (see prepare_run's warning).
+                    let held: Vec<(String, String)> = self
+                        .conn
+                        .exec(
+                            "SELECT TABLE_NAME, CONSTRAINT_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS \
+                             WHERE CONSTRAINT_SCHEMA = ? AND REFERENCED_TABLE_NAME = ?",
+                            (&self.database, &plan.target),
+                        )
+                        .await
+                        .ctx(ctx())?;
+                    for (child, fk) in held {
+                        stmts.push(format!(
+                            "ALTER TABLE {} DROP FOREIGN KEY {}",
+                            self.table(&child),
+                            quote_ident(&fk)
+                        ));
+                    }
                     // One RENAME swaps both names atomically, but needs the old one to exist.
                     stmts.push(format!(
                         "CREATE TABLE IF NOT EXISTS {target} (barge_placeholder int)"
