@@ -28,6 +28,12 @@ impl OnError {
     }
 }
 
+/// A rejected value: bytes as the source sent them, or the source's text of it.
+pub enum Rejected<'a> {
+    Bytes(&'a [u8]),
+    Text(String),
+}
+
 /// One table's reject file, shared by its partitions; created at the first reject.
 pub struct Rejects {
     table: String,
@@ -57,7 +63,7 @@ impl Rejects {
         (self.count() > 0).then_some(self.path.as_path())
     }
 
-    /// Write one rejected row. An error once the table has more rejects than allowed.
+    /// Write one rejected row read from MySQL (see `record_value`).
     pub fn record(
         &self,
         key: Option<(&str, &mysql_async::Value)>,
@@ -65,16 +71,33 @@ impl Rejects {
         reason: &str,
         value: &mysql_async::Value,
     ) -> Result<()> {
+        let value = match value {
+            mysql_async::Value::Bytes(b) => Rejected::Bytes(b),
+            v => Rejected::Text(v.as_sql(false)),
+        };
+        self.record_value(key.map(|(n, k)| (n, k.as_sql(true))), column, reason, value)
+    }
+
+    /// Write one rejected row: its key (column and value as text), the column, why, and
+    /// the value (bytes that are not text as hex). An error once the table has more rejects
+    /// than allowed.
+    pub fn record_value(
+        &self,
+        key: Option<(&str, String)>,
+        column: &str,
+        reason: &str,
+        value: Rejected<'_>,
+    ) -> Result<()> {
         let mut line = serde_json::json!({
             "table": self.table,
             "column": column,
             "reason": reason,
         });
         if let Some((name, k)) = key {
-            line["key"] = serde_json::json!({ name: k.as_sql(true) });
+            line["key"] = serde_json::json!({ name: k });
         }
         match value {
-            mysql_async::Value::Bytes(b) => match std::str::from_utf8(b) {
+            Rejected::Bytes(b) => match std::str::from_utf8(b) {
                 Ok(s) if !s.contains('\0') => line["value"] = s.into(),
                 _ => {
                     line["value_hex"] = b
@@ -84,7 +107,7 @@ impl Rejects {
                         .into()
                 }
             },
-            v => line["value"] = v.as_sql(false).into(),
+            Rejected::Text(t) => line["value"] = t.into(),
         }
         let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
         {

@@ -683,14 +683,52 @@ pub struct CopyDecoder {
     rows: usize,
     bytes: usize,
     scratch: Vec<u8>,
+    /// Under skip-row: refused rows are left out of their batch and kept here for the
+    /// reject file, instead of failing the read.
+    skip_rows: bool,
+    dropped: Vec<usize>,
+    rejected: Vec<DecodeError>,
 }
 
-/// A value that could not be decoded: which column, why, and the row's key if known.
+/// A value that could not be decoded: which column, why, the row's key if known, and the
+/// value as the source's text where barge can say it (else its wire bytes).
 #[derive(Debug)]
 pub struct DecodeError {
     pub column: String,
     pub detail: String,
     pub key: Option<String>,
+    pub value: Vec<u8>,
+}
+
+/// The text of a field barge refused: the number or date it stands for, where it can say.
+fn refused_text(d: &Dec, f: &[u8]) -> Option<String> {
+    Some(match d {
+        Dec::F32(_) => f32::from_be_bytes(f.try_into().ok()?).to_string(),
+        Dec::F64(_) => f64::from_be_bytes(f.try_into().ok()?).to_string(),
+        Dec::Date(_) => match i32::from_be_bytes(f.try_into().ok()?) {
+            i32::MAX => "infinity".into(),
+            i32::MIN => "-infinity".into(),
+            _ => return None,
+        },
+        Dec::Timestamp(_) => match i64::from_be_bytes(f.try_into().ok()?) {
+            i64::MAX => "infinity".into(),
+            i64::MIN => "-infinity".into(),
+            _ => return None,
+        },
+        Dec::D128(..) | Dec::D256(..) if f.len() >= 8 => match u16::from_be_bytes([f[4], f[5]]) {
+            0xC000 => "NaN".into(),
+            0xD000 => "Infinity".into(),
+            0xF000 => "-Infinity".into(),
+            _ => return None,
+        },
+        Dec::Duration(_, true) if f.len() == 16 => format!(
+            "{} months {} days {} µs",
+            i32::from_be_bytes(f[12..16].try_into().ok()?),
+            i32::from_be_bytes(f[8..12].try_into().ok()?),
+            i64::from_be_bytes(f[0..8].try_into().ok()?)
+        ),
+        _ => return None,
+    })
 }
 
 impl CopyDecoder {
@@ -714,7 +752,21 @@ impl CopyDecoder {
             rows: 0,
             bytes: 0,
             scratch: Vec::new(),
+            skip_rows: false,
+            dropped: Vec::new(),
+            rejected: Vec::new(),
         })
+    }
+
+    /// Leave rows with a value that cannot be decoded out, instead of failing.
+    pub fn skip_rows(mut self) -> CopyDecoder {
+        self.skip_rows = true;
+        self
+    }
+
+    /// The rows left out since the last call (under `skip_rows`).
+    pub fn take_rejected(&mut self) -> Vec<DecodeError> {
+        std::mem::take(&mut self.rejected)
     }
 
     pub fn rows(&self) -> usize {
@@ -737,6 +789,7 @@ impl CopyDecoder {
             column: String::new(),
             detail,
             key: None,
+            value: Vec::new(),
         };
         if !self.header_done {
             if self.buf.len() < HEADER.len() + 8 {
@@ -804,11 +857,26 @@ impl CopyDecoder {
                         let (s, l) = offsets[k];
                         (l >= 0).then(|| key_text(&row[s..s + l as usize]))
                     });
-                    return Err(DecodeError {
+                    let value = refused_text(&self.decs[i], f)
+                        .map(String::into_bytes)
+                        .unwrap_or_else(|| f.to_vec());
+                    let e = DecodeError {
                         column: self.names[i].clone(),
                         detail,
                         key,
-                    });
+                        value,
+                    };
+                    if !self.skip_rows {
+                        return Err(e);
+                    }
+                    // The row's other columns get a NULL so the builders stay aligned; the
+                    // row is taken out of its batch.
+                    for d in &mut self.decs[i..] {
+                        d.append_null();
+                    }
+                    self.dropped.push(self.rows);
+                    self.rejected.push(e);
+                    break;
                 }
             }
             self.rows += 1;
@@ -818,9 +886,20 @@ impl CopyDecoder {
     /// The rows decoded so far as one batch; the builders start over.
     pub fn take_batch(&mut self) -> Result<RecordBatch> {
         let cols: Vec<ArrayRef> = self.decs.iter_mut().map(Dec::finish).collect();
+        let mut keep = vec![true; self.rows];
+        for &r in &self.dropped {
+            keep[r] = false;
+        }
         self.rows = 0;
         self.bytes = 0;
-        RecordBatch::try_new(self.schema.clone(), cols).map_err(|e| Error::Invalid(e.to_string()))
+        let batch = RecordBatch::try_new(self.schema.clone(), cols)
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        if self.dropped.is_empty() {
+            return Ok(batch);
+        }
+        self.dropped.clear();
+        arrow_select::filter::filter_record_batch(&batch, &arrow_array::BooleanArray::from(keep))
+            .map_err(|e| Error::Invalid(format!("leaving rejected rows out of a batch: {e}")))
     }
 }
 

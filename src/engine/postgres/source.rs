@@ -336,6 +336,9 @@ impl Source for PgSource {
             .and_then(|k| plan.target_columns.iter().position(|c| c.name == *k));
         let mut decoder =
             CopyDecoder::new(&columns, req.schema.clone(), key, req.batch_rows.max(1))?;
+        if req.rejects.is_some() {
+            decoder = decoder.skip_rows();
+        }
         let sql = format!(
             "COPY ({}) TO STDOUT (FORMAT binary)",
             self.select_sql(plan, req.range.as_ref())
@@ -359,6 +362,17 @@ impl Source for PgSource {
                         _ => e.detail.clone(),
                     },
                 })?;
+                if let Some(rejects) = &req.rejects {
+                    for e in decoder.take_rejected() {
+                        stats.rejected += 1;
+                        rejects.record_value(
+                            plan.primary_key.first().map(String::as_str).zip(e.key),
+                            &e.column,
+                            &e.detail,
+                            crate::rejects::Rejected::Bytes(&e.value),
+                        )?;
+                    }
+                }
                 if decoder.rows() >= req.batch_rows || decoder.bytes() >= req.batch_bytes {
                     let n = decoder.rows() as u64;
                     if out.send(decoder.take_batch()?).await.is_err() {
