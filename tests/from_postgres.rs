@@ -508,3 +508,74 @@ async fn skip_row_leaves_values_the_reader_cannot_convert_in_the_reject_file() {
     assert_eq!(n, Some(0));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sample_of_a_postgres_app_keeps_its_relationships() {
+    let (db, src) = with_fixtures("pgsample").await;
+    let target = format!("{}/{}", db.mysql_server.trim_end_matches('/'), db.name);
+    let report = barge::copy(
+        &pg_source(&db, &src),
+        &DbUrl::parse(&target).unwrap(),
+        &barge::CopyOptions {
+            selection: barge::Selection {
+                tables: vec!["users".into(), "articles".into(), "comments".into()],
+                ..Default::default()
+            },
+            sample: Some(barge::sample::Sample {
+                size: barge::sample::SampleSize::Percent(5.0),
+                roots: vec!["comments".into()],
+                seed: 11,
+            }),
+            ..db.options()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(report.ok(), "{}", report.to_text());
+    let mut my = db.mysql().await;
+    let comments: Option<u64> = my
+        .query_first("SELECT COUNT(*) FROM comments")
+        .await
+        .unwrap();
+    let comments = comments.unwrap();
+    assert!(
+        (150..=450).contains(&comments),
+        "about 5% of 6000 comments: {comments}"
+    );
+    // Every comment's article and every article's author came along (the first declared,
+    // the second inferred from Rails' user_id), and nothing else did.
+    for (child, col, parent) in [
+        ("comments", "article_id", "articles"),
+        ("articles", "user_id", "users"),
+    ] {
+        let orphans: Option<u64> = my
+            .query_first(format!(
+                "SELECT COUNT(*) FROM {child} c LEFT JOIN {parent} p ON p.id = c.{col} \
+                 WHERE c.{col} IS NOT NULL AND p.id IS NULL"
+            ))
+            .await
+            .unwrap();
+        assert_eq!(orphans, Some(0), "{child}.{col}");
+    }
+    let articles: Option<u64> = my
+        .query_first("SELECT COUNT(*) FROM articles")
+        .await
+        .unwrap();
+    assert!(
+        articles.unwrap() <= comments,
+        "only the articles sampled comments refer to"
+    );
+    let pg = db.pg().await;
+    let expected: i64 = pg
+        .query_one(
+            &format!(
+                "SELECT count(DISTINCT article_id) FROM \"{src}\".comments \
+                 WHERE ('x' || substr(md5(concat_ws(':', 11, id)), 1, 8))::bit(32)::int8 < 214748365"
+            ),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(articles, Some(expected as u64));
+}

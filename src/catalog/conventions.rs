@@ -129,6 +129,8 @@ fn is_integer(t: &Table, column: &str) -> bool {
         matches!(
             c.data_type.as_str(),
             "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint"
+                // PostgreSQL's names.
+                | "int2" | "int4" | "int8"
         )
     })
 }

@@ -126,15 +126,11 @@ impl Source for MysqlSource {
         sample: &crate::sample::Sample,
     ) -> Result<BTreeMap<String, crate::sample::TableSample>> {
         let mut conn = self.conn().await?;
-        sample::plan_sample(
-            &mut conn,
-            &self.database,
-            catalog,
-            plans,
-            relationships,
-            sample,
-        )
-        .await
+        let sql = sample::MysqlSample {
+            conn: tokio::sync::Mutex::new(&mut conn),
+            database: &self.database,
+        };
+        crate::sample::plan_sample(&sql, catalog, plans, relationships, sample).await
     }
 
     async fn snapshot(&self, plans: &[TablePlan], readers: usize) -> Result<()> {

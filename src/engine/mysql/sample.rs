@@ -1,15 +1,10 @@
-//! Picking a development subset on MySQL/MariaDB (see `crate::sample`): a seeded CRC32 of
-//! each row's key chooses its own rows, then the parent keys they refer to are collected to a
-//! fixpoint. Read-only on the source.
+//! Picking a development subset on MySQL/MariaDB (the algorithm is `crate::sample`'s): a
+//! seeded CRC32 of each row's key chooses its own rows. Read-only on the source.
 
-use crate::catalog::conventions::Relationship;
-use crate::catalog::Catalog;
 use crate::engine::mysql::read::quote_ident;
-use crate::error::{Context, Error, Result};
-use crate::plan::TablePlan;
-use crate::sample::{Sample, SampleSize, TableSample};
+use crate::error::{Context, Result};
+use crate::sample::{Sample, SampleSize, SampleSql};
 use mysql_async::prelude::Queryable;
-use std::collections::{BTreeMap, BTreeSet};
 
 /// The SQL that picks a table's own sample rows, given its key columns (or all columns for a
 /// table without a key). Pure, so the exact SQL is unit-tested.
@@ -51,120 +46,31 @@ pub fn pick_sql(database: &str, table: &str, key: &[String], sample: &Sample) ->
     }
 }
 
-/// Combine a job's own source filter with the sample's condition.
-fn and(a: Option<&str>, b: &str) -> String {
-    match a {
-        Some(a) => format!("({a}) AND ({b})"),
-        None => b.to_string(),
-    }
+/// MySQL's side of sampling: one connection on one database.
+pub struct MysqlSample<'a> {
+    pub conn: tokio::sync::Mutex<&'a mut mysql_async::Conn>,
+    pub database: &'a str,
 }
 
-/// Pick the sample of every planned table and close it over `relationships`: returns each
-/// table's condition. Reads the source only.
-pub async fn plan_sample(
-    conn: &mut mysql_async::Conn,
-    database: &str,
-    catalog: &Catalog,
-    plans: &[TablePlan],
-    relationships: &[Relationship],
-    sample: &Sample,
-) -> Result<BTreeMap<String, TableSample>> {
-    let planned: BTreeSet<&str> = plans.iter().map(|p| p.source.as_str()).collect();
-    if let Some(r) = sample.roots.iter().find(|r| !planned.contains(r.as_str())) {
-        return Err(Error::Selection(format!(
-            "--sample-root {r}: no such table among those copied ({})",
-            planned.iter().copied().collect::<Vec<_>>().join(", ")
-        )));
+#[async_trait::async_trait]
+impl SampleSql for MysqlSample<'_> {
+    fn quote(&self, ident: &str) -> String {
+        quote_ident(ident)
     }
-    // Each table's own rows.
-    let mut own: BTreeMap<&str, String> = BTreeMap::new();
-    for p in plans {
-        let sampled = sample.roots.is_empty() || sample.roots.contains(&p.source);
-        let condition = if !sampled {
-            "FALSE".to_string()
-        } else {
-            let t = catalog.table(&p.source).expect("planned from the catalog");
-            let key: Vec<String> = if t.primary_key.is_empty() {
-                t.columns.iter().map(|c| c.name.clone()).collect()
-            } else {
-                t.primary_key.clone()
-            };
-            pick_sql(database, &p.source, &key, sample)
-        };
-        own.insert(p.source.as_str(), condition);
+
+    fn table(&self, table: &str) -> String {
+        format!("{}.{}", quote_ident(self.database), quote_ident(table))
     }
-    // Parent keys needed, per (table, column): literal SQL values, collected to a fixpoint
-    // (a self-reference or a cycle of relationships stops once no new key appears).
-    let edges: Vec<&Relationship> = relationships
-        .iter()
-        .filter(|r| planned.contains(r.table.as_str()) && planned.contains(r.ref_table.as_str()))
-        .collect();
-    let mut needed: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
-    let job_filter = |t: &str| {
-        plans
-            .iter()
-            .find(|p| p.source == t)
-            .and_then(|p| p.filter.clone())
-    };
-    let condition_of = |t: &str, needed: &BTreeMap<(String, String), BTreeSet<String>>| {
-        let mut parts = vec![format!("({})", own[t])];
-        for ((table, column), keys) in needed.range((t.to_string(), String::new())..) {
-            if table != t {
-                break;
-            }
-            if !keys.is_empty() {
-                let list: Vec<&str> = keys.iter().map(String::as_str).collect();
-                parts.push(format!("{} IN ({})", quote_ident(column), list.join(", ")));
-            }
-        }
-        parts.join(" OR ")
-    };
-    loop {
-        let mut grew = false;
-        for r in &edges {
-            let sql = format!(
-                "SELECT DISTINCT {c} FROM {}.{} WHERE {c} IS NOT NULL AND ({})",
-                quote_ident(database),
-                quote_ident(&r.table),
-                and(
-                    job_filter(&r.table).as_deref(),
-                    &condition_of(&r.table, &needed)
-                ),
-                c = quote_ident(&r.column),
-            );
-            let values: Vec<mysql_async::Value> = conn.query(sql).await.ctx(format!(
-                "sampling: the {} rows that {}.{} refers to",
-                r.ref_table, r.table, r.column
-            ))?;
-            let keys = needed
-                .entry((r.ref_table.clone(), r.ref_column.clone()))
-                .or_default();
-            for v in values {
-                grew |= keys.insert(v.as_sql(true));
-            }
-        }
-        if !grew {
-            break;
-        }
+
+    fn pick(&self, table: &str, key: &[String], sample: &Sample) -> String {
+        pick_sql(self.database, table, key, sample)
     }
-    Ok(plans
-        .iter()
-        .map(|p| {
-            let t = p.source.as_str();
-            let parents_added = needed
-                .iter()
-                .filter(|((table, _), _)| table == t)
-                .map(|(_, keys)| keys.len() as u64)
-                .sum();
-            (
-                p.source.clone(),
-                TableSample {
-                    condition: condition_of(t, &needed),
-                    parents_added,
-                },
-            )
-        })
-        .collect())
+
+    async fn literals(&self, query: &str, what: &str) -> Result<Vec<String>> {
+        let values: Vec<mysql_async::Value> =
+            self.conn.lock().await.query(query).await.ctx(what)?;
+        Ok(values.into_iter().map(|v| v.as_sql(true)).collect())
+    }
 }
 
 #[cfg(test)]

@@ -131,6 +131,69 @@ impl PgSource {
     }
 }
 
+/// PostgreSQL's side of sampling (`crate::sample`).
+struct PgSample<'a> {
+    source: &'a PgSource,
+    client: &'a Client,
+}
+
+/// The condition that picks a table's own sample rows: the first 32 bits of an md5 of the
+/// seed and the key, below the share, or the first n rows in that order.
+pub fn pick_sql(from: &str, key: &[String], sample: &crate::sample::Sample) -> String {
+    use crate::sample::SampleSize;
+    let cols: Vec<String> = key.iter().map(|c| quote_ident(c)).collect();
+    let hash = format!(
+        "('x' || substr(md5(concat_ws(':', {}, {})), 1, 8))::bit(32)::int8",
+        sample.seed,
+        cols.join(", ")
+    );
+    let list = if cols.len() == 1 {
+        cols[0].clone()
+    } else {
+        format!("({})", cols.join(", "))
+    };
+    match sample.size {
+        SampleSize::Percent(p) => {
+            let below = ((p / 100.0) * 4_294_967_296.0).round() as u64;
+            format!("{hash} < {below}")
+        }
+        SampleSize::Rows(n) => format!(
+            "{list} IN (SELECT {} FROM {from} ORDER BY {hash}, {} LIMIT {n})",
+            cols.join(", "),
+            cols.join(", ")
+        ),
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::sample::SampleSql for PgSample<'_> {
+    fn quote(&self, ident: &str) -> String {
+        quote_ident(ident)
+    }
+
+    fn table(&self, table: &str) -> String {
+        self.source.table_ref(table)
+    }
+
+    fn pick(&self, table: &str, key: &[String], sample: &crate::sample::Sample) -> String {
+        pick_sql(&self.source.table_ref(table), key, sample)
+    }
+
+    async fn literals(&self, query: &str, what: &str) -> Result<Vec<String>> {
+        // Each value as its text in a quoted literal: PostgreSQL gives an untyped literal the
+        // type of the column it is compared with.
+        let rows = self
+            .client
+            .query(&format!("SELECT v::text FROM ({query}) AS s(v)"), &[])
+            .await
+            .ctx(what)?;
+        Ok(rows
+            .iter()
+            .map(|r| super::write::quote_literal(&r.get::<_, String>(0)))
+            .collect())
+    }
+}
+
 #[async_trait::async_trait]
 impl Source for PgSource {
     async fn catalog(&self) -> Result<Catalog> {
@@ -227,14 +290,19 @@ impl Source for PgSource {
 
     async fn sample(
         &self,
-        _catalog: &Catalog,
-        _plans: &[TablePlan],
-        _relationships: &[crate::catalog::conventions::Relationship],
-        _sample: &crate::sample::Sample,
+        catalog: &Catalog,
+        plans: &[TablePlan],
+        relationships: &[crate::catalog::conventions::Relationship],
+        sample: &crate::sample::Sample,
     ) -> Result<BTreeMap<String, crate::sample::TableSample>> {
-        Err(Error::Config(
-            "--sample is not supported yet with a PostgreSQL source".into(),
-        ))
+        let client = self.take().await?;
+        let sql = PgSample {
+            source: self,
+            client: &client,
+        };
+        let chosen = crate::sample::plan_sample(&sql, catalog, plans, relationships, sample).await;
+        self.give_back(client, chosen.is_ok()).await;
+        chosen
     }
 
     async fn snapshot(&self, _plans: &[TablePlan], _readers: usize) -> Result<()> {
