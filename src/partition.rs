@@ -8,6 +8,13 @@ pub struct KeyRange {
     pub hi: i128,
 }
 
+/// Into how many partitions a table of `rows` rows is read: at most `jobs`, each of at least
+/// `min_rows`; `None` (read whole) below twice `min_rows` or for fewer than two.
+pub fn parts_for(rows: u64, jobs: usize, min_rows: u64) -> Option<usize> {
+    let parts = (rows / min_rows.max(1)).min(jobs as u64) as usize;
+    (rows >= 2 * min_rows && parts >= 2).then_some(parts)
+}
+
 /// Split `[min, max]` into at most `parts` contiguous inclusive ranges of equal key width.
 pub fn split_range(column: &str, min: i128, max: i128, parts: usize) -> Vec<KeyRange> {
     let parts = parts.max(1) as i128;
@@ -30,6 +37,14 @@ pub fn split_range(column: &str, min: i128, max: i128, parts: usize) -> Vec<KeyR
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_tables_are_read_whole() {
+        assert_eq!(parts_for(99_999, 4, 50_000), None);
+        assert_eq!(parts_for(100_000, 4, 50_000), Some(2));
+        assert_eq!(parts_for(10_000_000, 4, 50_000), Some(4));
+        assert_eq!(parts_for(10_000_000, 1, 50_000), None);
+    }
 
     #[test]
     fn ranges_cover_exactly() {

@@ -14,7 +14,7 @@ pub mod write;
 use crate::catalog::Catalog;
 use crate::engine::{ReadRequest, ReadStats, Source};
 use crate::error::{Context, Error, Result, Side};
-use crate::partition::{split_range, KeyRange};
+use crate::partition::{parts_for, split_range, KeyRange};
 use crate::plan::TablePlan;
 use crate::url::DbUrl;
 use arrow_array::RecordBatch;
@@ -233,9 +233,8 @@ async fn count_and_split(
     let (Some(min), Some(max)) = (int(1), int(2)) else {
         return Ok((count, None));
     };
-    let parts = (count / min_rows.max(1)).min(jobs as u64) as usize;
-    if count < 2 * min_rows || parts < 2 {
-        return Ok((count, None));
-    }
-    Ok((count, Some(split_range(key, min, max, parts))))
+    Ok((
+        count,
+        parts_for(count, jobs, min_rows).map(|parts| split_range(key, min, max, parts)),
+    ))
 }

@@ -10,7 +10,7 @@ use super::write::quote_ident;
 use crate::catalog::Catalog;
 use crate::engine::{ReadRequest, ReadStats, Source};
 use crate::error::{Context, Error, Result, Side};
-use crate::partition::{split_range, KeyRange};
+use crate::partition::{parts_for, split_range, KeyRange};
 use crate::plan::TablePlan;
 use crate::url::DbUrl;
 use arrow_array::RecordBatch;
@@ -251,9 +251,8 @@ impl Source for PgSource {
         let mut changed = false;
         for p in plans {
             for (name, m) in p.read_columns() {
-                if m.pg != crate::types::PgType::Numeric(None)
-                    || m.read_as.as_deref() != Some("{}::text")
-                {
+                // Only an unconstrained numeric maps to Numeric(None) (as text) into MySQL.
+                if m.pg != crate::types::PgType::Numeric(None) {
                     continue;
                 }
                 let q = quote_ident(&name);
@@ -344,12 +343,11 @@ impl Source for PgSource {
                     .ctx(ctx())?
                     .get(0);
                 let n = n as u64;
-                let parts = (n / min_rows.max(1)).min(parts as u64) as usize;
                 let partitioned = self.partitioned.lock().unwrap().contains(&plan.source);
-                if n < 2 * min_rows || parts < 2 || partitioned {
-                    // Small, or partitioned (no ctid of its own): one read.
+                // Small, or partitioned (no ctid of its own): one read.
+                let Some(parts) = parts_for(n, parts, min_rows).filter(|_| !partitioned) else {
                     return Ok((n, None));
-                }
+                };
                 let blocks: i64 = client
                     .query_one(
                         &format!(
@@ -384,11 +382,11 @@ impl Source for PgSource {
             else {
                 return Ok((count, None));
             };
-            let n = (count / min_rows.max(1)).min(parts as u64) as usize;
-            if count < 2 * min_rows || n < 2 {
-                return Ok((count, None));
-            }
-            Ok((count, Some(split_range(key, min as i128, max as i128, n))))
+            Ok((
+                count,
+                parts_for(count, parts, min_rows)
+                    .map(|n| split_range(key, min as i128, max as i128, n)),
+            ))
         }
         .await;
         self.give_back(client, result.is_ok()).await;
