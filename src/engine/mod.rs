@@ -178,6 +178,23 @@ pub trait Writer: Send {
     async fn finish(&mut self, plan: &TablePlan, nulls: &[u64]) -> Result<()>;
 }
 
+/// A table's foreign-key statements paired with what each is (for its error), `None` where
+/// the parent did not load: what every sink's `foreign_keys` runs.
+pub fn foreign_keys_to_add(
+    plan: &TablePlan,
+    statements: Vec<String>,
+    parent_ok: &[bool],
+) -> Vec<Option<(String, String)>> {
+    statements
+        .into_iter()
+        .zip(parent_ok)
+        .zip(&plan.foreign_keys)
+        .map(|((sql, ok), fk)| {
+            ok.then(|| (sql, format!("foreign key {} on {}", fk.name, plan.target)))
+        })
+        .collect()
+}
+
 /// Open the source a URL names.
 pub fn open_source(url: &DbUrl, readers: usize) -> Result<Arc<dyn Source>> {
     match url.engine() {

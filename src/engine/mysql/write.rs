@@ -346,19 +346,14 @@ impl Sink for MysqlSink {
     async fn foreign_keys(&self, plan: &TablePlan, parent_ok: &[bool]) -> Vec<Option<Result<()>>> {
         let mut control = self.control.lock().await;
         let mut out = Vec::new();
-        for ((sql, ok), fk) in ddl::foreign_key_sql(&self.database, plan)
-            .into_iter()
-            .zip(parent_ok)
-            .zip(&plan.foreign_keys)
-        {
-            out.push(match ok {
-                false => None,
-                true => Some(
-                    control
-                        .query_drop(sql)
-                        .await
-                        .ctx(format!("foreign key {} on {}", fk.name, plan.target)),
-                ),
+        for item in crate::engine::foreign_keys_to_add(
+            plan,
+            ddl::foreign_key_sql(&self.database, plan),
+            parent_ok,
+        ) {
+            out.push(match item {
+                None => None,
+                Some((sql, what)) => Some(control.query_drop(sql).await.ctx(what)),
             });
         }
         out

@@ -200,19 +200,14 @@ impl Sink for PgSink {
     async fn foreign_keys(&self, plan: &TablePlan, parent_ok: &[bool]) -> Vec<Option<Result<()>>> {
         let control = self.control.lock().await;
         let mut out = Vec::new();
-        for ((sql, ok), fk) in write::foreign_key_sql(&self.opts.schema, plan)
-            .into_iter()
-            .zip(parent_ok)
-            .zip(&plan.foreign_keys)
-        {
-            out.push(match ok {
-                false => None,
-                true => Some(
-                    control
-                        .batch_execute(&sql)
-                        .await
-                        .ctx(format!("foreign key {} on {}", fk.name, plan.target)),
-                ),
+        for item in crate::engine::foreign_keys_to_add(
+            plan,
+            write::foreign_key_sql(&self.opts.schema, plan),
+            parent_ok,
+        ) {
+            out.push(match item {
+                None => None,
+                Some((sql, what)) => Some(control.batch_execute(&sql).await.ctx(what)),
             });
         }
         out
