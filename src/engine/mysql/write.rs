@@ -549,8 +549,11 @@ impl MysqlWriter {
         }
         let mut sql = BytesMut::with_capacity(limit + (1 << 16));
         let mut in_stmt = 0u64;
+        // Every batch of a partition has the same schema: one encoder serves them all.
+        let Some(encoder) = next.as_ref().map(|b| self.encoder(plan, &b.schema())) else {
+            return Ok(written);
+        };
         while let Some(batch) = next.take() {
-            let encoder = self.encoder(plan, &batch.schema());
             let b = encoder.for_batch(&batch)?;
             for row in 0..batch.num_rows() {
                 if in_stmt == 0 {
