@@ -81,6 +81,11 @@ pub enum Error {
     #[error("table {table}: {detail}")]
     Conflict { table: String, detail: String },
 
+    /// A partition's or a table's claim in the ledger was taken over (its lease ran out and
+    /// another worker claimed it): this worker's work was rolled back, the other's counts.
+    #[error("table {table}: {what} was claimed by another worker after this one's lease ran out; its work here was rolled back")]
+    LeaseLost { table: String, what: String },
+
     /// A mistake in what the user asked for: a job file, an option, an expression.
     #[error("{0}")]
     Config(String),
@@ -128,6 +133,67 @@ impl Error {
             | Error::Config(_) => exit::USAGE,
             _ => exit::FAILED,
         }
+    }
+}
+
+impl Error {
+    /// Whether running the same work again may succeed: a lost connection (a failover,
+    /// `pg_terminate_backend`, `KILL CONNECTION`), a deadlock, a serialization failure, a lock
+    /// timeout. Value errors and mistakes are not: they fail the same way every time.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Connect { .. } | Error::Conflict { .. } => true,
+            Error::Postgres { source, .. } => pg_transient(source),
+            Error::Mysql { source, .. } => mysql_transient(source),
+            Error::Io(e) => matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            ),
+            _ => false,
+        }
+    }
+}
+
+fn pg_transient(e: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        Some(c) => [
+            SqlState::T_R_SERIALIZATION_FAILURE,
+            SqlState::T_R_DEADLOCK_DETECTED,
+            SqlState::LOCK_NOT_AVAILABLE,
+            SqlState::ADMIN_SHUTDOWN,
+            SqlState::CRASH_SHUTDOWN,
+            SqlState::CANNOT_CONNECT_NOW,
+            SqlState::CONNECTION_EXCEPTION,
+            SqlState::CONNECTION_FAILURE,
+            SqlState::CONNECTION_DOES_NOT_EXIST,
+            SqlState::QUERY_CANCELED,
+        ]
+        .contains(c),
+        // No server error: the connection itself failed (I/O, a closed socket).
+        None => std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()),
+    }
+}
+
+fn mysql_transient(e: &mysql_async::Error) -> bool {
+    match e {
+        mysql_async::Error::Io(_) => true,
+        mysql_async::Error::Driver(d) => matches!(
+            d,
+            mysql_async::DriverError::ConnectionClosed | mysql_async::DriverError::PoolDisconnected
+        ),
+        // Deadlock, lock wait timeout, connection killed, server shutdown, query killed,
+        // server gone away, lost connection.
+        mysql_async::Error::Server(s) => {
+            matches!(s.code, 1213 | 1205 | 1927 | 1053 | 1317 | 2006 | 2013)
+        }
+        _ => false,
     }
 }
 

@@ -560,6 +560,7 @@ impl Job {
                         exclude: r.exclude,
                         specs: specs.clone(),
                         relationships: rules.clone(),
+                        now_micros: None,
                     },
                     schema: o.schema.unwrap_or(defaults.schema.clone()),
                     jobs: o.jobs.unwrap_or(defaults.jobs).max(1),

@@ -22,6 +22,7 @@ pub mod expr;
 pub mod fixtures;
 pub mod inspect;
 pub mod job;
+pub mod ledger;
 pub mod partition;
 pub mod plan;
 pub mod progress;

@@ -136,6 +136,10 @@ pub struct TablePlan {
     pub warnings: Vec<String>,
     /// What barge changed or added on the way that the user should know (not a problem).
     pub notes: Vec<String>,
+    /// Some of it was loaded by an earlier, interrupted run of the same copy (the ledger
+    /// says so): its target may already exist, made by that run's finish.
+    #[serde(skip)]
+    pub resumed: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -148,6 +152,9 @@ pub struct Selection {
     pub specs: BTreeMap<String, TableSpec>,
     /// Which undeclared relationships to trust.
     pub relationships: RelationshipRules,
+    /// The instant `now()` stands for (microseconds since the epoch): a resumed run keeps
+    /// the first one's. `None`: the clock when planning.
+    pub now_micros: Option<i64>,
 }
 
 /// What to do with relationships the schema does not declare (Rails keeps foreign keys as
@@ -401,9 +408,7 @@ pub fn plan_each(
     }
 
     let empty = TableSpec::default();
-    let now_micros = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64);
+    let now_micros = selection.now_micros.unwrap_or_else(now_micros);
     let mut plans: Vec<TablePlan> = Vec::with_capacity(chosen.len());
     let mut refused = Vec::new();
     for t in chosen {
@@ -468,15 +473,27 @@ pub fn helper_tables(target: &str) -> [String; 2] {
     ]
 }
 
+/// The clock, as `now()` sees it: microseconds since the epoch.
+pub fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+/// FNV-1a: a stable 64-bit hash of names and plans (the same in every process and build).
+pub fn fnv64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x100000001b3)
+    })
+}
+
 /// `_barge_<target>`, cut to PostgreSQL's 63 bytes with a hash of the whole name.
 pub fn staging_name(target: &str) -> String {
     let name = format!("_barge_{target}");
     if name.len() <= 63 {
         return name;
     }
-    let hash = target.bytes().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100000001b3)
-    });
+    let hash = fnv64(target.as_bytes());
     format!(
         "{}_{:08x}",
         truncate_ident(&name[..50.min(name.len())]),
@@ -1114,6 +1131,7 @@ fn plan_table(
         on_update_now,
         warnings,
         notes: vec![],
+        resumed: false,
     })
 }
 

@@ -66,6 +66,9 @@ pub struct Report {
     pub rows_written: u64,
     pub seconds: f64,
     pub rows_per_second: f64,
+    /// `--plan-only`: the run recorded in the target's ledger, for workers to load.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub planned: Option<String>,
 }
 
 impl TableReport {
@@ -136,7 +139,11 @@ impl TableReport {
 impl Report {
     /// True when every table loaded and verified and nothing else failed.
     pub fn ok(&self) -> bool {
-        self.errors.is_empty() && self.tables.iter().all(|t| t.status == Status::Ok)
+        // A plan only is fine when no table failed while planning.
+        let fine = |t: &TableReport| {
+            t.status == Status::Ok || (self.planned.is_some() && t.status == Status::Skipped)
+        };
+        self.errors.is_empty() && self.tables.iter().all(fine)
     }
 
     /// Rows left out on purpose and written to a reject file (skipped orphans, rows the

@@ -146,6 +146,27 @@ impl DbUrl {
         })
     }
 
+    /// Where the URL points, with no user or password: `mysql://host:port/db`, plus
+    /// `?schema=NAME` when it names one.
+    pub fn place(&self) -> String {
+        let mut s = format!(
+            "{}://{}",
+            match self.engine {
+                Engine::Mysql => "mysql",
+                Engine::Postgres => "postgres",
+            },
+            self.url.host_str().unwrap_or_default()
+        );
+        if let Some(port) = self.url.port() {
+            s.push_str(&format!(":{port}"));
+        }
+        s.push_str(self.url.path());
+        if let Some(schema) = &self.schema {
+            s.push_str(&format!("?schema={schema}"));
+        }
+        s
+    }
+
     /// The full URL including the password: for drivers only, never for output.
     pub fn expose(&self) -> &str {
         self.url.as_str()

@@ -7,6 +7,7 @@ pub mod postgres;
 
 use crate::catalog::Catalog;
 use crate::error::Result;
+use crate::ledger::{FinishMark, Mark};
 use crate::partition::KeyRange;
 use crate::plan::{Mode, TablePlan};
 use crate::url::{DbUrl, Engine};
@@ -143,13 +144,18 @@ pub trait Sink: Send + Sync {
     /// One more connection that writes partitions.
     async fn writer(&self) -> Result<Box<dyn Writer>>;
 
-    /// Finish a table whose keys are rewritten in the target (new keys, remapped parents).
+    /// Finish a table whose keys are rewritten in the target (new keys, remapped parents),
+    /// recording `mark` in the ledger in the same transaction.
     async fn finish_remapped(
         &self,
         plan: &TablePlan,
         nulls: &[u64],
         reject_dir: &std::path::Path,
+        mark: Option<&FinishMark>,
     ) -> Result<RemapOutcome>;
+
+    /// The ledger of runs kept in this target, on a connection of its own.
+    async fn ledger(&self) -> Result<Arc<dyn crate::ledger::Ledger>>;
 
     /// A finished remapped table's old → new keys, when there are at most `max`.
     async fn key_map(&self, plan: &TablePlan, max: u64) -> Option<HashMap<i64, i64>>;
@@ -165,7 +171,8 @@ pub trait Sink: Send + Sync {
 /// One connection into the target, writing partitions and finishing tables.
 #[async_trait::async_trait]
 pub trait Writer: Send {
-    /// Write the batches of one partition (already transformed) into the table's staging.
+    /// Write the batches of one partition (already transformed) into the table's staging,
+    /// in a transaction that `commit` or `rollback` ends.
     async fn write(
         &mut self,
         plan: &TablePlan,
@@ -173,9 +180,22 @@ pub trait Writer: Send {
         on_rows: OnRows<'_>,
     ) -> Result<Written>;
 
+    /// Commit the partition written, with its `done` mark in the ledger in the same
+    /// transaction: `Error::LeaseLost` (and nothing committed) when the mark is refused.
+    async fn commit(&mut self, plan: &TablePlan, mark: Option<&Mark>) -> Result<()>;
+
+    /// Undo what the partition wrote (after an error); harmless when nothing is open.
+    async fn rollback(&mut self);
+
     /// Put a fully loaded table in place (keys, indexes, swap), with `nulls` written per
-    /// target column.
-    async fn finish(&mut self, plan: &TablePlan, nulls: &[u64]) -> Result<()>;
+    /// target column, and record `mark` in the ledger as part of it. Run again after a
+    /// crash during an earlier finish of the same table, it completes that one.
+    async fn finish(
+        &mut self,
+        plan: &TablePlan,
+        nulls: &[u64],
+        mark: Option<&FinishMark>,
+    ) -> Result<()>;
 }
 
 /// A table's foreign-key statements paired with what each is (for its error), `None` where
@@ -203,7 +223,6 @@ pub fn open_source(url: &DbUrl, readers: usize) -> Result<Arc<dyn Source>> {
     }
 }
 
-/// Connect to the target a URL names.
 /// Connect to the target a URL names, for up to `writers` writers.
 pub async fn open_sink(url: &DbUrl, opts: SinkOptions, writers: usize) -> Result<Arc<dyn Sink>> {
     match url.engine() {

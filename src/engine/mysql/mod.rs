@@ -5,6 +5,7 @@
 pub mod catalog;
 pub mod connect;
 pub mod ddl;
+pub mod ledger;
 pub mod load_format;
 pub mod read;
 pub mod sample;

@@ -15,6 +15,7 @@ use super::load_format::{Dialect, TextEncoder};
 use super::read::quote_ident;
 use crate::engine::{RemapOutcome, Sink, SinkOptions, Writer, Written};
 use crate::error::{Context, Error, Result, Side};
+use crate::ledger::{FinishMark, Mark};
 use crate::plan::{staging_name, Mode, TablePlan};
 use crate::url::DbUrl;
 use arrow_array::RecordBatch;
@@ -183,10 +184,12 @@ impl Sink for MysqlSink {
             .iter()
             .filter(|p| all.iter().any(|t| t.eq_ignore_ascii_case(&p.target)))
             .collect();
+        // A resumed table may be there already, swapped in by the interrupted run.
+        let taken: Vec<&&TablePlan> = existing.iter().filter(|p| !p.resumed).collect();
         match self.opts.mode {
-            Mode::Create | Mode::SchemaOnly if !self.opts.drop && !existing.is_empty() => {
+            Mode::Create | Mode::SchemaOnly if !self.opts.drop && !taken.is_empty() => {
                 return Err(Error::TargetExists {
-                    table: existing
+                    table: taken
                         .iter()
                         .map(|p| format!("{}.{}", self.database, p.target))
                         .collect::<Vec<_>>()
@@ -330,11 +333,16 @@ impl Sink for MysqlSink {
         plan: &TablePlan,
         _nulls: &[u64],
         _reject_dir: &std::path::Path,
+        _mark: Option<&crate::ledger::FinishMark>,
     ) -> Result<RemapOutcome> {
         Err(Error::Config(format!(
             "table {}: key remapping is not supported into MySQL/MariaDB yet",
             plan.source
         )))
+    }
+
+    async fn ledger(&self) -> Result<Arc<dyn crate::ledger::Ledger>> {
+        Ok(Arc::new(super::ledger::MysqlLedger::open(&self.url).await?))
     }
 
     async fn key_map(&self, _plan: &TablePlan, _max: u64) -> Option<HashMap<i64, i64>> {
@@ -616,6 +624,10 @@ impl Writer for MysqlWriter {
         mut rows: mpsc::Receiver<RecordBatch>,
         on_rows: crate::engine::OnRows<'_>,
     ) -> Result<Written> {
+        self.conn
+            .query_drop("START TRANSACTION")
+            .await
+            .ctx(format!("loading {}", plan.target))?;
         let Some(first) = rows.recv().await else {
             return Ok(Written::default());
         };
@@ -625,11 +637,52 @@ impl Writer for MysqlWriter {
         self.load_data(plan, first, rows, on_rows).await
     }
 
-    async fn finish(&mut self, plan: &TablePlan, _nulls: &[u64]) -> Result<()> {
+    async fn commit(&mut self, plan: &TablePlan, mark: Option<&Mark>) -> Result<()> {
+        if let Some(m) = mark {
+            if !super::ledger::mark(&mut self.conn, &self.database, m).await? {
+                self.rollback().await;
+                return Err(Error::LeaseLost {
+                    table: plan.source.clone(),
+                    what: format!("partition {}", m.part),
+                });
+            }
+        }
+        self.conn
+            .query_drop("COMMIT")
+            .await
+            .ctx(format!("committing a partition of {}", plan.target))
+    }
+
+    async fn rollback(&mut self) {
+        let _ = self.conn.query_drop("ROLLBACK").await;
+    }
+
+    async fn finish(
+        &mut self,
+        plan: &TablePlan,
+        _nulls: &[u64],
+        mark: Option<&FinishMark>,
+    ) -> Result<()> {
         let staging = self.table(&staging_name(&plan.target));
         let target = self.table(&plan.target);
         let old = self.table(&old_name(&plan.target));
         let ctx = || format!("finishing table {}", plan.target);
+        // DDL commits as it goes: a finish interrupted by a crash is completed from where
+        // it stopped, which the tables themselves show.
+        let staged = self.exists(&staging_name(&plan.target)).await?;
+        if mark.is_some() && !staged {
+            if self.opts.mode != Mode::DataOnly && self.exists(&plan.target).await? {
+                let s = format!("DROP TABLE IF EXISTS {old}");
+                self.conn.query_drop(&s).await.ctx(ctx())?;
+                return self.record_finish(plan, mark).await;
+            }
+            return Err(Error::Table {
+                table: plan.source.clone(),
+                detail: format!(
+                    "its staging table {staging} is gone: rerun with --restart to load it again"
+                ),
+            });
+        }
         let mut stmts = vec!["SET SESSION unique_checks = 1".to_string()];
         match self.opts.mode {
             Mode::DataOnly => {
@@ -639,16 +692,35 @@ impl Writer for MysqlWriter {
                     .map(|c| quote_ident(&c.name))
                     .collect::<Vec<_>>()
                     .join(", ");
+                // The rows and the mark commit together; the staging table goes after.
+                stmts.push("START TRANSACTION".into());
                 stmts.push(format!(
                     "INSERT INTO {target} ({cols}) SELECT {cols} FROM {staging}"
                 ));
-                stmts.push(format!("DROP TABLE {staging}"));
+                self.run_all(plan, &stmts).await?;
+                if let Err(e) = self.record_finish(plan, mark).await {
+                    self.rollback().await;
+                    return Err(e);
+                }
+                self.conn.query_drop("COMMIT").await.ctx(ctx())?;
+                let s = [
+                    format!("DROP TABLE {staging}"),
+                    "SET SESSION unique_checks = 0".into(),
+                ];
+                return self.run_all(plan, &s).await;
             }
             _ => {
                 let mut alter = ddl::index_clauses(plan)
                     .into_iter()
                     .map(|c| format!("ADD {c}"))
                     .collect::<Vec<_>>();
+                if mark.is_some()
+                    && !alter.is_empty()
+                    && self.has_indexes(&staging_name(&plan.target)).await?
+                {
+                    // One ALTER adds them all, so an interrupted finish got past it.
+                    alter.clear();
+                }
                 if let Some(floor) = plan
                     .sequence_floor
                     .filter(|_| plan.target_columns.iter().any(|c| c.identity))
@@ -692,12 +764,56 @@ impl Writer for MysqlWriter {
             }
         }
         stmts.push("SET SESSION unique_checks = 0".to_string());
-        for s in &stmts {
+        self.run_all(plan, &stmts).await?;
+        self.record_finish(plan, mark).await
+    }
+}
+
+impl MysqlWriter {
+    async fn run_all(&mut self, plan: &TablePlan, stmts: &[String]) -> Result<()> {
+        for s in stmts {
             self.conn.query_drop(s).await.map_err(|e| Error::Table {
                 table: plan.source.clone(),
-                detail: format!("{}: {s}: {e}", ctx()),
+                detail: format!("finishing table {}: {s}: {e}", plan.target),
             })?;
         }
         Ok(())
+    }
+
+    async fn exists(&mut self, table: &str) -> Result<bool> {
+        let n: Option<i64> = self
+            .conn
+            .exec_first(
+                "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+                (&self.database, table),
+            )
+            .await
+            .ctx("looking up a target table")?;
+        Ok(n.unwrap_or(0) > 0)
+    }
+
+    /// Whether the table has an index besides its primary key.
+    async fn has_indexes(&mut self, table: &str) -> Result<bool> {
+        let n: Option<i64> = self
+            .conn
+            .exec_first(
+                "SELECT COUNT(*) FROM information_schema.STATISTICS                  WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME <> 'PRIMARY'",
+                (&self.database, table),
+            )
+            .await
+            .ctx("looking up a staging table's indexes")?;
+        Ok(n.unwrap_or(0) > 0)
+    }
+
+    async fn record_finish(&mut self, plan: &TablePlan, mark: Option<&FinishMark>) -> Result<()> {
+        match mark {
+            Some(m) if !super::ledger::mark_finished(&mut self.conn, &self.database, m).await? => {
+                Err(Error::LeaseLost {
+                    table: plan.source.clone(),
+                    what: "its finish".into(),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 }

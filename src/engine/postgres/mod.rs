@@ -5,12 +5,14 @@
 pub mod catalog;
 pub mod connect;
 pub mod copy_format;
+pub mod ledger;
 pub mod source;
 pub mod types;
 pub mod write;
 
 use crate::engine::{RemapOutcome, Sink, SinkOptions, Writer, Written};
 use crate::error::{Context, Error, Result, Side};
+use crate::ledger::{FinishMark, Mark};
 use crate::plan::{Mode, TablePlan};
 use crate::url::DbUrl;
 use arrow_array::RecordBatch;
@@ -37,17 +39,33 @@ impl PgSink {
     }
 }
 
+impl PgSink {
+    /// The control connection, opened again when the server closed it.
+    async fn control(&self) -> Result<tokio::sync::MutexGuard<'_, Client>> {
+        let mut control = self.control.lock().await;
+        if control.is_closed() {
+            *control = connect::pg_connect(&self.url, Side::Target).await?;
+        }
+        Ok(control)
+    }
+}
+
 #[async_trait::async_trait]
 impl Sink for PgSink {
     async fn prepare_run(&self, plans: &mut [TablePlan]) -> Result<()> {
-        let control = self.control.lock().await;
+        let control = self.control().await?;
         let schema = &self.opts.schema;
         let names: Vec<String> = plans.iter().map(|p| p.target.clone()).collect();
         let existing = write::existing_tables(&control, schema, &names).await?;
+        // A resumed table may be there already, renamed into place by the interrupted run.
+        let taken: Vec<&String> = existing
+            .iter()
+            .filter(|t| !plans.iter().any(|p| p.resumed && p.target == **t))
+            .collect();
         match self.opts.mode {
-            Mode::Create | Mode::SchemaOnly if !self.opts.drop && !existing.is_empty() => {
+            Mode::Create | Mode::SchemaOnly if !self.opts.drop && !taken.is_empty() => {
                 return Err(Error::TargetExists {
-                    table: existing
+                    table: taken
                         .iter()
                         .map(|t| format!("{schema}.{t}"))
                         .collect::<Vec<_>>()
@@ -119,7 +137,7 @@ impl Sink for PgSink {
         }
         // One transaction: the schema appears whole or not at all.
         let sql = format!("BEGIN;\n{};\nCOMMIT;", stmts.join(";\n"));
-        let control = self.control.lock().await;
+        let control = self.control().await?;
         if let Err(e) = control.batch_execute(&sql).await {
             let _ = control.batch_execute("ROLLBACK").await;
             return Err(Error::Postgres {
@@ -131,12 +149,14 @@ impl Sink for PgSink {
     }
 
     async fn prepare(&self, plan: &TablePlan) -> Result<()> {
-        let control = self.control.lock().await;
+        let control = self.control().await?;
         write::prepare_staging(&control, &self.opts.schema, plan, self.opts.mode).await
     }
 
     async fn discard(&self, plan: &TablePlan) {
-        let control = self.control.lock().await;
+        let Ok(control) = self.control().await else {
+            return;
+        };
         write::drop_staging(&control, &self.opts.schema, plan).await
     }
 
@@ -152,22 +172,32 @@ impl Sink for PgSink {
         plan: &TablePlan,
         nulls: &[u64],
         reject_dir: &std::path::Path,
+        mark: Option<&FinishMark>,
     ) -> Result<RemapOutcome> {
-        let mut control = self.control.lock().await;
+        let mut control = self.control().await?;
         write::finish_remapped(
             &mut control,
             &self.opts.schema,
             plan,
-            self.opts.mode,
-            self.opts.drop,
-            nulls,
+            write::Finish {
+                mode: self.opts.mode,
+                drop_existing: self.opts.drop,
+                nulls,
+                mark,
+            },
             reject_dir,
         )
         .await
     }
 
+    async fn ledger(&self) -> Result<std::sync::Arc<dyn crate::ledger::Ledger>> {
+        Ok(std::sync::Arc::new(
+            ledger::PgLedger::open(&self.url).await?,
+        ))
+    }
+
     async fn key_map(&self, plan: &TablePlan, max: u64) -> Option<HashMap<i64, i64>> {
-        let control = self.control.lock().await;
+        let control = self.control().await.ok()?;
         let km = qualified(&self.opts.schema, &write::keymap_name(&plan.target));
         let n: i64 = control
             .query_one(&format!("SELECT count(*) FROM {km}"), &[])
@@ -185,7 +215,9 @@ impl Sink for PgSink {
     }
 
     async fn drop_key_maps(&self, plans: &[&TablePlan]) {
-        let control = self.control.lock().await;
+        let Ok(control) = self.control().await else {
+            return;
+        };
         for p in plans {
             let km = qualified(&self.opts.schema, &write::keymap_name(&p.target));
             if let Err(e) = control
@@ -198,7 +230,17 @@ impl Sink for PgSink {
     }
 
     async fn foreign_keys(&self, plan: &TablePlan, parent_ok: &[bool]) -> Vec<Option<Result<()>>> {
-        let control = self.control.lock().await;
+        let control = match self.control().await {
+            Ok(c) => c,
+            Err(e) => {
+                let e = e.to_string();
+                return plan
+                    .foreign_keys
+                    .iter()
+                    .map(|_| Some(Err(Error::Invalid(e.clone()))))
+                    .collect();
+            }
+        };
         let mut out = Vec::new();
         for item in crate::engine::foreign_keys_to_add(
             plan,
@@ -207,7 +249,15 @@ impl Sink for PgSink {
         ) {
             out.push(match item {
                 None => None,
-                Some((sql, what)) => Some(control.batch_execute(&sql).await.ctx(what)),
+                // Already there: an earlier, interrupted end of the same run made it.
+                Some((sql, what)) => Some(match control.batch_execute(&sql).await {
+                    Err(e)
+                        if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_OBJECT) =>
+                    {
+                        Ok(())
+                    }
+                    r => r.ctx(what),
+                }),
             });
         }
         out
@@ -228,17 +278,49 @@ impl Writer for PgWriter {
         rows: mpsc::Receiver<RecordBatch>,
         on_rows: crate::engine::OnRows<'_>,
     ) -> Result<Written> {
+        self.client
+            .batch_execute("BEGIN")
+            .await
+            .ctx(format!("copying into {}", plan.target))?;
         write::copy_partition(&self.client, &self.opts.schema, plan, rows, on_rows).await
     }
 
-    async fn finish(&mut self, plan: &TablePlan, nulls: &[u64]) -> Result<()> {
+    async fn commit(&mut self, plan: &TablePlan, mark: Option<&Mark>) -> Result<()> {
+        if let Some(m) = mark {
+            if ledger::mark(&self.client, m).await? != 1 {
+                self.rollback().await;
+                return Err(Error::LeaseLost {
+                    table: plan.source.clone(),
+                    what: format!("partition {}", m.part),
+                });
+            }
+        }
+        self.client
+            .batch_execute("COMMIT")
+            .await
+            .ctx(format!("committing a partition of {}", plan.target))
+    }
+
+    async fn rollback(&mut self) {
+        let _ = self.client.batch_execute("ROLLBACK").await;
+    }
+
+    async fn finish(
+        &mut self,
+        plan: &TablePlan,
+        nulls: &[u64],
+        mark: Option<&FinishMark>,
+    ) -> Result<()> {
         write::finish_table(
             &mut self.client,
             &self.opts.schema,
             plan,
-            self.opts.mode,
-            self.opts.drop,
-            nulls,
+            write::Finish {
+                mode: self.opts.mode,
+                drop_existing: self.opts.drop,
+                nulls,
+                mark,
+            },
         )
         .await
     }

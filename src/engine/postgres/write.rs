@@ -621,16 +621,19 @@ pub fn keymap_name(target: &str) -> String {
 /// (`new_keys`: after the target's current maximum, in old-key order, recorded in a
 /// target-side map table), rewrite key columns that reference remapped parents, apply the
 /// orphan policies, and insert everything in one statement, in one transaction.
-#[allow(clippy::too_many_arguments)]
 pub async fn finish_remapped(
     client: &mut Client,
     schema: &str,
     plan: &TablePlan,
-    mode: Mode,
-    drop_existing: bool,
-    nulls: &[u64],
+    finish: Finish<'_>,
     reject_dir: &std::path::Path,
 ) -> Result<RemapOutcome> {
+    let Finish {
+        mode,
+        drop_existing,
+        nulls,
+        mark,
+    } = finish;
     use crate::plan::OrphanPolicy;
     let staging = qualified(schema, &staging_name(&plan.target));
     let target = qualified(schema, &plan.target);
@@ -809,10 +812,38 @@ pub async fn finish_remapped(
     for s in stmts {
         exec(s).await?;
     }
+    record_finish(&tx, plan, mark).await?;
     tx.commit()
         .await
         .ctx(format!("finishing table {}", plan.target))?;
     Ok(out)
+}
+
+/// How a table is put in place, and the ledger mark its transaction records.
+pub struct Finish<'a> {
+    pub mode: Mode,
+    pub drop_existing: bool,
+    /// NULLs written per target column (whether a deferred NOT NULL can be set).
+    pub nulls: &'a [u64],
+    pub mark: Option<&'a crate::ledger::FinishMark>,
+}
+
+/// The table's `done` mark, last in its finishing transaction (the ledger row stays locked
+/// only from here to COMMIT); refused when another worker took the finish over.
+async fn record_finish(
+    tx: &tokio_postgres::Transaction<'_>,
+    plan: &TablePlan,
+    mark: Option<&crate::ledger::FinishMark>,
+) -> Result<()> {
+    if let Some(m) = mark {
+        if super::ledger::mark_finished(tx, m).await? != 1 {
+            return Err(Error::LeaseLost {
+                table: plan.source.clone(),
+                what: "its finish".into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A statement's error, as `Conflict` when PostgreSQL aborted it for a deadlock or a
@@ -842,10 +873,14 @@ pub async fn finish_table(
     client: &mut Client,
     schema: &str,
     plan: &TablePlan,
-    mode: Mode,
-    drop_existing: bool,
-    nulls: &[u64],
+    finish: Finish<'_>,
 ) -> Result<()> {
+    let Finish {
+        mode,
+        drop_existing,
+        nulls,
+        mark,
+    } = finish;
     let staging = qualified(schema, &staging_name(&plan.target));
     let target = qualified(schema, &plan.target);
     let ctx = || format!("finishing table {}", plan.target);
@@ -885,5 +920,6 @@ pub async fn finish_table(
             .map_err(|e| statement_error(&plan.source, s, &e))?;
         tracing::debug!("{:.3}s {s}", t.elapsed().as_secs_f64());
     }
+    record_finish(&tx, plan, mark).await?;
     tx.commit().await.ctx(ctx())
 }
