@@ -173,6 +173,8 @@ pub struct TableTotals {
     pub failed: u32,
     /// Claimed and not expired, with who holds them.
     pub running: Vec<String>,
+    /// Estimated rows of the partitions not yet in.
+    pub rows_left: u64,
     /// Summed over the done partitions.
     pub stats: PartitionStats,
 }
@@ -233,6 +235,12 @@ pub trait Ledger: Send + Sync {
 
     /// Extend the leases of what this process holds.
     async fn renew(&self, run: &str) -> Result<()>;
+
+    /// The runs recorded.
+    async fn runs(&self) -> Result<Vec<String>>;
+
+    /// Seconds since the run was recorded, by the ledger's clock.
+    async fn elapsed(&self, run: &str) -> Result<f64>;
 
     /// Claim the run's last step (foreign keys, cleanup) once every table is done or
     /// failed: true for exactly one process.
@@ -561,6 +569,7 @@ impl Ledger for MemoryLedger {
                     TableTotals {
                         state: mt.state,
                         error: mt.error.clone(),
+                        rows_left: 0,
                         partitions: mt.parts.len() as u32,
                         done: mt.parts.iter().filter(|p| p.state == "done").count() as u32,
                         failed: mt.parts.iter().filter(|p| p.state == "failed").count() as u32,
@@ -578,6 +587,20 @@ impl Ledger for MemoryLedger {
 
     async fn claim_end(&self, _run: &str) -> Result<bool> {
         Ok(true)
+    }
+
+    async fn runs(&self) -> Result<Vec<String>> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.record.run.clone())
+            .collect())
+    }
+
+    async fn elapsed(&self, _run: &str) -> Result<f64> {
+        Ok(0.0)
     }
 }
 

@@ -30,6 +30,7 @@ pub mod rejects;
 pub mod report;
 pub mod run;
 pub mod sample;
+pub mod status;
 pub mod temporal;
 pub mod text_table;
 pub mod transform;

@@ -66,6 +66,14 @@ enum Command {
     Run(JobArgs),
     /// Print what a job file would do (tables, columns, types, keys), touching no target.
     Plan(JobArgs),
+    /// Join a run planned with `barge copy … --plan-only` (or one that another process is
+    /// loading): claim its partitions from the target's ledger and load them. Start as many
+    /// as you like, on any machines.
+    #[command(after_help = EXIT_HELP)]
+    Work(WorkArgs),
+    /// Show the runs in a target's ledger: per table, partitions done, running (where),
+    /// pending and failed, rows, and the rate and time to go. Reads the ledger only.
+    Status(StatusArgs),
     /// Move the same tables several ways (row-by-row ORM inserts, batched INSERTs, barge,
     /// pgloader), check each result against the source, and report them side by side.
     Bench(BenchArgs),
@@ -95,6 +103,71 @@ struct JobArgs {
     /// The job file (TOML).
     job: std::path::PathBuf,
     /// Print reports as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    ledger: LedgerArgs,
+}
+
+/// The run's ledger in the target: what makes a crash resumable and a copy shareable.
+#[derive(Args, Clone, Default)]
+struct LedgerArgs {
+    /// Discard what an interrupted run of this copy left in the target (its ledger and the
+    /// partitions it loaded) and start over.
+    #[arg(long)]
+    restart: bool,
+    /// Keep the ledger after a successful run (`barge status` still shows it).
+    #[arg(long)]
+    keep_ledger: bool,
+    /// Keep no ledger in the target: nothing to resume after a crash, and no `_barge`
+    /// schema (PostgreSQL) or `__barge_*` tables (MySQL) at any time.
+    #[arg(long, conflicts_with_all = ["restart", "keep_ledger", "plan_only"])]
+    no_ledger: bool,
+    /// Record the plan (partitions, staging tables) in the target's ledger and stop:
+    /// `barge work --ledger TARGET_URL` processes, on any machines, load it.
+    #[arg(long)]
+    plan_only: bool,
+    /// The run's name in the ledger (default: the source and target, without users).
+    #[arg(long, value_name = "NAME")]
+    run: Option<String>,
+    /// Set by `barge work`: join the recorded run, never plan another.
+    #[arg(skip)]
+    join: bool,
+    /// Set by `barge work`: the command recorded with the run.
+    #[arg(skip)]
+    spec: Option<String>,
+}
+
+#[derive(Args)]
+struct WorkArgs {
+    /// The target holding the run's ledger: postgres://user:password@host:port/database or
+    /// mysql://user:password@host:port/database
+    #[arg(long, env = "BARGE_LEDGER")]
+    ledger: String,
+    /// The source, when the recorded one (kept without its password) is not enough: the
+    /// password then comes from PGPASSWORD, ~/.pgpass, MYSQL_PWD or ~/.my.cnf as usual.
+    #[arg(long, env = "BARGE_FROM")]
+    from: Option<String>,
+    /// Which run, when the ledger holds several.
+    #[arg(long, value_name = "NAME")]
+    run: Option<String>,
+    /// Connections on each side for this worker (default: the planning command's).
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct StatusArgs {
+    /// The target holding the ledger.
+    #[arg(long, env = "BARGE_LEDGER")]
+    ledger: String,
+    /// Only this run.
+    #[arg(long, value_name = "NAME")]
+    run: Option<String>,
+    /// Print as JSON.
     #[arg(long)]
     json: bool,
 }
@@ -229,6 +302,8 @@ struct CopyArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    ledger: LedgerArgs,
 }
 
 #[derive(Args)]
@@ -325,7 +400,133 @@ async fn run(cmd: Command, observer: Option<barge::progress::ObserverHandle>) ->
         Command::Run(a) => run_job(a, false, observer).await,
         Command::Inspect(a) => inspect(a).await,
         Command::Plan(a) => run_job(a, true, observer).await,
+        Command::Work(a) => work(a, observer).await,
+        Command::Status(a) => status(a).await,
     }
+}
+
+/// The command a run was planned with, as `barge work` replays it: the arguments without
+/// the source and target (kept apart, without passwords) and without the planning flags.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Spec {
+    args: Vec<String>,
+    from: Option<String>,
+}
+
+fn spec(from: Option<&DbUrl>) -> String {
+    let mut args = Vec::new();
+    let mut skip = false;
+    for a in std::env::args().skip(1) {
+        if std::mem::take(&mut skip) {
+            continue;
+        }
+        let name = a.split('=').next().unwrap_or_default();
+        match name {
+            "--from" | "--to" if !a.contains('=') => skip = true,
+            "--from" | "--to" | "--plan-only" | "--restart" => {}
+            _ => args.push(a),
+        }
+    }
+    serde_json::to_string(&Spec {
+        args,
+        from: from.map(DbUrl::without_password),
+    })
+    .unwrap_or_default()
+}
+
+fn ledger_options(a: &LedgerArgs, spec: String) -> barge::run::LedgerOptions {
+    barge::run::LedgerOptions {
+        enabled: !a.no_ledger,
+        restart: a.restart,
+        keep: a.keep_ledger,
+        plan_only: a.plan_only,
+        run: a.run.clone(),
+        spec: a.spec.clone().unwrap_or(spec),
+        join: a.join,
+    }
+}
+
+async fn work(a: WorkArgs, observer: Option<barge::progress::ObserverHandle>) -> Result<ExitCode> {
+    let url = DbUrl::parse(&a.ledger).context("--ledger")?;
+    let ledger = barge::engine::open_ledger(&url).await?;
+    let run = match a.run {
+        Some(r) => r,
+        None => {
+            let runs = barge::status::runs_into(&*ledger, &url).await?;
+            match runs.as_slice() {
+                [one] => one.clone(),
+                [] => bail!(
+                    "the ledger in {url} holds no run: plan one with `barge copy … --plan-only`"
+                ),
+                _ => bail!(
+                    "the ledger in {url} holds {} runs; name one with --run:\n  {}",
+                    runs.len(),
+                    runs.join("\n  ")
+                ),
+            }
+        }
+    };
+    let Some(record) = ledger.load(&run).await? else {
+        bail!("the ledger in {url} holds no run {run}");
+    };
+    let Ok(spec) = serde_json::from_str::<Spec>(&record.spec) else {
+        bail!("run {run} was planned by a program through barge's library, not by the barge command: join it from that program");
+    };
+    let mut argv = vec!["barge".to_string()];
+    argv.extend(spec.args.iter().cloned());
+    if spec.args.iter().any(|a| a == "copy") {
+        let Some(from) = a.from.clone().or(spec.from.clone()) else {
+            bail!("run {run} recorded no source: give it with --from");
+        };
+        // The target with its password; the schema is the recorded command's --schema.
+        argv.extend([
+            "--from".into(),
+            from,
+            "--to".into(),
+            url.expose().to_string(),
+        ]);
+    }
+    let command = Cli::try_parse_from(&argv)
+        .with_context(|| format!("replaying the command recorded with run {run}"))?
+        .command;
+    let join = |l: &mut LedgerArgs| {
+        l.join = true;
+        l.restart = false;
+        l.plan_only = false;
+        l.spec = Some(record.spec.clone());
+    };
+    match command {
+        Command::Copy(mut c) => {
+            if let Some(j) = a.jobs {
+                c.jobs = j;
+            }
+            c.json = a.json;
+            join(&mut c.ledger);
+            c.ledger.run = Some(run.clone());
+            copy(c, observer).await
+        }
+        Command::Run(mut j) => {
+            j.json = a.json;
+            join(&mut j.ledger);
+            run_job(j, false, observer).await
+        }
+        _ => bail!("run {run} was not planned by `barge copy` or `barge run`"),
+    }
+}
+
+async fn status(a: StatusArgs) -> Result<ExitCode> {
+    let url = DbUrl::parse(&a.ledger).context("--ledger")?;
+    let runs = barge::status::status(&url, a.run.as_deref()).await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&runs)?);
+    } else if runs.is_empty() {
+        println!("no run is recorded in {url} (a run's ledger goes once it is complete)");
+    } else {
+        for r in &runs {
+            println!("{}", r.to_text());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn copy(a: CopyArgs, observer: Option<barge::progress::ObserverHandle>) -> Result<ExitCode> {
@@ -390,6 +591,7 @@ async fn copy(a: CopyArgs, observer: Option<barge::progress::ObserverHandle>) ->
         },
         drop: a.drop,
         consistent: a.consistent,
+        ledger: ledger_options(&a.ledger, spec(Some(&from))),
         ..CopyOptions::default()
     };
     let report = barge::copy(&from, &to, &opts).await.with_context(|| {
@@ -544,8 +746,14 @@ async fn run_job(
             );
             continue;
         }
+        let mut ledger = ledger_options(&a.ledger, spec(None));
+        if job.routes.len() > 1 {
+            // One run per route.
+            ledger.run = ledger.run.map(|n| format!("{n}#{}", i + 1));
+        }
         let options = barge::CopyOptions {
             observer: observer.clone(),
+            ledger,
             ..r.options.clone()
         };
         let report = barge::copy(&r.from, &r.to, &options)

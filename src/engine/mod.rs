@@ -233,6 +233,14 @@ pub async fn open_sink(url: &DbUrl, opts: SinkOptions, writers: usize) -> Result
     }
 }
 
+/// The ledger of runs kept in the database a URL names (`barge work`, `barge status`).
+pub async fn open_ledger(url: &DbUrl) -> Result<Arc<dyn crate::ledger::Ledger>> {
+    Ok(match url.engine() {
+        Engine::Postgres => Arc::new(postgres::ledger::PgLedger::open(url).await?),
+        Engine::Mysql => Arc::new(mysql::ledger::MysqlLedger::open(url).await?),
+    })
+}
+
 /// Refuse a plan the target engine cannot hold, before connecting (`barge plan`, too).
 pub fn check_plan(target: Engine, plan: &TablePlan) -> Result<()> {
     match target {

@@ -78,6 +78,8 @@ pub struct LedgerOptions {
     pub run: Option<String>,
     /// The command that planned the run, without passwords, for workers to replay.
     pub spec: String,
+    /// Only join the run recorded under this name (`barge work`): never plan a new one.
+    pub join: bool,
 }
 
 impl Default for LedgerOptions {
@@ -89,6 +91,7 @@ impl Default for LedgerOptions {
             plan_only: false,
             run: None,
             spec: String::new(),
+            join: false,
         }
     }
 }
@@ -547,7 +550,13 @@ async fn copy_inner(
     // A recorded run planned differently is only in the way when it holds loaded
     // partitions a new plan would lose; one that ended (its tables done or rolled back) is
     // replaced, as a copy with another selection or a --cast after a failure is a new run.
-    if let Some(old) = &recorded {
+    if opts.ledger.join && recorded.is_none() {
+        return Err(Error::Config(format!(
+            "the target's ledger holds no run {run} to work on: plan it with `barge copy … \
+             --plan-only`, or it is already complete"
+        )));
+    }
+    if let Some(old) = recorded.as_ref().filter(|_| !opts.ledger.join) {
         if !crate::ledger::differences(old, &record).is_empty() {
             let in_progress = ledger.totals(&run).await?.iter().any(|t| {
                 matches!(t.state, TableState::Loading | TableState::Finishing)

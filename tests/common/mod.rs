@@ -260,6 +260,12 @@ impl Drop for TestDb {
                              END LOOP; END $$"
                         ))
                         .await;
+                    // Runs the test left in the shared ledger (tables that failed on purpose).
+                    let _ = c
+                        .batch_execute(&format!(
+                            "DELETE FROM _barge.runs WHERE run LIKE '%{name}%'"
+                        ))
+                        .await;
                 }
             })
         })

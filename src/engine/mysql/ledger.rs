@@ -666,22 +666,24 @@ impl Ledger for MysqlLedger {
                     done: 0,
                     failed: 0,
                     running: vec![],
+                    rows_left: 0,
                     stats: PartitionStats::default(),
                 }
             })
             .collect();
         let sql = format!(
-            "SELECT x.tab, x.state, x.stats, x.worker, x.state = 'claimed' AND NOT {} \
+            "SELECT x.tab, x.state, x.stats, x.worker, x.state = 'claimed' AND NOT {}, x.est_rows \
              FROM {PARTITIONS} x WHERE x.run = ?",
             gone("x")
         );
         for r in self.rows(&sql, (run,)).await? {
-            let (tab, state, stats, worker, running): (
+            let (tab, state, stats, worker, running, est): (
                 usize,
                 String,
                 Option<String>,
                 Option<String>,
                 Option<i64>,
+                u64,
             ) = mysql_async::from_row(r);
             let Some(t) = out.get_mut(tab) else { continue };
             t.partitions += 1;
@@ -693,7 +695,7 @@ impl Ledger for MysqlLedger {
                     }
                 }
                 "failed" => t.failed += 1,
-                _ => {}
+                _ => t.rows_left += est,
             }
             if running == Some(1) {
                 t.running.extend(worker);
@@ -721,6 +723,31 @@ impl Ledger for MysqlLedger {
         )
         .await?;
         Ok(())
+    }
+
+    async fn runs(&self) -> Result<Vec<String>> {
+        if !self.exists().await? {
+            return Ok(vec![]);
+        }
+        let rows = self
+            .rows(&format!("SELECT run FROM {RUNS} ORDER BY created"), ())
+            .await?;
+        Ok(rows.into_iter().map(mysql_async::from_row).collect())
+    }
+
+    async fn elapsed(&self, run: &str) -> Result<f64> {
+        let rows = self
+            .rows(
+                &format!(
+                    "SELECT TIMESTAMPDIFF(MICROSECOND, created, UTC_TIMESTAMP(6)) FROM {RUNS} WHERE run = ?"
+                ),
+                (run,),
+            )
+            .await?;
+        Ok(rows
+            .first()
+            .and_then(|r| r.get::<i64, _>(0))
+            .map_or(0.0, |us| us as f64 / 1e6))
     }
 
     async fn claim_end(&self, run: &str) -> Result<bool> {

@@ -539,11 +539,12 @@ impl Ledger for PgLedger {
                 done: 0,
                 failed: 0,
                 running: vec![],
+                rows_left: 0,
                 stats: PartitionStats::default(),
             })
             .collect();
         let sql = format!(
-            "SELECT x.tab, x.state, x.stats, x.worker, x.state = 'claimed' AND NOT {} \
+            "SELECT x.tab, x.state, x.stats, x.worker, x.state = 'claimed' AND NOT {}, x.est_rows \
              FROM _barge.partitions x WHERE x.run = $1",
             gone("x")
         );
@@ -561,7 +562,7 @@ impl Ledger for PgLedger {
                     }
                 }
                 "failed" => t.failed += 1,
-                _ => {}
+                _ => t.rows_left += r.get::<_, i64>(5) as u64,
             }
             if r.get::<_, bool>(4) {
                 t.running.push(r.get(3));
@@ -589,6 +590,26 @@ impl Ledger for PgLedger {
         )
         .await?;
         Ok(())
+    }
+
+    async fn runs(&self) -> Result<Vec<String>> {
+        if !self.exists().await? {
+            return Ok(vec![]);
+        }
+        let rows = self
+            .query("SELECT run FROM _barge.runs ORDER BY created", &[])
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn elapsed(&self, run: &str) -> Result<f64> {
+        let rows = self
+            .query(
+                "SELECT extract(epoch FROM now() - created)::float8 FROM _barge.runs WHERE run = $1",
+                &[&run],
+            )
+            .await?;
+        Ok(rows.first().map_or(0.0, |r| r.get(0)))
     }
 
     async fn claim_end(&self, run: &str) -> Result<bool> {

@@ -104,18 +104,26 @@ impl Sink for PgSink {
                 }
             }
         }
-        control
-            .batch_execute(&format!(
-                "CREATE SCHEMA IF NOT EXISTS {}",
-                quote_ident(schema)
-            ))
-            .await
-            .ctx(format!("creating schema {schema}"))?;
+        // Workers joining one run do this at once: one at a time (concurrent CREATE … IF
+        // NOT EXISTS and CREATE OR REPLACE FUNCTION fail on each other).
+        let mut sql = format!(
+            "BEGIN; SELECT pg_advisory_xact_lock(hashtext('barge prepare')); \
+             CREATE SCHEMA IF NOT EXISTS {};",
+            quote_ident(schema)
+        );
         if plans.iter().any(|p| !p.on_update_now.is_empty()) {
-            control
-                .batch_execute(&write::on_update_function_sql(schema))
-                .await
-                .ctx("creating the ON UPDATE CURRENT_TIMESTAMP trigger function")?;
+            sql.push_str(&write::on_update_function_sql(schema));
+            sql.push(';');
+        }
+        sql.push_str("COMMIT");
+        if let Err(e) = control.batch_execute(&sql).await {
+            let _ = control.batch_execute("ROLLBACK").await;
+            return Err(Error::Postgres {
+                context: format!(
+                    "creating schema {schema} (and the ON UPDATE CURRENT_TIMESTAMP trigger function)"
+                ),
+                source: e,
+            });
         }
         Ok(())
     }
