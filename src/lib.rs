@@ -19,6 +19,7 @@ pub mod credentials;
 pub mod engine;
 pub mod error;
 pub mod expr;
+pub mod failpoint;
 pub mod fixtures;
 pub mod inspect;
 pub mod job;

@@ -74,6 +74,10 @@ enum Command {
     /// Show the runs in a target's ledger: per table, partitions done, running (where),
     /// pending and failed, rows, and the rate and time to go. Reads the ledger only.
     Status(StatusArgs),
+    /// Compare source and target tables: row counts, and content checksums (MySQL/MariaDB
+    /// into PostgreSQL). Reads both sides only; works after any copy, barge's or not.
+    /// Exit 0 when every table is equal, 1 otherwise.
+    Verify(VerifyArgs),
     /// Move the same tables several ways (row-by-row ORM inserts, batched INSERTs, barge,
     /// pgloader), check each result against the source, and report them side by side.
     Bench(BenchArgs),
@@ -155,6 +159,28 @@ struct WorkArgs {
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
     /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// The source: mysql://… or postgres://…?schema=NAME
+    #[arg(long, env = "BARGE_FROM")]
+    from: String,
+    /// The target: postgres://… (the schema is --schema) or mysql://…/database
+    #[arg(long, env = "BARGE_TO")]
+    to: String,
+    /// The target schema of a PostgreSQL target.
+    #[arg(long, default_value = "public")]
+    schema: String,
+    /// Only these tables (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    tables: Vec<String>,
+    /// Leave these tables out (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    exclude: Vec<String>,
+    /// Print as JSON.
     #[arg(long)]
     json: bool,
 }
@@ -402,7 +428,26 @@ async fn run(cmd: Command, observer: Option<barge::progress::ObserverHandle>) ->
         Command::Plan(a) => run_job(a, true, observer).await,
         Command::Work(a) => work(a, observer).await,
         Command::Status(a) => status(a).await,
+        Command::Verify(a) => verify(a).await,
     }
+}
+
+async fn verify(a: VerifyArgs) -> Result<ExitCode> {
+    let from = DbUrl::parse(&a.from).context("--from")?;
+    let to = DbUrl::parse(&a.to).context("--to")?;
+    let selection = Selection {
+        tables: a.tables,
+        exclude: a.exclude,
+        ..Default::default()
+    };
+    let report = barge::verify::verify(&from, &to, &a.schema, &selection).await?;
+    let code = if report.ok() { exit::OK } else { exit::FAILED };
+    Ok(print_report(
+        a.json,
+        serde_json::to_string_pretty(&report)?,
+        report.to_text(),
+        code,
+    ))
 }
 
 /// The command a run was planned with, as `barge work` replays it: the arguments without

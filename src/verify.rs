@@ -166,3 +166,163 @@ pub async fn pg_checksum(
     }
     Ok(sum)
 }
+
+/// One table compared by `barge verify`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableCheck {
+    pub source: String,
+    pub target: String,
+    pub source_rows: u64,
+    /// `None`: the target has no such table.
+    pub target_rows: Option<u64>,
+    /// Content checksums, where both engines' canonical texts are known (MySQL/MariaDB
+    /// into PostgreSQL); otherwise the rows are counted only.
+    pub source_hash: Option<u64>,
+    pub target_hash: Option<u64>,
+    pub equal: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    pub source: String,
+    pub target: String,
+    pub tables: Vec<TableCheck>,
+}
+
+impl VerifyReport {
+    pub fn ok(&self) -> bool {
+        self.tables.iter().all(|t| t.equal)
+    }
+
+    pub fn to_text(&self) -> String {
+        let rows: Vec<Vec<String>> = self
+            .tables
+            .iter()
+            .map(|t| {
+                vec![
+                    t.source.clone(),
+                    if t.equal { "equal" } else { "DIFFERENT" }.to_string(),
+                    t.source_rows.to_string(),
+                    t.target_rows.map_or("missing".into(), |n| n.to_string()),
+                    match (t.source_hash, t.target_hash) {
+                        (Some(a), Some(b)) if a == b => format!("{a:016x}"),
+                        (Some(a), Some(b)) => format!("{a:016x} ≠ {b:016x}"),
+                        _ => "counted only".into(),
+                    },
+                ]
+            })
+            .collect();
+        format!(
+            "verify {} → {}\n{}",
+            self.source,
+            self.target,
+            crate::text_table::render(
+                &[
+                    "table",
+                    "result",
+                    "source rows",
+                    "target rows",
+                    "content checksum"
+                ],
+                &rows,
+                &[false, false, true, true, false],
+                false,
+            )
+        )
+    }
+}
+
+/// Compare every selected source table with the target table of the same name: row counts,
+/// and content checksums for MySQL/MariaDB into PostgreSQL. Reads both sides only; usable
+/// after any run, barge's or another tool's.
+pub async fn verify(
+    from: &crate::url::DbUrl,
+    to: &crate::url::DbUrl,
+    schema: &str,
+    selection: &crate::plan::Selection,
+) -> Result<VerifyReport> {
+    use crate::url::Engine;
+    let opts = crate::run::CopyOptions {
+        selection: selection.clone(),
+        schema: schema.to_string(),
+        ..Default::default()
+    };
+    let (_, plans) = crate::run::plan_only(from, to, &opts).await?;
+    // The target, read as a source of its own: its tables and their counts.
+    let target_src = match to.engine() {
+        Engine::Postgres => crate::url::DbUrl::parse(&format!(
+            "{}{}schema={schema}",
+            to.expose(),
+            if to.expose().contains('?') { "&" } else { "?" }
+        ))?,
+        Engine::Mysql => to.clone(),
+    };
+    let target = crate::engine::open_source(&target_src, 1)?;
+    let result = async {
+        let catalog = target.catalog().await?;
+        let mut tables = Vec::new();
+        let source = crate::engine::open_source(from, 1)?;
+        let checks = async {
+            for p in &plans {
+                let (source_rows, _) = source.count(p, 1, u64::MAX / 4).await?;
+                let mut check = TableCheck {
+                    source: p.source.clone(),
+                    target: p.target.clone(),
+                    source_rows,
+                    target_rows: None,
+                    source_hash: None,
+                    target_hash: None,
+                    equal: false,
+                };
+                if catalog.tables.iter().any(|t| t.name == p.target) {
+                    let tsel = crate::plan::Selection {
+                        tables: vec![p.target.clone()],
+                        ..Default::default()
+                    };
+                    let (tplans, _) = crate::plan::plan_each(&catalog, &tsel)?;
+                    if let Some(tp) = tplans.first() {
+                        check.target_rows = Some(target.count(tp, 1, u64::MAX / 4).await?.0);
+                    }
+                }
+                if (from.engine(), to.engine()) == (Engine::Mysql, Engine::Postgres)
+                    && check.target_rows.is_some()
+                {
+                    let mut my = crate::engine::mysql::connect::mysql_pool(from, 1)?
+                        .get_conn()
+                        .await
+                        .ctx("connecting to the source")?;
+                    let db = from.database().unwrap_or_default();
+                    let s = mysql_checksum(&mut my, &db, &p.source, &p.columns, None).await?;
+                    let pg = crate::engine::postgres::connect::pg_connect(
+                        to,
+                        crate::error::Side::Target,
+                    )
+                    .await?;
+                    let cols: Vec<(String, Mapping)> = p
+                        .target_columns
+                        .iter()
+                        .zip(&p.columns)
+                        .map(|(t, (_, m))| (t.name.clone(), m.clone()))
+                        .collect();
+                    let t = pg_checksum(&pg, schema, &p.target, &cols).await?;
+                    check.source_hash = Some(s.hash);
+                    check.target_hash = Some(t.hash);
+                }
+                check.equal = check.target_rows == Some(check.source_rows)
+                    && check.source_hash == check.target_hash;
+                tables.push(check);
+            }
+            Ok::<_, crate::Error>(())
+        }
+        .await;
+        source.close().await;
+        checks.map(|()| tables)
+    }
+    .await;
+    target.close().await;
+    Ok(VerifyReport {
+        source: from.redacted(),
+        target: to.redacted(),
+        tables: result?,
+    })
+}

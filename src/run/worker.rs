@@ -367,6 +367,7 @@ async fn run_partition(
         .iter()
         .map(|n| [n.zero, n.partial, n.impossible])
         .collect();
+    crate::failpoint::hit("partition-written");
     let mark = Mark {
         run: shared.run.clone(),
         table: claim.table,

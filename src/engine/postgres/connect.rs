@@ -9,13 +9,23 @@ pub async fn pg_connect(url: &DbUrl, side: Side) -> Result<tokio_postgres::Clien
             "{url} is not a PostgreSQL URL (postgres://user:password@host:port/database)"
         )));
     }
-    let (client, connection) = tokio_postgres::connect(url.expose(), tokio_postgres::NoTls)
-        .await
-        .map_err(|e| Error::Connect {
-            side,
-            url: url.redacted(),
-            message: crate::url::redact(&pg_message(&e)),
-        })?;
+    let mut config: tokio_postgres::Config = url.expose().parse().map_err(|e| Error::Url {
+        url: url.redacted(),
+        reason: crate::url::redact(&pg_message(&e)),
+    })?;
+    // So barge's sessions are told apart in pg_stat_activity.
+    if config.get_application_name().is_none() {
+        config.application_name("barge");
+    }
+    let (client, connection) =
+        config
+            .connect(tokio_postgres::NoTls)
+            .await
+            .map_err(|e| Error::Connect {
+                side,
+                url: url.redacted(),
+                message: crate::url::redact(&pg_message(&e)),
+            })?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!("PostgreSQL connection closed: {e}");

@@ -302,6 +302,7 @@ impl Writer for PgWriter {
                     what: format!("partition {}", m.part),
                 });
             }
+            crate::failpoint::hit("partition-marked");
         }
         self.client
             .batch_execute("COMMIT")

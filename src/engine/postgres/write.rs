@@ -812,6 +812,7 @@ pub async fn finish_remapped(
     for s in stmts {
         exec(s).await?;
     }
+    crate::failpoint::hit("remap-applied");
     record_finish(&tx, plan, mark).await?;
     tx.commit()
         .await
@@ -920,6 +921,7 @@ pub async fn finish_table(
             .map_err(|e| statement_error(&plan.source, s, &e))?;
         tracing::debug!("{:.3}s {s}", t.elapsed().as_secs_f64());
     }
+    crate::failpoint::hit("finish-applied");
     record_finish(&tx, plan, mark).await?;
     tx.commit().await.ctx(ctx())
 }
