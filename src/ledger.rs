@@ -233,8 +233,15 @@ pub trait Ledger: Send + Sync {
     /// Every table of the run, in plan order.
     async fn totals(&self, run: &str) -> Result<Vec<TableTotals>>;
 
-    /// Extend the leases of what this process holds.
-    async fn renew(&self, run: &str) -> Result<()>;
+    /// Extend the leases of the partitions (table, partition, epoch) and finishes (table,
+    /// epoch) this process is working on; nothing else, so a claim it lost track of (its
+    /// answer lost with a connection) runs out.
+    async fn renew(
+        &self,
+        run: &str,
+        parts: &[(u32, u32, i64)],
+        tables: &[(u32, i64)],
+    ) -> Result<()>;
 
     /// The runs recorded.
     async fn runs(&self) -> Result<Vec<String>>;
@@ -581,7 +588,7 @@ impl Ledger for MemoryLedger {
         })
     }
 
-    async fn renew(&self, _run: &str) -> Result<()> {
+    async fn renew(&self, _run: &str, _: &[(u32, u32, i64)], _: &[(u32, i64)]) -> Result<()> {
         Ok(())
     }
 

@@ -363,7 +363,8 @@ fn main() -> ExitCode {
     let level = match cli.verbose {
         0 => tracing::Level::WARN,
         1 => tracing::Level::INFO,
-        _ => tracing::Level::DEBUG,
+        2 => tracing::Level::DEBUG,
+        _ => tracing::Level::TRACE,
     };
     tracing_subscriber::fmt()
         .with_max_level(level)

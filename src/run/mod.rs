@@ -200,7 +200,13 @@ struct Shared {
     stream: Vec<Mutex<Option<StreamRemap>>>,
     /// Per table: done, as the ledger said when its wave began.
     done: Vec<AtomicBool>,
+    /// What this process works on now, whose leases it renews: partitions (table,
+    /// partition, epoch) and finishes (table, epoch).
+    held: Mutex<Held>,
 }
+
+/// Partitions (table, partition, epoch) and finishes (table, epoch) being worked on.
+type Held = (Vec<(u32, u32, i64)>, Vec<(u32, i64)>);
 
 struct StreamRemap {
     transforms: Vec<Arc<dyn crate::transform::Transform>>,
@@ -595,8 +601,13 @@ async fn copy_inner(
 
     // Everything that can be checked is checked before the first write to the target.
     let mut early: Vec<Option<String>> = vec![None; plans.len()];
+    // A worker joining a run others are loading touches nothing they may be using: no
+    // failed table is reset, no staging table made afresh (a rerun of the command does that).
+    let join = opts.ledger.join;
     if resumed {
-        ledger.reopen(&run).await?;
+        if !join {
+            ledger.reopen(&run).await?;
+        }
         let totals = ledger.totals(&run).await?;
         for (p, t) in plans.iter_mut().zip(&totals) {
             p.resumed = t.done > 0 || t.state != TableState::Loading;
@@ -619,7 +630,7 @@ async fn copy_inner(
         }
         for (i, (p, t)) in plans.iter().zip(&totals).enumerate() {
             // Nothing of it is in: a fresh staging table (an interrupted run's is dropped).
-            if t.state == TableState::Loading && t.done == 0 && t.partitions > 0 {
+            if !join && t.state == TableState::Loading && t.done == 0 && t.partitions > 0 {
                 if let Err(e) = sink.prepare(p).await {
                     if opts.fail_fast {
                         return Err(e);
@@ -785,6 +796,7 @@ async fn copy_inner(
             .map(|t| AtomicBool::new(t.state == TableState::Done))
             .collect(),
         plans: plans.into_iter().map(Arc::new).collect(),
+        held: Default::default(),
     });
     {
         use crate::progress::{emit, Event};
@@ -834,12 +846,13 @@ async fn copy_inner(
 
     // Leases held by this process are renewed while it works.
     let renew = {
-        let (ledger, run) = (ledger.clone(), run.clone());
+        let shared = shared.clone();
         tokio::spawn(async move {
             let every = std::time::Duration::from_secs(crate::ledger::LEASE_SECONDS as u64 / 3);
             loop {
                 tokio::time::sleep(every).await;
-                if let Err(e) = ledger.renew(&run).await {
+                let (parts, tables) = shared.held.lock().unwrap().clone();
+                if let Err(e) = shared.ledger.renew(&shared.run, &parts, &tables).await {
                     tracing::warn!("renewing leases: {e}");
                 }
             }
@@ -915,7 +928,24 @@ async fn end_run(
     started: Instant,
 ) -> Result<Report> {
     let (sink, ledger, run) = (&shared.sink, &shared.ledger, &shared.run);
-    let totals = ledger.totals(run).await?;
+    let mut totals = ledger.totals(run).await?;
+    if totals.len() < shared.plans.len() {
+        // Another worker completed the run and removed its ledger: every table is done.
+        totals = shared
+            .plans
+            .iter()
+            .map(|_| crate::ledger::TableTotals {
+                state: TableState::Done,
+                error: None,
+                partitions: 0,
+                done: 0,
+                failed: 0,
+                running: vec![],
+                rows_left: 0,
+                stats: Default::default(),
+            })
+            .collect();
+    }
     let mut errors = Vec::new();
     if let Some(why) = shared.fatal.lock().unwrap().clone() {
         errors.push(why);
@@ -928,7 +958,11 @@ async fn end_run(
     // A failed table is rolled back alone: its staging goes (a rerun loads it whole). So
     // does the empty staging of a table nobody started; a rerun makes it again.
     for (p, t) in shared.plans.iter().zip(&totals) {
-        let untouched = t.state == TableState::Loading && t.done == 0 && t.running.is_empty();
+        let untouched = shared.is_stopped()
+            && !opts.ledger.join
+            && t.state == TableState::Loading
+            && t.done == 0
+            && t.running.is_empty();
         if t.state == TableState::Failed || untouched {
             sink.discard(p).await;
         }

@@ -53,6 +53,16 @@ pub(super) async fn worker(
             })
         }
         .await;
+        tracing::trace!(
+            "task {task}, wave {wave}: {}",
+            match &step {
+                Ok(Step::Finish(f)) => format!("finish table {}", f.table),
+                Ok(Step::Load(c)) => format!("load {}/{}", c.table, c.part),
+                Ok(Step::Wait) => "wait".into(),
+                Ok(Step::Over) => "over".into(),
+                Err(e) => format!("ledger error {e}"),
+            }
+        );
         let again = match step {
             Ok(Step::Finish(f)) => finish(&shared, w, f).await,
             Ok(Step::Load(c)) => load(&shared, w, c).await,
@@ -73,6 +83,8 @@ pub(super) async fn worker(
             }
         };
         if again {
+            // Let the old connection go first: a pooled target has no spare one.
+            drop(writer.take());
             writer = reopen(&shared).await;
         }
     }
@@ -104,7 +116,11 @@ async fn load(shared: &Arc<Shared>, writer: &mut Box<dyn Writer>, claim: Claim) 
     let t = claim.table as usize;
     let plan = shared.plans[t].clone();
     shared.started(t);
-    match run_partition(shared, &mut **writer, &claim).await {
+    let key = (claim.table, claim.part, claim.epoch);
+    shared.held.lock().unwrap().0.push(key);
+    let result = run_partition(shared, &mut **writer, &claim).await;
+    shared.held.lock().unwrap().0.retain(|k| *k != key);
+    match result {
         Ok(_) => {
             let mut local = shared.local[t].lock().unwrap();
             local.remaining = local.remaining.saturating_sub(1);
@@ -125,7 +141,9 @@ async fn load(shared: &Arc<Shared>, writer: &mut Box<dyn Writer>, claim: Claim) 
                     plan.source,
                     claim.part
                 );
-                let _ = shared.ledger.release(&shared.run, &claim, None).await;
+                if let Err(le) = shared.ledger.release(&shared.run, &claim, None).await {
+                    tracing::warn!("ledger: giving partition {} back: {le}", claim.part);
+                }
                 tokio::time::sleep(Duration::from_millis(200 << claim.attempts)).await;
                 return true;
             }
@@ -149,39 +167,17 @@ async fn finish(shared: &Arc<Shared>, writer: &mut Box<dyn Writer>, mark: Finish
         Ok(_) => return false,
         Err(e) => {
             tracing::warn!("ledger: {e}");
-            let _ = shared.ledger.release_finish(&mark).await;
+            if let Err(le) = shared.ledger.release_finish(&mark).await {
+                tracing::warn!("ledger: giving a finish back: {le}");
+            }
             return false;
         }
     };
     tracing::info!("{}: all partitions loaded", plan.source);
-    let m = shared.ledger.durable().then_some(&mark);
-    let result = if let Some(e) = count_mismatch(&plan, shared.source_rows[t], &stats) {
-        Err(e)
-    } else if shared.deferred(t) {
-        match shared.parent_failed(t) {
-            Some(e) => Err(e),
-            None => {
-                let mut tries = 0;
-                loop {
-                    let r = shared
-                        .sink
-                        .finish_remapped(&plan, &stats.nulls, &shared.reject_dir, m)
-                        .await;
-                    if !retry_conflict(&r, &mut tries).await {
-                        break r.map(Some);
-                    }
-                }
-            }
-        }
-    } else {
-        let mut tries = 0;
-        loop {
-            let r = writer.finish(&plan, &stats.nulls, m).await;
-            if !retry_conflict(&r, &mut tries).await {
-                break r.map(|()| None);
-            }
-        }
-    };
+    let key = (mark.table, mark.epoch);
+    shared.held.lock().unwrap().1.push(key);
+    let result = finish_table(shared, writer, &plan, &mark, &stats).await;
+    shared.held.lock().unwrap().1.retain(|k| *k != key);
     match result {
         Ok(outcome) => {
             if let Err(e) = shared.ledger.finished(&mark).await {
@@ -206,7 +202,9 @@ async fn finish(shared: &Arc<Shared>, writer: &mut Box<dyn Writer>, mark: Finish
                     "{}: finish failed on a transient error, retrying: {e}",
                     plan.source
                 );
-                let _ = shared.ledger.release_finish(&mark).await;
+                if let Err(le) = shared.ledger.release_finish(&mark).await {
+                    tracing::warn!("ledger: giving a finish back: {le}");
+                }
                 tokio::time::sleep(Duration::from_millis(200 << tries)).await;
                 return true;
             }
@@ -221,6 +219,45 @@ async fn finish(shared: &Arc<Shared>, writer: &mut Box<dyn Writer>, mark: Finish
             }
             shared.failed(t, msg);
             e.is_transient()
+        }
+    }
+}
+
+/// Put a table in place: by the writer, or by SQL in the target for remapped keys.
+async fn finish_table(
+    shared: &Arc<Shared>,
+    writer: &mut Box<dyn Writer>,
+    plan: &TablePlan,
+    mark: &FinishMark,
+    stats: &PartitionStats,
+) -> Result<Option<crate::engine::RemapOutcome>> {
+    let t = mark.table as usize;
+    let m = shared.ledger.durable().then_some(mark);
+    if let Some(e) = count_mismatch(plan, shared.source_rows[t], stats) {
+        Err(e)
+    } else if shared.deferred(t) {
+        match shared.parent_failed(t) {
+            Some(e) => Err(e),
+            None => {
+                let mut tries = 0;
+                loop {
+                    let r = shared
+                        .sink
+                        .finish_remapped(plan, &stats.nulls, &shared.reject_dir, m)
+                        .await;
+                    if !retry_conflict(&r, &mut tries).await {
+                        break r.map(Some);
+                    }
+                }
+            }
+        }
+    } else {
+        let mut tries = 0;
+        loop {
+            let r = writer.finish(plan, &stats.nulls, m).await;
+            if !retry_conflict(&r, &mut tries).await {
+                break r.map(|()| None);
+            }
         }
     }
 }
@@ -291,7 +328,7 @@ async fn run_partition(
 ) -> Result<PartitionStats> {
     let t = claim.table as usize;
     let plan = shared.plans[t].clone();
-    let (tx, mut rx) = mpsc::channel(CHANNEL_BATCHES);
+    let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
     let req = ReadRequest {
         plan: plan.clone(),
         schema: shared.arrow[t].clone(),
@@ -328,8 +365,10 @@ async fn run_partition(
     // the few batches per partition it was before the transforms moved here.
     let (ttx, trx) = mpsc::channel(1);
     let transform = async {
-        // Owned here, so the writer sees the end of the stream when the reader's ends.
+        // Owned here: the writer sees the end of the stream when the reader's ends, and the
+        // reader sees the writer is gone when it fails (it would wait on a full channel).
         let ttx = ttx;
+        let mut rx = rx;
         let in_table = |e: Error| Error::Table {
             table: plan.source.clone(),
             detail: e.to_string(),

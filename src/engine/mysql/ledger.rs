@@ -174,7 +174,7 @@ impl MysqlLedger {
                 Box<dyn std::future::Future<Output = mysql_async::Result<T>> + Send + 'c>,
             > + Send
             + Sync,
-        T: Send,
+        T: Send + Default,
     {
         let mut tries = 0;
         loop {
@@ -185,6 +185,11 @@ impl MysqlLedger {
             let c = g.as_mut().expect("connected above");
             match f(c).await {
                 Ok(v) => return Ok(v),
+                // The ledger is gone: the run was completed (and removed) by another process.
+                Err(mysql_async::Error::Server(s)) if s.code == 1146 => {
+                    let _ = c.query_drop("ROLLBACK").await;
+                    return Ok(T::default());
+                }
                 Err(e) if tries < 3 && retryable(&e) => {
                     tries += 1;
                     // Whatever state the session is in, start again on a new one.
@@ -489,8 +494,8 @@ impl Ledger for MysqlLedger {
             "SELECT q.tab, q.part FROM {PARTITIONS} q \
              WHERE q.run = ? AND q.wave = ? \
                AND q.tab IN (SELECT t.tab FROM {TABLES} t WHERE t.run = ? AND t.state = 'loading') \
-               AND (q.state = 'pending' OR (q.state = 'claimed' AND {gone})) \
-             ORDER BY q.est_rows DESC, q.tab, q.part LIMIT 1 FOR UPDATE SKIP LOCKED",
+               AND (q.state = 'pending' OR (q.state = 'claimed' AND ({gone} OR q.worker = ?))) \
+             ORDER BY q.worker <=> ? DESC, q.est_rows DESC, q.tab, q.part LIMIT 1 FOR UPDATE SKIP LOCKED",
             gone = gone("q")
         );
         let update = format!(
@@ -515,7 +520,9 @@ impl Ledger for MysqlLedger {
             );
             Box::pin(async move {
                 c.query_drop("START TRANSACTION").await?;
-                let picked: Option<(u32, u32)> = c.exec_first(select, (&run, wave, &run)).await?;
+                let picked: Option<(u32, u32)> = c
+                    .exec_first(select, (&run, wave, &run, &worker, &worker))
+                    .await?;
                 let Some((tab, part)) = picked else {
                     c.query_drop("COMMIT").await?;
                     return Ok(None);
@@ -572,7 +579,7 @@ impl Ledger for MysqlLedger {
         let select = format!(
             "SELECT x.tab, x.epoch FROM {TABLES} x \
              WHERE x.run = ? AND x.wave = ? \
-               AND (x.state = 'loading' OR (x.state = 'finishing' AND {gone})) \
+               AND (x.state = 'loading' OR (x.state = 'finishing' AND ({gone} OR x.worker = ?))) \
                AND EXISTS (SELECT 1 FROM {PARTITIONS} p WHERE p.run = x.run AND p.tab = x.tab) \
                AND NOT EXISTS (SELECT 1 FROM {PARTITIONS} p \
                                WHERE p.run = x.run AND p.tab = x.tab AND p.state <> 'done') \
@@ -591,7 +598,8 @@ impl Ledger for MysqlLedger {
                 (select.clone(), update.clone(), worker.clone(), run.clone());
             Box::pin(async move {
                 c.query_drop("START TRANSACTION").await?;
-                let picked: Option<(u32, i64)> = c.exec_first(select, (&run, wave)).await?;
+                let picked: Option<(u32, i64)> =
+                    c.exec_first(select, (&run, wave, &worker)).await?;
                 let Some((tab, epoch)) = picked else {
                     c.query_drop("COMMIT").await?;
                     return Ok(None);
@@ -704,24 +712,42 @@ impl Ledger for MysqlLedger {
         Ok(out)
     }
 
-    async fn renew(&self, run: &str) -> Result<()> {
+    async fn renew(
+        &self,
+        run: &str,
+        parts: &[(u32, u32, i64)],
+        tables: &[(u32, i64)],
+    ) -> Result<()> {
         let l = lease();
-        self.exec(
-            &format!(
-                "UPDATE {PARTITIONS} SET lease_until = {l} \
-                 WHERE run = ? AND worker_key = ? AND state = 'claimed'"
-            ),
-            (run, self.key),
-        )
-        .await?;
-        self.exec(
-            &format!(
-                "UPDATE {TABLES} SET lease_until = {l} \
-                 WHERE run = ? AND worker_key = ? AND state = 'finishing'"
-            ),
-            (run, self.key),
-        )
-        .await?;
+        if !parts.is_empty() {
+            let held: Vec<String> = parts
+                .iter()
+                .map(|(t, p, e)| format!("({t}, {p}, {e})"))
+                .collect();
+            self.exec(
+                &format!(
+                    "UPDATE {PARTITIONS} SET lease_until = {l} \
+                     WHERE run = ? AND worker_key = ? AND state = 'claimed' \
+                       AND (tab, part, epoch) IN ({})",
+                    held.join(", ")
+                ),
+                (run, self.key),
+            )
+            .await?;
+        }
+        if !tables.is_empty() {
+            let held: Vec<String> = tables.iter().map(|(t, e)| format!("({t}, {e})")).collect();
+            self.exec(
+                &format!(
+                    "UPDATE {TABLES} SET lease_until = {l} \
+                     WHERE run = ? AND worker_key = ? AND state = 'finishing' \
+                       AND (tab, epoch) IN ({})",
+                    held.join(", ")
+                ),
+                (run, self.key),
+            )
+            .await?;
+        }
         Ok(())
     }
 

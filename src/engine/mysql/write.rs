@@ -775,10 +775,20 @@ impl Writer for MysqlWriter {
 impl MysqlWriter {
     async fn run_all(&mut self, plan: &TablePlan, stmts: &[String]) -> Result<()> {
         for s in stmts {
-            self.conn.query_drop(s).await.map_err(|e| Error::Table {
-                table: plan.source.clone(),
-                detail: format!("finishing table {}: {s}: {e}", plan.target),
-            })?;
+            if let Err(e) = self.conn.query_drop(s).await {
+                let e = Error::Mysql {
+                    context: format!("finishing table {}: {s}", plan.target),
+                    source: e,
+                };
+                // A lost session stays what it is, so the finish is retried on a new one.
+                if e.is_transient() {
+                    return Err(e);
+                }
+                return Err(Error::Table {
+                    table: plan.source.clone(),
+                    detail: e.to_string(),
+                });
+            }
         }
         Ok(())
     }

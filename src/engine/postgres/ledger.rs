@@ -162,6 +162,10 @@ impl PgLedger {
             let c = g.as_ref().expect("connected above");
             match c.query(sql, params).await {
                 Ok(rows) => return Ok(rows),
+                // The ledger is gone: the run was completed (and removed) by another process.
+                Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => {
+                    return Ok(vec![])
+                }
                 Err(e) if tries < 3 && (e.is_closed() || is_retryable(&e)) => {
                     tries += 1;
                     if e.is_closed() {
@@ -411,8 +415,8 @@ impl Ledger for PgLedger {
             "WITH c AS MATERIALIZED (SELECT q.tab, q.part FROM _barge.partitions q \
                    JOIN _barge.tables t ON t.run = q.run AND t.tab = q.tab \
                    WHERE q.run = $1 AND q.wave = $4 AND t.state = 'loading' \
-                     AND (q.state = 'pending' OR (q.state = 'claimed' AND {gone})) \
-                   ORDER BY q.est_rows DESC, q.tab, q.part LIMIT 1 \
+                     AND (q.state = 'pending' OR (q.state = 'claimed' AND ({gone} OR q.worker = $2))) \
+                   ORDER BY coalesce(q.worker = $2, false) DESC, q.est_rows DESC, q.tab, q.part LIMIT 1 \
                    FOR UPDATE OF q SKIP LOCKED) \
              UPDATE _barge.partitions p SET state = 'claimed', worker = $2, worker_key = $3, \
                  lease_until = {lease}, epoch = p.epoch + 1, started = now() \
@@ -467,7 +471,7 @@ impl Ledger for PgLedger {
         let sql = format!(
             "WITH c AS MATERIALIZED (SELECT x.tab FROM _barge.tables x \
                    WHERE x.run = $1 AND x.wave = $4 \
-                     AND (x.state = 'loading' OR (x.state = 'finishing' AND {gone})) \
+                     AND (x.state = 'loading' OR (x.state = 'finishing' AND ({gone} OR x.worker = $2))) \
                      AND EXISTS (SELECT 1 FROM _barge.partitions p WHERE p.run = x.run AND p.tab = x.tab) \
                      AND NOT EXISTS (SELECT 1 FROM _barge.partitions p \
                                      WHERE p.run = x.run AND p.tab = x.tab AND p.state <> 'done') \
@@ -521,7 +525,7 @@ impl Ledger for PgLedger {
                 &[&run, &(wave as i32)],
             )
             .await?;
-        Ok(rows[0].get(0))
+        Ok(rows.first().is_some_and(|r| r.get(0)))
     }
 
     async fn totals(&self, run: &str) -> Result<Vec<TableTotals>> {
@@ -571,24 +575,42 @@ impl Ledger for PgLedger {
         Ok(out)
     }
 
-    async fn renew(&self, run: &str) -> Result<()> {
+    async fn renew(
+        &self,
+        run: &str,
+        parts: &[(u32, u32, i64)],
+        tables: &[(u32, i64)],
+    ) -> Result<()> {
         let l = lease();
-        self.query(
-            &format!(
-                "UPDATE _barge.partitions SET lease_until = {l} \
-                 WHERE run = $1 AND worker_key = $2 AND state = 'claimed'"
-            ),
-            &[&run, &self.key],
-        )
-        .await?;
-        self.query(
-            &format!(
-                "UPDATE _barge.tables SET lease_until = {l} \
-                 WHERE run = $1 AND worker_key = $2 AND state = 'finishing'"
-            ),
-            &[&run, &self.key],
-        )
-        .await?;
+        if !parts.is_empty() {
+            let held: Vec<String> = parts
+                .iter()
+                .map(|(t, p, e)| format!("({t}, {p}, {e})"))
+                .collect();
+            self.query(
+                &format!(
+                    "UPDATE _barge.partitions SET lease_until = {l} \
+                     WHERE run = $1 AND worker_key = $2 AND state = 'claimed' \
+                       AND (tab, part, epoch) IN ({})",
+                    held.join(", ")
+                ),
+                &[&run, &self.key],
+            )
+            .await?;
+        }
+        if !tables.is_empty() {
+            let held: Vec<String> = tables.iter().map(|(t, e)| format!("({t}, {e})")).collect();
+            self.query(
+                &format!(
+                    "UPDATE _barge.tables SET lease_until = {l} \
+                     WHERE run = $1 AND worker_key = $2 AND state = 'finishing' \
+                       AND (tab, epoch) IN ({})",
+                    held.join(", ")
+                ),
+                &[&run, &self.key],
+            )
+            .await?;
+        }
         Ok(())
     }
 

@@ -641,8 +641,7 @@ pub async fn finish_remapped(
         table: plan.source.clone(),
         detail,
     };
-    let pg_err =
-        |s: &str, e: tokio_postgres::Error| fail(format!("{s}: {}", crate::error::pg_message(&e)));
+    let pg_err = |s: &str, e: tokio_postgres::Error| statement_error(&plan.source, s, e);
     let tx = client
         .transaction()
         .await
@@ -849,9 +848,19 @@ async fn record_finish(
 
 /// A statement's error, as `Conflict` when PostgreSQL aborted it for a deadlock or a
 /// serialization failure (the caller may retry the whole transaction).
-fn statement_error(table: &str, sql: &str, e: &tokio_postgres::Error) -> Error {
+fn statement_error(table: &str, sql: &str, e: tokio_postgres::Error) -> Error {
     use tokio_postgres::error::SqlState;
-    let detail = format!("{sql}: {}", crate::error::pg_message(e));
+    let detail = format!("{sql}: {}", crate::error::pg_message(&e));
+    // A lost session stays what it is, so the finish is retried on a new one.
+    let lost = e.is_closed()
+        || e.code()
+            .is_some_and(|c| *c == SqlState::ADMIN_SHUTDOWN || *c == SqlState::CRASH_SHUTDOWN);
+    if lost {
+        return Error::Postgres {
+            context: format!("finishing table {table}"),
+            source: e,
+        };
+    }
     match e.code() {
         Some(c)
             if *c == SqlState::T_R_DEADLOCK_DETECTED
@@ -918,7 +927,7 @@ pub async fn finish_table(
         let t = std::time::Instant::now();
         tx.batch_execute(s)
             .await
-            .map_err(|e| statement_error(&plan.source, s, &e))?;
+            .map_err(|e| statement_error(&plan.source, s, e))?;
         tracing::debug!("{:.3}s {s}", t.elapsed().as_secs_f64());
     }
     crate::failpoint::hit("finish-applied");
