@@ -203,6 +203,9 @@ struct Shared {
     /// What this process works on now, whose leases it renews: partitions (table,
     /// partition, epoch) and finishes (table, epoch).
     held: Mutex<Held>,
+    /// Told when a task of this process ends a partition or a finish: the others, waiting on
+    /// what is left, look again at once instead of at their next poll.
+    wake: tokio::sync::Notify,
 }
 
 /// Partitions (table, partition, epoch) and finishes (table, epoch) being worked on.
@@ -797,6 +800,7 @@ async fn copy_inner(
             .collect(),
         plans: plans.into_iter().map(Arc::new).collect(),
         held: Default::default(),
+        wake: Default::default(),
     });
     {
         use crate::progress::{emit, Event};

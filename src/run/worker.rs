@@ -63,11 +63,15 @@ pub(super) async fn worker(
                 Err(e) => format!("ledger error {e}"),
             }
         );
+        let worked = matches!(step, Ok(Step::Finish(_) | Step::Load(_)));
         let again = match step {
             Ok(Step::Finish(f)) => finish(&shared, w, f).await,
             Ok(Step::Load(c)) => load(&shared, w, c).await,
             Ok(Step::Wait) => {
-                tokio::time::sleep(poll(&shared)).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(poll(&shared)) => {}
+                    _ = shared.wake.notified() => {}
+                }
                 false
             }
             Ok(Step::Over) => break,
@@ -82,6 +86,9 @@ pub(super) async fn worker(
                 false
             }
         };
+        if worked {
+            shared.wake.notify_waiters();
+        }
         if again {
             // Let the old connection go first: a pooled target has no spare one.
             drop(writer.take());
