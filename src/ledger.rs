@@ -179,6 +179,52 @@ pub struct TableTotals {
     pub stats: PartitionStats,
 }
 
+impl TableTotals {
+    pub fn new(state: TableState, error: Option<String>) -> TableTotals {
+        TableTotals {
+            state,
+            error,
+            partitions: 0,
+            done: 0,
+            failed: 0,
+            running: vec![],
+            rows_left: 0,
+            stats: PartitionStats::default(),
+        }
+    }
+
+    /// Count one partition row of the ledger: its state, its stats (JSON) when done, its
+    /// estimated rows, and who runs it when it is claimed by a live worker.
+    pub fn count(
+        &mut self,
+        state: &str,
+        stats: Option<&str>,
+        est_rows: u64,
+        running: Option<String>,
+    ) {
+        self.partitions += 1;
+        match state {
+            "done" => {
+                self.done += 1;
+                if let Some(s) = stats.and_then(|s| serde_json::from_str(s).ok()) {
+                    self.stats.add(&s);
+                }
+            }
+            "failed" => self.failed += 1,
+            _ => self.rows_left += est_rows,
+        }
+        self.running.extend(running);
+    }
+}
+
+/// `(1, 2, 3), (4, 5, 6)`: what a process holds, as an SQL row list for `IN (…)`.
+pub fn held_list<T: std::fmt::Debug>(held: &[T]) -> String {
+    held.iter()
+        .map(|h| format!("{h:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Where a run's plan and partition states are kept. One instance per process: it holds the
 /// process's identity and the session lock that tells other processes it is alive.
 #[async_trait::async_trait]
@@ -574,14 +620,12 @@ impl Ledger for MemoryLedger {
                         stats.add(&p.stats);
                     }
                     TableTotals {
-                        state: mt.state,
-                        error: mt.error.clone(),
-                        rows_left: 0,
                         partitions: mt.parts.len() as u32,
                         done: mt.parts.iter().filter(|p| p.state == "done").count() as u32,
                         failed: mt.parts.iter().filter(|p| p.state == "failed").count() as u32,
                         running: mt.parts.iter().filter_map(|p| p.holder.clone()).collect(),
                         stats,
+                        ..TableTotals::new(mt.state, mt.error.clone())
                     }
                 })
                 .collect()

@@ -938,16 +938,7 @@ async fn end_run(
         totals = shared
             .plans
             .iter()
-            .map(|_| crate::ledger::TableTotals {
-                state: TableState::Done,
-                error: None,
-                partitions: 0,
-                done: 0,
-                failed: 0,
-                running: vec![],
-                rows_left: 0,
-                stats: Default::default(),
-            })
+            .map(|_| crate::ledger::TableTotals::new(TableState::Done, None))
             .collect();
     }
     let mut errors = Vec::new();

@@ -6,8 +6,8 @@
 
 use crate::error::{Context, Error, Result, Side};
 use crate::ledger::{
-    Claim, FinishMark, Ledger, Mark, PartRecord, PartitionStats, RunRecord, TableRecord,
-    TableState, TableTotals, LEASE_SECONDS,
+    Claim, FinishMark, Ledger, Mark, PartRecord, RunRecord, TableRecord, TableState, TableTotals,
+    LEASE_SECONDS,
 };
 use crate::partition::KeyRange;
 use crate::url::DbUrl;
@@ -667,16 +667,7 @@ impl Ledger for MysqlLedger {
             .into_iter()
             .map(|r| {
                 let (state, error): (String, Option<String>) = mysql_async::from_row(r);
-                TableTotals {
-                    state: TableState::parse(&state),
-                    error,
-                    partitions: 0,
-                    done: 0,
-                    failed: 0,
-                    running: vec![],
-                    rows_left: 0,
-                    stats: PartitionStats::default(),
-                }
+                TableTotals::new(TableState::parse(&state), error)
             })
             .collect();
         let sql = format!(
@@ -694,20 +685,12 @@ impl Ledger for MysqlLedger {
                 u64,
             ) = mysql_async::from_row(r);
             let Some(t) = out.get_mut(tab) else { continue };
-            t.partitions += 1;
-            match state.as_str() {
-                "done" => {
-                    t.done += 1;
-                    if let Some(s) = stats.and_then(|s| serde_json::from_str(&s).ok()) {
-                        t.stats.add(&s);
-                    }
-                }
-                "failed" => t.failed += 1,
-                _ => t.rows_left += est,
-            }
-            if running == Some(1) {
-                t.running.extend(worker);
-            }
+            t.count(
+                &state,
+                stats.as_deref(),
+                est,
+                worker.filter(|_| running == Some(1)),
+            );
         }
         Ok(out)
     }
@@ -720,29 +703,24 @@ impl Ledger for MysqlLedger {
     ) -> Result<()> {
         let l = lease();
         if !parts.is_empty() {
-            let held: Vec<String> = parts
-                .iter()
-                .map(|(t, p, e)| format!("({t}, {p}, {e})"))
-                .collect();
             self.exec(
                 &format!(
                     "UPDATE {PARTITIONS} SET lease_until = {l} \
                      WHERE run = ? AND worker_key = ? AND state = 'claimed' \
                        AND (tab, part, epoch) IN ({})",
-                    held.join(", ")
+                    crate::ledger::held_list(parts)
                 ),
                 (run, self.key),
             )
             .await?;
         }
         if !tables.is_empty() {
-            let held: Vec<String> = tables.iter().map(|(t, e)| format!("({t}, {e})")).collect();
             self.exec(
                 &format!(
                     "UPDATE {TABLES} SET lease_until = {l} \
                      WHERE run = ? AND worker_key = ? AND state = 'finishing' \
                        AND (tab, epoch) IN ({})",
-                    held.join(", ")
+                    crate::ledger::held_list(tables)
                 ),
                 (run, self.key),
             )

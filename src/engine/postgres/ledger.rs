@@ -5,8 +5,7 @@
 
 use crate::error::{Error, Result, Side};
 use crate::ledger::{
-    Claim, FinishMark, Ledger, Mark, PartitionStats, RunRecord, TableState, TableTotals,
-    LEASE_SECONDS,
+    Claim, FinishMark, Ledger, Mark, RunRecord, TableState, TableTotals, LEASE_SECONDS,
 };
 use crate::partition::KeyRange;
 use crate::url::DbUrl;
@@ -536,16 +535,7 @@ impl Ledger for PgLedger {
             )
             .await?
             .iter()
-            .map(|r| TableTotals {
-                state: TableState::parse(r.get(0)),
-                error: r.get(1),
-                partitions: 0,
-                done: 0,
-                failed: 0,
-                running: vec![],
-                rows_left: 0,
-                stats: PartitionStats::default(),
-            })
+            .map(|r| TableTotals::new(TableState::parse(r.get(0)), r.get(1)))
             .collect();
         let sql = format!(
             "SELECT x.tab, x.state, x.stats, x.worker, x.state = 'claimed' AND NOT {}, x.est_rows \
@@ -556,21 +546,8 @@ impl Ledger for PgLedger {
             let Some(t) = out.get_mut(r.get::<_, i32>(0) as usize) else {
                 continue;
             };
-            t.partitions += 1;
-            match r.get::<_, &str>(1) {
-                "done" => {
-                    t.done += 1;
-                    let stats: Option<&str> = r.get(2);
-                    if let Some(s) = stats.and_then(|s| serde_json::from_str(s).ok()) {
-                        t.stats.add(&s);
-                    }
-                }
-                "failed" => t.failed += 1,
-                _ => t.rows_left += r.get::<_, i64>(5) as u64,
-            }
-            if r.get::<_, bool>(4) {
-                t.running.push(r.get(3));
-            }
+            let running = r.get::<_, bool>(4).then(|| r.get(3));
+            t.count(r.get(1), r.get(2), r.get::<_, i64>(5) as u64, running);
         }
         Ok(out)
     }
@@ -583,29 +560,24 @@ impl Ledger for PgLedger {
     ) -> Result<()> {
         let l = lease();
         if !parts.is_empty() {
-            let held: Vec<String> = parts
-                .iter()
-                .map(|(t, p, e)| format!("({t}, {p}, {e})"))
-                .collect();
             self.query(
                 &format!(
                     "UPDATE _barge.partitions SET lease_until = {l} \
                      WHERE run = $1 AND worker_key = $2 AND state = 'claimed' \
                        AND (tab, part, epoch) IN ({})",
-                    held.join(", ")
+                    crate::ledger::held_list(parts)
                 ),
                 &[&run, &self.key],
             )
             .await?;
         }
         if !tables.is_empty() {
-            let held: Vec<String> = tables.iter().map(|(t, e)| format!("({t}, {e})")).collect();
             self.query(
                 &format!(
                     "UPDATE _barge.tables SET lease_until = {l} \
                      WHERE run = $1 AND worker_key = $2 AND state = 'finishing' \
                        AND (tab, epoch) IN ({})",
-                    held.join(", ")
+                    crate::ledger::held_list(tables)
                 ),
                 &[&run, &self.key],
             )
