@@ -262,7 +262,20 @@ pub async fn verify(
         let catalog = target.catalog().await?;
         let mut tables = Vec::new();
         let source = crate::engine::open_source(from, 1)?;
+        let checksums = (from.engine(), to.engine()) == (Engine::Mysql, Engine::Postgres);
         let checks = async {
+            // One connection to each side for every table's checksum.
+            let mut conns = None;
+            if checksums {
+                let my = crate::engine::mysql::connect::mysql_pool(from, 1)?
+                    .get_conn()
+                    .await
+                    .ctx("connecting to the source")?;
+                let pg =
+                    crate::engine::postgres::connect::pg_connect(to, crate::error::Side::Target)
+                        .await?;
+                conns = Some((my, pg));
+            }
             for p in &plans {
                 let (source_rows, _) = source.count(p, 1, u64::MAX / 4).await?;
                 let mut check = TableCheck {
@@ -284,27 +297,16 @@ pub async fn verify(
                         check.target_rows = Some(target.count(tp, 1, u64::MAX / 4).await?.0);
                     }
                 }
-                if (from.engine(), to.engine()) == (Engine::Mysql, Engine::Postgres)
-                    && check.target_rows.is_some()
-                {
-                    let mut my = crate::engine::mysql::connect::mysql_pool(from, 1)?
-                        .get_conn()
-                        .await
-                        .ctx("connecting to the source")?;
+                if let Some((my, pg)) = conns.as_mut().filter(|_| check.target_rows.is_some()) {
                     let db = from.database().unwrap_or_default();
-                    let s = mysql_checksum(&mut my, &db, &p.source, &p.columns, None).await?;
-                    let pg = crate::engine::postgres::connect::pg_connect(
-                        to,
-                        crate::error::Side::Target,
-                    )
-                    .await?;
+                    let s = mysql_checksum(my, &db, &p.source, &p.columns, None).await?;
                     let cols: Vec<(String, Mapping)> = p
                         .target_columns
                         .iter()
                         .zip(&p.columns)
                         .map(|(t, (_, m))| (t.name.clone(), m.clone()))
                         .collect();
-                    let t = pg_checksum(&pg, schema, &p.target, &cols).await?;
+                    let t = pg_checksum(pg, schema, &p.target, &cols).await?;
                     check.source_hash = Some(s.hash);
                     check.target_hash = Some(t.hash);
                 }
