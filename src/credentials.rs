@@ -7,6 +7,9 @@
 //! - MySQL/MariaDB, as its clients read them: `MYSQL_PWD`, then the `[client]` group of
 //!   `~/.my.cnf` (or of the file `BARGE_MYSQL_DEFAULTS_FILE` names: `barge --defaults-file`).
 //!
+//! TLS settings come the same way (`sslmode` and its kin from the service file or
+//! `PGSSLMODE`…; `ssl-mode`, `ssl-ca`… from `[client]`): see `tls`.
+//!
 //! What the URL says always wins. The parsers are pure; `fill` applies them to a URL.
 
 use std::collections::BTreeMap;
@@ -209,7 +212,23 @@ pub fn fill_postgres(url: &mut url::Url) -> Result<(), String> {
             let _ = url.set_password(Some(&pw));
         }
     }
-    if service.is_some() {
+    // TLS settings the URL leaves out, from the service, then the environment.
+    let mut added = false;
+    for (key, var) in [
+        ("sslmode", "PGSSLMODE"),
+        ("sslrootcert", "PGSSLROOTCERT"),
+        ("sslcert", "PGSSLCERT"),
+        ("sslkey", "PGSSLKEY"),
+    ] {
+        if query.iter().any(|(k, _)| k == key) {
+            continue;
+        }
+        if let Some(v) = settings.get(key).cloned().or_else(|| env(var)) {
+            query.push((key.to_string(), v));
+            added = true;
+        }
+    }
+    if service.is_some() || added {
         // tokio-postgres does not know `service`: give it the rest of the query only.
         if query.is_empty() {
             url.set_query(None);
@@ -245,6 +264,19 @@ pub fn fill_mysql(url: &mut url::Url) {
         if let Some(pw) = env("MYSQL_PWD").or_else(|| client.get("password").cloned()) {
             let _ = url.set_password(Some(&pw));
         }
+    }
+    // TLS settings the URL leaves out (the option file spells them with dashes or underscores).
+    let given: Vec<String> = url
+        .query_pairs()
+        .map(|(k, _)| k.replace('-', "_"))
+        .collect();
+    let missing: Vec<(String, String)> = ["ssl_mode", "ssl_ca", "ssl_cert", "ssl_key"]
+        .into_iter()
+        .filter(|key| !given.iter().any(|g| g == key))
+        .filter_map(|key| Some((key.replace('_', "-"), client.get(key)?.clone())))
+        .collect();
+    if !missing.is_empty() {
+        url.query_pairs_mut().extend_pairs(missing);
     }
 }
 

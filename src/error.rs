@@ -33,6 +33,14 @@ pub enum Error {
         message: String,
     },
 
+    /// The server's certificate or the TLS handshake was refused: not retried.
+    #[error("cannot connect to the {side} server {url} over TLS: {message}")]
+    Tls {
+        side: Side,
+        url: String,
+        message: String,
+    },
+
     #[error("MySQL {context}: {source}")]
     Mysql {
         context: String,
@@ -124,7 +132,7 @@ impl Error {
     /// The exit status for a run that ended with this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Connect { .. } => exit::CONNECT,
+            Error::Connect { .. } | Error::Tls { .. } => exit::CONNECT,
             Error::Url { .. }
             | Error::Selection(_)
             | Error::TargetExists { .. }

@@ -56,7 +56,7 @@ fn ident(s: &str) -> String {
 
 /// (Re)create `database` on the server `url` points at and load the fixture sets into it.
 pub async fn load(url: &DbUrl, database: &str, sets: &[FixtureSet]) -> Result<String> {
-    let pool = mysql_pool(url, 1)?;
+    let pool = mysql_pool(url, 1).await?;
     let result = async {
         let mut conn = mysql_conn(&pool, url, Side::Target).await?;
         conn.query_drop(format!(
@@ -108,7 +108,7 @@ pub async fn generate(
     // Parsing INSERTs is the server's bottleneck: a few connections keep both cores busy.
     const CONNS: u64 = 3;
     const ROWS_PER_INSERT: u64 = 1000;
-    let pool = mysql_pool(url, CONNS as usize)?;
+    let pool = mysql_pool(url, CONNS as usize).await?;
     let result = async {
         let mut conn = mysql_conn(&pool, url, Side::Target).await?;
         conn.query_drop(format!(

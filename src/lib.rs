@@ -34,6 +34,7 @@ pub mod sample;
 pub mod status;
 pub mod temporal;
 pub mod text_table;
+pub mod tls;
 pub mod transform;
 pub mod types;
 pub mod url;

@@ -39,6 +39,8 @@ pub struct DbUrl {
     url: url::Url,
     /// PostgreSQL: the schema named by `?schema=NAME` (not passed to the driver).
     schema: Option<String>,
+    /// TLS as the URL (or the files and variables it was completed from) asks for it.
+    tls: crate::tls::TlsSettings,
 }
 
 impl DbUrl {
@@ -85,11 +87,50 @@ impl DbUrl {
                 }
             }
         }
+        let query: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let tls = match engine {
+            Engine::Postgres => crate::tls::postgres(&query, &crate::tls::PgDefaults::from_home()),
+            Engine::Mysql => crate::tls::mysql(&query),
+        }
+        .map_err(|m| bad(&m))?;
         Ok(DbUrl {
             engine,
             url,
             schema,
+            tls,
         })
+    }
+
+    /// The TLS the connection asks for.
+    pub fn tls(&self) -> &crate::tls::TlsSettings {
+        &self.tls
+    }
+
+    /// The host name connected to, for checking a server certificate.
+    pub fn host(&self) -> String {
+        self.url.host_str().unwrap_or_default().to_string()
+    }
+
+    /// The URL for the driver: with the password, without the settings barge applies itself
+    /// (TLS). Never for output.
+    pub fn driver_url(&self) -> String {
+        let engine = self.engine;
+        let kept: Vec<(String, String)> = self
+            .url
+            .query_pairs()
+            .filter(|(k, _)| !crate::tls::is_tls_key(engine, k))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let mut url = self.url.clone();
+        if kept.is_empty() {
+            url.set_query(None);
+        } else {
+            url.query_pairs_mut().clear().extend_pairs(kept);
+        }
+        url.to_string()
     }
 
     /// The schema a PostgreSQL URL names with `?schema=NAME`.
@@ -122,6 +163,7 @@ impl DbUrl {
             engine: self.engine,
             url,
             schema: self.schema.clone(),
+            tls: self.tls.clone(),
         }
     }
 
@@ -143,6 +185,7 @@ impl DbUrl {
             engine: self.engine,
             url,
             schema: self.schema.clone(),
+            tls: self.tls.clone(),
         })
     }
 

@@ -257,17 +257,18 @@ pub async fn verify(
         ))?,
         Engine::Mysql => to.clone(),
     };
-    let target = crate::engine::open_source(&target_src, 1)?;
+    let target = crate::engine::open_source(&target_src, 1).await?;
     let result = async {
         let catalog = target.catalog().await?;
         let mut tables = Vec::new();
-        let source = crate::engine::open_source(from, 1)?;
+        let source = crate::engine::open_source(from, 1).await?;
         let checksums = (from.engine(), to.engine()) == (Engine::Mysql, Engine::Postgres);
         let checks = async {
             // One connection to each side for every table's checksum.
             let mut conns = None;
             if checksums {
-                let my = crate::engine::mysql::connect::mysql_pool(from, 1)?
+                let my = crate::engine::mysql::connect::mysql_pool(from, 1)
+                    .await?
                     .get_conn()
                     .await
                     .ctx("connecting to the source")?;

@@ -119,7 +119,7 @@ pub async fn run(opts: &BenchOptions) -> Result<BenchReport> {
         url: opts.from.redacted(),
         reason: "the source URL names no database".into(),
     })?;
-    let pool = mysql_pool(&opts.from, 2)?;
+    let pool = mysql_pool(&opts.from, 2).await?;
     let mut conn = mysql_conn(&pool, &opts.from, Side::Source).await?;
     let catalog = introspect(&mut conn, &database).await?;
     let plans = plan(

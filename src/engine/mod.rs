@@ -216,9 +216,9 @@ pub fn foreign_keys_to_add(
 }
 
 /// Open the source a URL names.
-pub fn open_source(url: &DbUrl, readers: usize) -> Result<Arc<dyn Source>> {
+pub async fn open_source(url: &DbUrl, readers: usize) -> Result<Arc<dyn Source>> {
     match url.engine() {
-        Engine::Mysql => Ok(Arc::new(mysql::MysqlSource::new(url, readers)?)),
+        Engine::Mysql => Ok(Arc::new(mysql::MysqlSource::new(url, readers).await?)),
         Engine::Postgres => Ok(Arc::new(postgres::source::PgSource::new(url))),
     }
 }

@@ -418,7 +418,7 @@ async fn plan_source(
 /// A database's catalog as barge sees it (`barge inspect`): MySQL/MariaDB, or the schema a
 /// PostgreSQL URL names (`?schema=NAME`, default public).
 pub async fn catalog(from: &DbUrl) -> Result<crate::catalog::Catalog> {
-    let source = crate::engine::open_source(from, 1)?;
+    let source = crate::engine::open_source(from, 1).await?;
     let catalog = source.catalog().await;
     source.close().await;
     catalog
@@ -431,7 +431,7 @@ pub async fn plan_only(
     to: &DbUrl,
     opts: &CopyOptions,
 ) -> Result<(crate::catalog::Catalog, Vec<TablePlan>)> {
-    let source = crate::engine::open_source(from, 1)?;
+    let source = crate::engine::open_source(from, 1).await?;
     let result = async {
         let (catalog, plans, refused) =
             plan_source(&*source, to.engine(), opts, crate::plan::now_micros()).await?;
@@ -452,7 +452,7 @@ pub async fn plan_only(
 pub async fn copy(from: &DbUrl, to: &DbUrl, opts: &CopyOptions) -> Result<Report> {
     let started = Instant::now();
     let jobs = opts.jobs.max(1);
-    let source = crate::engine::open_source(from, jobs)?;
+    let source = crate::engine::open_source(from, jobs).await?;
     let result = async {
         let sink = crate::engine::open_sink(
             to,

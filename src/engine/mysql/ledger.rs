@@ -146,7 +146,7 @@ impl MysqlLedger {
     }
 
     async fn connect(&self) -> Result<Conn> {
-        let pool = super::connect::mysql_pool(&self.url, 1)?;
+        let pool = super::connect::mysql_pool(&self.url, 1).await?;
         let mut c = super::connect::mysql_conn(&pool, &self.url, Side::Target).await?;
         c.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
             .await

@@ -35,7 +35,7 @@ pub struct MysqlSource {
 }
 
 impl MysqlSource {
-    pub fn new(url: &DbUrl, readers: usize) -> Result<MysqlSource> {
+    pub async fn new(url: &DbUrl, readers: usize) -> Result<MysqlSource> {
         let database = url.database().ok_or_else(|| Error::Url {
             url: url.redacted(),
             reason: "the source URL names no database (mysql://user:password@host:port/DATABASE)"
@@ -44,7 +44,7 @@ impl MysqlSource {
         Ok(MysqlSource {
             url: url.clone(),
             database,
-            pool: connect::mysql_pool(url, readers.max(1) + 1)?,
+            pool: connect::mysql_pool(url, readers.max(1) + 1).await?,
             snapshots: Default::default(),
         })
     }

@@ -58,7 +58,7 @@ impl MysqlSink {
         })?;
         // The database is created when missing, from a session that names none.
         {
-            let pool = connect::mysql_pool_in(url, 1, None)?;
+            let pool = connect::mysql_pool_in(url, 1, None).await?;
             let mut conn = connect::mysql_conn(&pool, url, Side::Target).await?;
             conn.query_drop(format!(
                 "CREATE DATABASE IF NOT EXISTS {} CHARACTER SET utf8mb4",
@@ -69,7 +69,7 @@ impl MysqlSink {
             drop(conn);
             let _ = pool.disconnect().await;
         }
-        let pool = connect::mysql_pool(url, writers.max(1) + 1)?;
+        let pool = connect::mysql_pool(url, writers.max(1) + 1).await?;
         let mut control = connect::mysql_conn(&pool, url, Side::Target).await?;
         control
             .query_drop(WRITER_SESSION[0])

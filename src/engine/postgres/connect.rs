@@ -1,7 +1,10 @@
 //! Opening PostgreSQL connections, with errors that name the server (redacted).
 
+use super::tls::PgTls;
 use crate::error::{pg_message, Error, Result, Side};
+use crate::tls::TlsMode;
 use crate::url::{DbUrl, Engine};
+use tokio_postgres::config::SslMode;
 
 pub async fn pg_connect(url: &DbUrl, side: Side) -> Result<tokio_postgres::Client> {
     if url.engine() != Engine::Postgres {
@@ -9,7 +12,7 @@ pub async fn pg_connect(url: &DbUrl, side: Side) -> Result<tokio_postgres::Clien
             "{url} is not a PostgreSQL URL (postgres://user:password@host:port/database)"
         )));
     }
-    let mut config: tokio_postgres::Config = url.expose().parse().map_err(|e| Error::Url {
+    let mut config: tokio_postgres::Config = url.driver_url().parse().map_err(|e| Error::Url {
         url: url.redacted(),
         reason: crate::url::redact(&pg_message(&e)),
     })?;
@@ -17,19 +20,64 @@ pub async fn pg_connect(url: &DbUrl, side: Side) -> Result<tokio_postgres::Clien
     if config.get_application_name().is_none() {
         config.application_name("barge");
     }
-    let (client, connection) =
-        config
-            .connect(tokio_postgres::NoTls)
-            .await
-            .map_err(|e| Error::Connect {
-                side,
-                url: url.redacted(),
-                message: crate::url::redact(&pg_message(&e)),
-            })?;
+    let settings = url.tls();
+    let refused = |message: String| Error::Tls {
+        side,
+        url: url.redacted(),
+        message,
+    };
+    // The two connections' types differ by their stream: each is driven where it is made.
+    let connected = match settings.mode {
+        TlsMode::Disable => {
+            config.ssl_mode(SslMode::Disable);
+            config.connect(tokio_postgres::NoTls).await.map(drive)
+        }
+        mode => {
+            config.ssl_mode(if mode == TlsMode::Prefer {
+                SslMode::Prefer
+            } else {
+                SslMode::Require
+            });
+            let tls = PgTls::new(settings).map_err(refused)?;
+            config.connect(tls).await.map(drive)
+        }
+    };
+    connected.map_err(|e| match crate::tls::find_rustls(&e) {
+        Some(r) => refused(crate::tls::explain_rustls(
+            r,
+            settings,
+            Engine::Postgres,
+            &url.host(),
+        )),
+        None => {
+            let message = crate::url::redact(&pg_message(&e));
+            if message.contains("server does not support TLS") {
+                refused(format!(
+                    "{message} ({}: give sslmode=prefer or disable to connect without TLS)",
+                    settings.describe(Engine::Postgres)
+                ))
+            } else {
+                Error::Connect {
+                    side,
+                    url: url.redacted(),
+                    message,
+                }
+            }
+        }
+    })
+}
+
+fn drive<S, T>(
+    (client, connection): (tokio_postgres::Client, tokio_postgres::Connection<S, T>),
+) -> tokio_postgres::Client
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!("PostgreSQL connection closed: {e}");
         }
     });
-    Ok(client)
+    client
 }

@@ -7,6 +7,7 @@ pub mod connect;
 pub mod copy_format;
 pub mod ledger;
 pub mod source;
+pub mod tls;
 pub mod types;
 pub mod write;
 
