@@ -84,6 +84,11 @@ pub enum Error {
     #[error("table {table}: {detail}")]
     Table { table: String, detail: String },
 
+    /// The target refused or changed values of the rows sent (MySQL's warnings): under
+    /// `--on-error skip-row` those rows are looked for and set aside.
+    #[error("table {table}: {detail}")]
+    Refused { table: String, detail: String },
+
     /// A transaction PostgreSQL aborted to break a deadlock (or a serialization conflict):
     /// nothing of it was applied, so it can be run again.
     #[error("table {table}: {detail}")]

@@ -292,7 +292,7 @@ struct CopyArgs {
     consistent: bool,
     /// Another PostgreSQL type for a column, as table.column=TYPE (repeatable, or
     /// comma-separated): `--cast flags.level=smallint` for a TINYINT(1) that is no boolean.
-    #[arg(long, value_delimiter = ',', value_name = "TABLE.COLUMN=TYPE")]
+    #[arg(long, value_name = "TABLE.COLUMN=TYPE")]
     cast: Vec<String>,
     /// Dates PostgreSQL cannot hold (0000-00-00, partial dates like 1978-00-00, 2024-02-30):
     /// null writes NULL and counts each kind in the report; error fails the table instead.
@@ -575,6 +575,28 @@ async fn status(a: StatusArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `--cast a.x=numeric(5,2),b.y=text`: the commas between casts, not those of a type.
+fn split_outside_parentheses(items: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for item in items {
+        let (mut depth, mut start) = (0i32, 0);
+        for (i, ch) in item.char_indices() {
+            match ch {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                ',' if depth == 0 => {
+                    out.push(item[start..i].trim().to_string());
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        out.push(item[start..].trim().to_string());
+    }
+    out.retain(|c| !c.is_empty());
+    out
+}
+
 async fn copy(a: CopyArgs, observer: Option<barge::progress::ObserverHandle>) -> Result<ExitCode> {
     let from = DbUrl::parse(&a.from).context("--from")?;
     let to = DbUrl::parse(&a.to).context("--to")?;
@@ -582,7 +604,7 @@ async fn copy(a: CopyArgs, observer: Option<barge::progress::ObserverHandle>) ->
         bail!("--jobs must be at least 1");
     }
     let mut specs = std::collections::BTreeMap::<String, barge::plan::TableSpec>::new();
-    for c in &a.cast {
+    for c in &split_outside_parentheses(&a.cast) {
         let (column, ty) = c
             .split_once('=')
             .with_context(|| format!("--cast {c}: expected TABLE.COLUMN=TYPE"))?;

@@ -1,6 +1,7 @@
 //! Rows left out under `--on-error skip-row`: each goes to `<reject_dir>/<table>.jsonl` with
 //! its key, the column, the reason and the original value (hex for bytes that are not text),
-//! and the rest of the table loads. Past `--max-rejects` the table fails instead.
+//! and the rest of the table loads. Rows the target refuses go there too, with the target's
+//! reason and the whole row (`engine::isolate`). Past `--max-rejects` the table fails instead.
 
 use crate::error::{Error, Result};
 use std::io::Write;
@@ -109,6 +110,35 @@ impl Rejects {
             },
             Rejected::Text(t) => line["value"] = t.into(),
         }
+        self.write_line(line, column, reason)
+    }
+
+    /// Write one row the target refused: its key, the column the target named (or ""), the
+    /// target's reason, that column's value, and the whole row as sent (`row`).
+    pub fn record_refused(
+        &self,
+        key: Option<(&str, String)>,
+        column: &str,
+        reason: &str,
+        value: Option<String>,
+        row: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<()> {
+        let mut line = serde_json::json!({
+            "table": self.table,
+            "column": column,
+            "reason": reason,
+            "row": row,
+        });
+        if let Some((name, k)) = key {
+            line["key"] = serde_json::json!({ name: k });
+        }
+        if let Some(v) = value {
+            line["value"] = v.into();
+        }
+        self.write_line(line, column, reason)
+    }
+
+    fn write_line(&self, line: serde_json::Value, column: &str, reason: &str) -> Result<()> {
         let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
         {
             let mut file = self.file.lock().unwrap();

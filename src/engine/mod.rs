@@ -2,6 +2,7 @@
 //! `Source` and `Sink` only; everything an engine says in its own SQL lives in its folder.
 //! Between the two ends travel Arrow record batches.
 
+pub mod isolate;
 pub mod mysql;
 pub mod postgres;
 
@@ -51,6 +52,8 @@ pub struct Written {
     pub rows: u64,
     /// Bytes sent to the server.
     pub bytes: u64,
+    /// Rows the target refused, written to the reject file (`--on-error skip-row`).
+    pub refused: u64,
 }
 
 /// What a remapped finish did with orphans: per column, rows nulled or skipped.
@@ -173,11 +176,14 @@ pub trait Sink: Send + Sync {
 pub trait Writer: Send {
     /// Write the batches of one partition (already transformed) into the table's staging,
     /// in a transaction that `commit` or `rollback` ends.
+    /// With `refusals` (`--on-error skip-row`), rows the target refuses go there and the
+    /// others load (`isolate`); without, the first refusal fails the partition.
     async fn write(
         &mut self,
         plan: &TablePlan,
         rows: mpsc::Receiver<RecordBatch>,
         on_rows: OnRows<'_>,
+        refusals: Option<&crate::rejects::Rejects>,
     ) -> Result<Written>;
 
     /// Commit the partition written, with its `done` mark in the ledger in the same

@@ -395,7 +395,10 @@ async fn run_partition(
         Ok::<_, Error>(())
     };
     let started = Instant::now();
-    let (transformed, written) = tokio::join!(transform, writer.write(&plan, trx, &on_rows));
+    let (transformed, written) = tokio::join!(
+        transform,
+        writer.write(&plan, trx, &on_rows, shared.rejects[t].as_deref(),)
+    );
     let read = match reader.await {
         Ok(read) => read,
         Err(e) => return Err(Error::Invalid(format!("reader task failed: {e}"))),
@@ -405,7 +408,7 @@ async fn run_partition(
     transformed?;
     let written = written?;
     stats.read = read.rows;
-    stats.rejected = read.rejected;
+    stats.rejected = read.rejected + written.refused;
     stats.written = written.rows;
     stats.bytes = written.bytes;
     stats.dates = read

@@ -45,11 +45,20 @@ pub async fn mysql_pool_in(
         .pool_opts(mysql_async::PoolOpts::default().with_constraints(constraints));
     if !driver_tls {
         if let Some(ssl) = ssl_opts(url.tls()) {
-            match probe(url, &builder, &ssl).await {
+            // The driver's switch to a local server's Unix socket after logging in cannot
+            // carry TLS and fails on each connection (the server logs it): TCP it stays,
+            // unless the URL asks for the socket.
+            let socket = !url.driver_url().contains("prefer_socket=");
+            let probing = if socket {
+                builder.clone().prefer_socket(false)
+            } else {
+                builder.clone()
+            };
+            match probe(url, &probing, &ssl).await {
                 Probed::Plain => {}
-                Probed::Tls => builder = builder.ssl_opts(ssl),
+                Probed::Tls => builder = probing.ssl_opts(ssl),
                 Probed::TlsNamed(name) => {
-                    builder = builder.ssl_opts(ssl.with_danger_tls_hostname_override(Some(name)))
+                    builder = probing.ssl_opts(ssl.with_danger_tls_hostname_override(Some(name)))
                 }
             }
         }

@@ -418,7 +418,7 @@ impl MysqlWriter {
             .into_iter()
             .map(|(level, code, msg)| format!("{level} {code}: {msg}"))
             .collect();
-        Err(Error::Table {
+        Err(Error::Refused {
             table: plan.source.clone(),
             detail: format!(
                 "MySQL changed or refused values while loading: {}",
@@ -528,6 +528,7 @@ impl MysqlWriter {
         Ok(Written {
             rows: affected,
             bytes,
+            refused: 0,
         })
     }
 
@@ -607,6 +608,96 @@ impl MysqlWriter {
     }
 }
 
+/// Server errors that refuse the rows sent, not the statement (strict mode, constraints).
+const REFUSED_ROW_ERRORS: &[u16] = &[
+    1048, // column cannot be null
+    1062, // duplicate entry (--data-only into a table with unique keys)
+    1264, // out of range value
+    1292, // incorrect date/time value
+    1366, // incorrect value for column
+    1406, // data too long
+    1451, 1452, // foreign keys
+    3819, // CHECK (MySQL)
+    4025, // CHECK (MariaDB)
+];
+
+#[async_trait::async_trait]
+impl crate::engine::isolate::BatchLoader for MysqlWriter {
+    async fn savepoint(&mut self) -> Result<()> {
+        self.conn
+            .query_drop("SAVEPOINT barge_rows")
+            .await
+            .ctx("SAVEPOINT")
+    }
+
+    async fn release_savepoint(&mut self) -> Result<()> {
+        self.conn
+            .query_drop("RELEASE SAVEPOINT barge_rows")
+            .await
+            .ctx("RELEASE SAVEPOINT")
+    }
+
+    async fn rollback_to_savepoint(&mut self) -> Result<()> {
+        self.conn
+            .query_drop("ROLLBACK TO SAVEPOINT barge_rows")
+            .await
+            .ctx("ROLLBACK TO SAVEPOINT")
+    }
+
+    async fn load(
+        &mut self,
+        plan: &TablePlan,
+        rows: &RecordBatch,
+    ) -> Result<(u64, u64), crate::engine::isolate::LoadError> {
+        use crate::engine::isolate::LoadError;
+        // A stream of this one batch: the sender is gone, so it ends after it.
+        let (_, none) = mpsc::channel(1);
+        let mut none: mpsc::Receiver<RecordBatch> = none;
+        let quiet = |_: u64, _: u64| {};
+        let loaded = if self.insert_only {
+            self.insert(plan, Some(rows.clone()), &mut none, &quiet)
+                .await
+        } else {
+            // A value the encoder refuses inside LOAD DATA's stream breaks the connection
+            // (the protocol cannot take the file back): find it before sending.
+            let mut trial = BytesMut::new();
+            match self
+                .encoder(plan, &rows.schema())
+                .encode_load(rows, &mut trial)
+            {
+                Err(Error::Value { column, detail, .. }) => {
+                    return Err(LoadError::Refused {
+                        reason: detail,
+                        column: Some(column),
+                    })
+                }
+                Err(e) => return Err(LoadError::Failed(e)),
+                Ok(()) => {}
+            }
+            self.load_data(plan, rows.clone(), none, &quiet).await
+        };
+        match loaded {
+            Ok(w) => Ok((w.rows, w.bytes)),
+            Err(Error::Refused { detail, .. }) => Err(LoadError::Refused {
+                reason: detail,
+                column: None,
+            }),
+            Err(Error::Value { column, detail, .. }) => Err(LoadError::Refused {
+                reason: detail,
+                column: Some(column),
+            }),
+            Err(Error::Mysql {
+                source: mysql_async::Error::Server(e),
+                ..
+            }) if REFUSED_ROW_ERRORS.contains(&e.code) => Err(LoadError::Refused {
+                reason: format!("ERROR {}: {}", e.code, e.message),
+                column: None,
+            }),
+            Err(e) => Err(LoadError::Failed(e)),
+        }
+    }
+}
+
 /// The state of one LOAD DATA's stream.
 struct Feed {
     first: Option<RecordBatch>,
@@ -623,11 +714,16 @@ impl Writer for MysqlWriter {
         plan: &TablePlan,
         mut rows: mpsc::Receiver<RecordBatch>,
         on_rows: crate::engine::OnRows<'_>,
+        refusals: Option<&crate::rejects::Rejects>,
     ) -> Result<Written> {
         self.conn
             .query_drop("START TRANSACTION")
             .await
             .ctx(format!("loading {}", plan.target))?;
+        if let Some(rejects) = refusals {
+            return crate::engine::isolate::load_isolating(self, plan, rows, on_rows, rejects)
+                .await;
+        }
         let Some(first) = rows.recv().await else {
             return Ok(Written::default());
         };

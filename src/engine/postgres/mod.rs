@@ -273,6 +273,38 @@ impl Sink for PgSink {
     }
 }
 
+#[async_trait::async_trait]
+impl crate::engine::isolate::BatchLoader for PgWriter {
+    async fn savepoint(&mut self) -> Result<()> {
+        self.client
+            .batch_execute("SAVEPOINT barge_rows")
+            .await
+            .ctx("SAVEPOINT")
+    }
+
+    async fn release_savepoint(&mut self) -> Result<()> {
+        self.client
+            .batch_execute("RELEASE SAVEPOINT barge_rows")
+            .await
+            .ctx("RELEASE SAVEPOINT")
+    }
+
+    async fn rollback_to_savepoint(&mut self) -> Result<()> {
+        self.client
+            .batch_execute("ROLLBACK TO SAVEPOINT barge_rows")
+            .await
+            .ctx("ROLLBACK TO SAVEPOINT")
+    }
+
+    async fn load(
+        &mut self,
+        plan: &TablePlan,
+        rows: &RecordBatch,
+    ) -> Result<(u64, u64), crate::engine::isolate::LoadError> {
+        write::copy_batch(&self.client, &self.opts.schema, plan, rows).await
+    }
+}
+
 /// One connection that COPYs partitions and finishes tables.
 struct PgWriter {
     client: Client,
@@ -286,12 +318,20 @@ impl Writer for PgWriter {
         plan: &TablePlan,
         rows: mpsc::Receiver<RecordBatch>,
         on_rows: crate::engine::OnRows<'_>,
+        refusals: Option<&crate::rejects::Rejects>,
     ) -> Result<Written> {
         self.client
             .batch_execute("BEGIN")
             .await
             .ctx(format!("copying into {}", plan.target))?;
-        write::copy_partition(&self.client, &self.opts.schema, plan, rows, on_rows).await
+        match refusals {
+            Some(rejects) => {
+                crate::engine::isolate::load_isolating(self, plan, rows, on_rows, rejects).await
+            }
+            None => {
+                write::copy_partition(&self.client, &self.opts.schema, plan, rows, on_rows).await
+            }
+        }
     }
 
     async fn commit(&mut self, plan: &TablePlan, mark: Option<&Mark>) -> Result<()> {

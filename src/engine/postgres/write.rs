@@ -578,7 +578,62 @@ pub async fn copy_partition(
     buf.extend_from_slice(TRAILER);
     sink.send(buf.split().freeze()).await.ctx(ctx())?;
     let rows = sink.as_mut().finish().await.ctx(ctx())?;
-    Ok(Written { rows, bytes })
+    Ok(Written {
+        rows,
+        bytes,
+        refused: 0,
+    })
+}
+
+/// COPY one batch on its own (`--on-error skip-row`, under a savepoint): what the target
+/// refuses comes back as `Refused`, with its reason and column.
+pub async fn copy_batch(
+    client: &Client,
+    schema: &str,
+    plan: &TablePlan,
+    batch: &RecordBatch,
+) -> Result<(u64, u64), crate::engine::isolate::LoadError> {
+    use crate::engine::isolate::LoadError;
+    let sql = format!(
+        "COPY {} ({}) FROM STDIN (FORMAT binary)",
+        qualified(schema, &staging_name(&plan.target)),
+        column_list(plan)
+    );
+    let encoder = CopyEncoder::new(
+        plan.target_columns.iter().map(|c| c.name.clone()).collect(),
+        plan.target_columns.iter().map(|c| c.pg.clone()).collect(),
+    );
+    let mut buf = BytesMut::with_capacity(1 << 16);
+    buf.extend_from_slice(HEADER);
+    match encoder.encode(batch, &mut buf) {
+        Ok(()) => {}
+        // A value PostgreSQL's binary form cannot carry is refused like one the server refuses.
+        Err(Error::Value { column, detail, .. }) => {
+            return Err(LoadError::Refused {
+                reason: detail,
+                column: Some(column),
+            })
+        }
+        Err(e) => return Err(e.into()),
+    }
+    buf.extend_from_slice(TRAILER);
+    let bytes = buf.len() as u64;
+    let refused = |e: tokio_postgres::Error| match e.as_db_error() {
+        // Class 22 (data exception) and 23 (integrity constraint violation): the rows.
+        Some(db) if matches!(&db.code().code()[..2], "22" | "23") => LoadError::Refused {
+            reason: crate::error::pg_message(&e),
+            column: db.column().map(str::to_string),
+        },
+        _ => LoadError::Failed(Error::Postgres {
+            context: format!("copying into {}", plan.target),
+            source: e,
+        }),
+    };
+    let sink = client.copy_in::<_, Bytes>(&sql).await.map_err(refused)?;
+    futures_util::pin_mut!(sink);
+    sink.send(buf.freeze()).await.map_err(refused)?;
+    let rows = sink.as_mut().finish().await.map_err(refused)?;
+    Ok((rows, bytes))
 }
 
 /// `setval` statements that move the sequences behind a target's serial/identity columns past
