@@ -1,8 +1,10 @@
-"""The origin story's baseline: the Django ORM moving `characters` from the old MySQL database
-to the new PostgreSQL one, row by row with save() or in batches with bulk_create.
+"""The origin story's baseline: the Django ORM moving a table from the old MySQL database to
+the new PostgreSQL one, row by row with save() or in batches with bulk_create.
 
-Set up as the blog did it: two DATABASES, a router that sends models whose name starts with
-`Old` to the old database and `New` to the new one, and the same table modelled twice.
+Set up as the blog did it: two DATABASES, models written by `inspectdb` from each database
+(the old table as it is, the new one as barge bench created it), renamed `Old…` and `New…`,
+and a router that sends each model to its database by that prefix. Any table with a primary
+key works; foreign keys become plain integer fields (the other tables are not modelled).
 
 Run by `barge bench` (strategies django-row and django-bulk) inside a virtualenv with Django,
 psycopg2 and PyMySQL. Connection URLs come from BARGE_FROM / BARGE_TO (never argv).
@@ -10,8 +12,10 @@ Prints one JSON line: {"rows": N, "seconds": S} for the timed copy loop.
 """
 
 import argparse
+import io
 import json
 import os
+import re
 import time
 from urllib.parse import unquote, urlparse
 
@@ -46,9 +50,45 @@ class Router:
         return "new" if model.__name__.startswith("New") else "default"
 
 
+FOREIGN_KEY = re.compile(
+    r"^(\s+)(\w+) = models\.(?:ForeignKey|OneToOneField)\((?:'[^']*'|\w+), models\.\w+(.*)\)\s*$"
+)
+
+
+def model(table, alias, prefix):
+    """The model `inspectdb` writes for `table` in database `alias`, named prefix + its name."""
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("inspectdb", table, database=alias, stdout=out)
+    lines = []
+    for line in out.getvalue().splitlines():
+        m = FOREIGN_KEY.match(line)
+        if m:
+            indent, name, rest = m.groups()
+            kwargs = [k.strip() for k in rest.split(",") if k.strip()]
+            kwargs = [k for k in kwargs if not k.startswith(("related_name=", "to_field="))]
+            if not any(k.startswith("db_column=") for k in kwargs):
+                kwargs.append(f"db_column='{name}_id'")
+            line = f"{indent}{name} = models.BigIntegerField({', '.join(kwargs)})"
+        line = re.sub(r"^class (\w+)\(models\.Model\):", rf"class {prefix}\1(models.Model):", line)
+        lines.append(line)
+        if line.strip() == "class Meta:":
+            lines.append(line[: len(line) - len(line.lstrip())] + "    app_label = 'bench'")
+    source = "\n".join(lines)
+    namespace = {"__name__": f"bench_{alias}"}
+    exec(compile(source, f"<inspectdb {alias}.{table}>", "exec"), namespace)
+    found = [v for k, v in namespace.items() if k.startswith(prefix) and isinstance(v, type)]
+    if len(found) != 1:
+        raise SystemExit(f"inspectdb wrote no model for {table} in {alias}:\n{source}")
+    return found[0]
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--schema", required=True)
+    p.add_argument("--table", required=True, help="the table in the old (MySQL) database")
+    p.add_argument("--target", help="its name in the new schema (default: the same)")
     p.add_argument("--mode", choices=["row", "bulk"], required=True)
     p.add_argument("--limit", type=int, default=0)
     args = p.parse_args()
@@ -72,48 +112,48 @@ def main():
         TIME_ZONE="UTC",
     )
     django.setup()
-    from django.db import models, transaction
+    from django.db import transaction
 
-    def fields():
-        return {
-            "id": models.BigAutoField(primary_key=True),
-            "name": models.CharField(max_length=255),
-            "publisher_id": models.BigIntegerField(null=True),
-            "alignment": models.CharField(max_length=20, null=True),
-            "first_appearance": models.DateField(null=True),
-            "power_level": models.IntegerField(null=True),
-            "biography": models.TextField(null=True),
-            "active": models.BooleanField(),
-            "created_at": models.DateTimeField(),
-            "updated_at": models.DateTimeField(),
-            "__module__": __name__,
-        }
+    Old = model(args.table, "default", "Old")
+    New = model(args.target or args.table, "new", "New")
+    # Values go from old field to new field by column; a field whose type differs between
+    # the two (MySQL's TINYINT(1) read as an integer, PostgreSQL's boolean) is converted as
+    # Django would convert a form's value.
+    old_by_column = {f.column: f for f in Old._meta.concrete_fields}
+    pairs = []
+    for f in New._meta.concrete_fields:
+        o = old_by_column.get(f.column)
+        if o is None:
+            raise SystemExit(f"column {f.column} of the new table is not in the old one")
+        pairs.append((f.attname, o.attname, f if type(f) is not type(o) else None))
 
-    meta = {"db_table": "characters", "managed": False, "app_label": "bench"}
-    OldCharacter = type("OldCharacter", (models.Model,), {**fields(), "Meta": type("Meta", (), meta)})
-    NewCharacter = type("NewCharacter", (models.Model,), {**fields(), "Meta": type("Meta", (), meta)})
-    names = [f.attname for f in OldCharacter._meta.concrete_fields]
+    def copy_of(old):
+        values = {}
+        for new_name, old_name, convert in pairs:
+            v = getattr(old, old_name)
+            values[new_name] = convert.to_python(v) if convert is not None and v is not None else v
+        return New(**values)
 
-    source = OldCharacter.objects.order_by("id")
+    source = Old.objects.order_by("pk")
     if args.limit:
         source = source[: args.limit]
     started = time.perf_counter()
     n = 0
     if args.mode == "row":
         for old in source.iterator(chunk_size=2000):
-            NewCharacter(**{k: getattr(old, k) for k in names}).save(force_insert=True)
+            copy_of(old).save(force_insert=True)
             n += 1
     else:
         batch = []
         with transaction.atomic(using="new"):
             for old in source.iterator(chunk_size=2000):
-                batch.append(NewCharacter(**{k: getattr(old, k) for k in names}))
+                batch.append(copy_of(old))
                 if len(batch) == 1000:
-                    NewCharacter.objects.bulk_create(batch)
+                    New.objects.bulk_create(batch)
                     n += len(batch)
                     batch = []
             if batch:
-                NewCharacter.objects.bulk_create(batch)
+                New.objects.bulk_create(batch)
                 n += len(batch)
     print(json.dumps({"rows": n, "seconds": time.perf_counter() - started}))
 

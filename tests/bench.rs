@@ -106,3 +106,50 @@ async fn a_failing_strategy_is_reported_without_hiding_the_others() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_django_strategies_model_any_table_with_inspectdb() {
+    use mysql_async::prelude::Queryable;
+    let db = TestDb::new("benchdj").await;
+    let mut my = db.mysql().await;
+    // Not one of barge's fixtures: a keyword for a column name, one with a space, a
+    // TINYINT(1) that becomes a boolean, money, bytes, times, and a declared foreign key.
+    my.query_drop(
+        "CREATE TABLE customers (id int PRIMARY KEY, name varchar(40));
+         INSERT INTO customers SELECT seq, concat('customer ', seq) FROM seq_1_to_20;
+         CREATE TABLE invoices (
+           invoice_no bigint unsigned NOT NULL AUTO_INCREMENT PRIMARY KEY,
+           customer_id int NULL,
+           `class` varchar(10) NOT NULL,
+           `due date` date NULL,
+           paid tinyint(1) NOT NULL DEFAULT 0,
+           amount decimal(12,2) NOT NULL,
+           scan blob NULL,
+           noted_at datetime(3) NULL,
+           CONSTRAINT invoices_customer FOREIGN KEY (customer_id) REFERENCES customers (id));
+         INSERT INTO invoices (customer_id, `class`, `due date`, paid, amount, scan, noted_at)
+           SELECT IF(seq % 7 = 0, NULL, seq % 20 + 1), ELT(seq % 3 + 1, 'a', 'b', 'c'),
+                  '2020-01-01' + INTERVAL seq DAY, seq % 2, seq * 1.25, unhex(md5(seq)),
+                  '2021-06-01 10:00:00.125' + INTERVAL seq MINUTE
+           FROM seq_1_to_700;",
+    )
+    .await
+    .unwrap();
+    let mut opts = options(&db, &[Strategy::DjangoRow, Strategy::DjangoBulk], 500);
+    opts.tables = vec!["invoices".into()];
+    opts.repeat = 1;
+    let report = bench::run(&opts).await.unwrap();
+    eprintln!("{}", report.to_text());
+    assert!(report.ok(), "{}", report.to_text());
+    let row = &report.results[0];
+    assert!(
+        row.extrapolated && row.rows_run == 500 && row.rows == 700,
+        "{row:?}"
+    );
+    assert!(row.check.starts_with("ok (500 rows"), "{}", row.check);
+    assert!(
+        report.results[1].check.starts_with("ok (700 rows"),
+        "{}",
+        report.results[1].check
+    );
+}

@@ -230,10 +230,11 @@ async fn run_one(
             Ok((wall, peak))
         }
         Strategy::DjangoRow | Strategy::DjangoBulk => {
-            if p.source != "characters" {
-                return Err(Error::Invalid(
-                    "the django strategies model the generated `characters` table only".into(),
-                ));
+            if p.primary_key.is_empty() {
+                return Err(Error::Invalid(format!(
+                    "the django strategies need a primary key on {} (a Django model has one)",
+                    p.source
+                )));
             }
             create_orm_table(client, &schema, p).await?;
             let python = django_python().await?;
@@ -246,6 +247,7 @@ async fn run_one(
                 .env("BARGE_TO", opts.to.expose())
                 .arg(&script)
                 .args(["--schema", &schema])
+                .args(["--table", &p.source, "--target", &p.target])
                 .args([
                     "--mode",
                     if s == Strategy::DjangoRow {
