@@ -249,9 +249,15 @@ pub trait Ledger: Send + Sync {
     /// finishing when every partition is in).
     async fn reopen(&self, run: &str) -> Result<()>;
 
+    /// The source snapshot the run's readers import from now on (a resumed `--consistent`
+    /// run takes a new one).
+    async fn set_snapshot(&self, run: &str, snapshot: Option<&str>) -> Result<()>;
+
     /// Claim the biggest pending (or abandoned) partition of `wave`, for `task` of this
     /// process.
-    async fn claim(&self, run: &str, task: usize, wave: u32) -> Result<Option<Claim>>;
+    /// `cap`: skip tables with that many partitions claimed by live workers (0: no cap).
+    /// Two workers claiming at one instant may both pass it: a cap, not a semaphore.
+    async fn claim(&self, run: &str, task: usize, wave: u32, cap: u32) -> Result<Option<Claim>>;
 
     /// Record a partition as done, where writers do not (`durable` false).
     async fn done(&self, mark: &Mark) -> Result<()>;
@@ -488,12 +494,20 @@ impl Ledger for MemoryLedger {
         Ok(())
     }
 
-    async fn claim(&self, _run: &str, task: usize, wave: u32) -> Result<Option<Claim>> {
+    async fn set_snapshot(&self, _run: &str, _snapshot: Option<&str>) -> Result<()> {
+        Ok(())
+    }
+
+    async fn claim(&self, _run: &str, task: usize, wave: u32, cap: u32) -> Result<Option<Claim>> {
         let process = self.process.clone();
         self.with(|r| {
             let mut best: Option<(u64, usize, usize)> = None;
             for (t, (rec, mt)) in r.record.tables.iter().zip(&r.tables).enumerate() {
                 if rec.wave != wave || mt.state != TableState::Loading {
+                    continue;
+                }
+                let running = mt.parts.iter().filter(|p| p.state == "claimed").count();
+                if cap > 0 && running >= cap as usize {
                     continue;
                 }
                 for (p, mp) in mt.parts.iter().enumerate() {
@@ -694,12 +708,12 @@ mod tests {
         l.record(&record(&[10, 30, 20])).await.unwrap();
         let order: Vec<u32> = {
             let mut v = vec![];
-            while let Some(c) = l.claim("r", 0, 0).await.unwrap() {
+            while let Some(c) = l.claim("r", 0, 0, 0).await.unwrap() {
                 v.push(c.part);
                 if c.part == 0 {
                     // A transient failure puts it back, with its attempt counted.
                     l.release("r", &c, None).await.unwrap();
-                    let again = l.claim("r", 0, 0).await.unwrap().unwrap();
+                    let again = l.claim("r", 0, 0, 0).await.unwrap().unwrap();
                     assert_eq!((again.part, again.attempts), (0, 1));
                     assert!(again.epoch > c.epoch);
                     let stale = Mark {

@@ -277,6 +277,10 @@ struct CopyArgs {
     /// Rows per Arrow record batch.
     #[arg(long, default_value_t = 4096)]
     batch_rows: usize,
+    /// At most N partitions of one table loading at once, across all workers of the run
+    /// (`barge work` processes included); 0: no cap.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    max_per_table: u32,
     /// Replace target tables that already exist (each is swapped in only once fully loaded).
     #[arg(long, conflicts_with = "data_only")]
     drop: bool,
@@ -650,6 +654,7 @@ async fn copy(a: CopyArgs, observer: Option<barge::progress::ObserverHandle>) ->
         schema: a.schema,
         jobs: a.jobs,
         batch_rows: a.batch_rows,
+        max_per_table: a.max_per_table,
         mode: if a.data_only {
             Mode::DataOnly
         } else if a.schema_only {

@@ -500,3 +500,171 @@ async fn same_in_mysql(
         .unwrap();
     assert!(left.is_empty(), "leftovers: {left:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_of_a_consistent_run_read_the_snapshot_the_planner_holds() {
+    let _one = SERIAL.lock().await;
+    let db = TestDb::new("snapworkers").await;
+    let pg = db.pg().await;
+    let src = format!("{}_src", db.name);
+    pg.batch_execute(&format!(
+        "CREATE SCHEMA \"{src}\";
+         CREATE TABLE \"{src}\".events (id bigint PRIMARY KEY, v text);
+         INSERT INTO \"{src}\".events SELECT g, 'v' || g FROM generate_series(1, 300000) g;"
+    ))
+    .await
+    .unwrap();
+    let base = db.target();
+    let from = format!("{base}?schema={src}");
+    let into = format!("{}_dst", db.name);
+    let ledger = format!("{base}?schema={into}");
+    // Plan it: the planner exports a snapshot and holds it until the run ends.
+    let planner = spawn(
+        &[
+            "copy",
+            "--from",
+            &from,
+            "--to",
+            &base,
+            "--schema",
+            &into,
+            "-j",
+            "6",
+            "--consistent",
+            "--plan-only",
+        ],
+        &[],
+    );
+    // Recorded (with its snapshot) once the run's tables are in the ledger.
+    let mut recorded = false;
+    for _ in 0..200 {
+        let n = pg
+            .query_one(
+                "SELECT count(*) FROM _barge.runs r JOIN _barge.tables t ON t.run = r.run \
+                 WHERE t.target = 'events' AND r.snapshot IS NOT NULL AND r.run LIKE $1",
+                &[&format!("%{into}%")],
+            )
+            .await
+            .map(|r| r.get::<_, i64>(0))
+            .unwrap_or(0);
+        if n > 0 {
+            recorded = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recorded, "the planner recorded a run with a snapshot");
+    // The source moves on after the plan: rows deleted, added and changed.
+    pg.batch_execute(&format!(
+        "DELETE FROM \"{src}\".events WHERE id % 10 = 0;
+         INSERT INTO \"{src}\".events SELECT g, 'late' FROM generate_series(300001, 310000) g;
+         UPDATE \"{src}\".events SET v = 'changed' WHERE id < 1000;"
+    ))
+    .await
+    .unwrap();
+    let workers: Vec<Child> = (0..2)
+        .map(|_| {
+            spawn(
+                &["work", "--ledger", &ledger, "--from", &from, "-j", "2"],
+                &[],
+            )
+        })
+        .collect();
+    for w in workers {
+        let (code, out, err) = finish(w);
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    // The planner lets go once the run is over.
+    let (code, out, err) = finish(planner);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("holding source snapshot"), "{err}");
+    let row = pg
+        .query_one(
+            &format!(
+                "SELECT count(*), sum(id)::bigint, count(*) FILTER (WHERE v <> 'v' || id) \
+                 FROM \"{into}\".events"
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            row.get::<_, i64>(0),
+            row.get::<_, i64>(1),
+            row.get::<_, i64>(2)
+        ),
+        (300_000, 300_000 * 300_001 / 2, 0),
+        "the workers read the source as it was when the run was planned"
+    );
+    for s in [&src, &into] {
+        let _ = pg
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{s}\" CASCADE"))
+            .await;
+    }
+}
+
+/// The cap on a table's running partitions holds in both targets' ledgers: a claim skips a
+/// table with that many live claims, and takes it again once one is released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_respect_the_cap_on_running_partitions_per_table() {
+    use barge::ledger::{PartRecord, RunRecord, TableRecord};
+    let _one = SERIAL.lock().await;
+    let db = TestDb::new("claimcap").await;
+    let table = |index: u32, name: &str, parts: u32| TableRecord {
+        index,
+        source: name.into(),
+        target: name.into(),
+        fingerprint: "f".into(),
+        source_rows: 100 * parts as u64,
+        wave: 0,
+        partitions: (0..parts)
+            .map(|id| PartRecord {
+                id,
+                range: None,
+                est_rows: 100 + id as u64,
+            })
+            .collect(),
+        error: None,
+    };
+    let pg_ledger = format!("{}?schema={}", db.target(), db.name);
+    for url in [pg_ledger.as_str(), &db.source()] {
+        let ledger = barge::engine::open_ledger(&barge::DbUrl::parse(url).unwrap())
+            .await
+            .unwrap();
+        let run = format!("cap test {}", db.name);
+        ledger
+            .record(&RunRecord {
+                run: run.clone(),
+                fingerprint: "f".into(),
+                spec: "{}".into(),
+                source: "s".into(),
+                now_micros: 0,
+                snapshot: None,
+                tables: vec![table(0, "big", 4), table(1, "small", 1)],
+            })
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        for task in 0..4 {
+            got.push(ledger.claim(&run, task, 0, 2).await.unwrap());
+        }
+        let tables: Vec<Option<u32>> = got.iter().map(|c| c.as_ref().map(|c| c.table)).collect();
+        // The two biggest of `big`, then `small`, then nothing: `big` has two running.
+        assert_eq!(tables, [Some(0), Some(0), Some(1), None], "{url}");
+        ledger
+            .release(&run, got[0].as_ref().unwrap(), None)
+            .await
+            .unwrap();
+        let again = ledger.claim(&run, 5, 0, 2).await.unwrap();
+        assert_eq!(
+            again.map(|c| c.table),
+            Some(0),
+            "{url}: room again after a release"
+        );
+        // Without a cap everything left is taken.
+        let more = ledger.claim(&run, 6, 0, 0).await.unwrap();
+        assert_eq!(more.map(|c| c.table), Some(0), "{url}");
+        ledger.remove(&run).await.unwrap();
+    }
+}

@@ -7,7 +7,7 @@ pub mod mysql;
 pub mod postgres;
 
 use crate::catalog::Catalog;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ledger::{FinishMark, Mark};
 use crate::partition::KeyRange;
 use crate::plan::{Mode, TablePlan};
@@ -91,8 +91,17 @@ pub trait Source: Send + Sync {
     ) -> Result<BTreeMap<String, crate::sample::TableSample>>;
 
     /// Make every later count and read see one moment of the source (`--consistent`),
-    /// with up to `readers` reads at once.
-    async fn snapshot(&self, plans: &[TablePlan], readers: usize) -> Result<()>;
+    /// with up to `readers` reads at once. Returns the snapshot's id when other processes
+    /// can import it (PostgreSQL's exported snapshots), held until `close`.
+    async fn snapshot(&self, plans: &[TablePlan], readers: usize) -> Result<Option<String>>;
+
+    /// Read inside a snapshot another process exported and holds (a worker of a
+    /// `--consistent` run).
+    async fn import_snapshot(&self, id: &str) -> Result<()> {
+        Err(Error::Config(format!(
+            "this source cannot read inside another process's snapshot ({id})"
+        )))
+    }
 
     /// Count a table's rows (under its filter), and split it into at most `parts` ranges
     /// when it has at least twice `min_rows` rows and a key to split on.

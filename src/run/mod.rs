@@ -25,6 +25,10 @@ pub struct CopyOptions {
     pub schema: String,
     /// Connections on each side, and partitions read at once.
     pub jobs: usize,
+    /// At most this many partitions of one table loading at once, across every worker of
+    /// the run (0: no cap). Spreads workers over tables; a MySQL target's InnoDB takes many
+    /// loads into one table badly.
+    pub max_per_table: u32,
     pub batch_rows: usize,
     pub mode: Mode,
     /// Replace existing target tables (atomically, after the new one is loaded).
@@ -128,6 +132,7 @@ impl Default for CopyOptions {
             schema: "public".into(),
             jobs: 4,
             batch_rows: 4096,
+            max_per_table: 0,
             mode: Mode::Create,
             drop: false,
             min_partition_rows: 50_000,
@@ -182,6 +187,7 @@ struct Shared {
     ledger: Arc<dyn Ledger>,
     run: String,
     batch_rows: usize,
+    max_per_table: u32,
     zero_dates: crate::temporal::ZeroDates,
     fail_fast: bool,
     observer: Option<crate::progress::ObserverHandle>,
@@ -426,6 +432,26 @@ pub async fn catalog(from: &DbUrl) -> Result<crate::catalog::Catalog> {
 
 /// Read the source catalog and plan the copy into `to`, touching nothing: what `barge plan`
 /// shows.
+/// `--plan-only --consistent` from PostgreSQL: the workers read inside the snapshot this
+/// process exported, which lives as long as its transaction. So it stays until the run has
+/// ended (every table done or failed, or the ledger removed by the last worker).
+async fn hold_snapshot(ledger: &dyn Ledger, run: &str, id: &str) -> Result<()> {
+    tracing::warn!(
+        "holding source snapshot {id} for the workers of {run}: keep this process running until they are done"
+    );
+    loop {
+        let totals = ledger.totals(run).await?;
+        if totals
+            .iter()
+            .all(|t| matches!(t.state, TableState::Done | TableState::Failed))
+        {
+            tracing::info!("{run} has ended: the snapshot is released");
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
+}
+
 pub async fn plan_only(
     from: &DbUrl,
     to: &DbUrl,
@@ -623,8 +649,18 @@ async fn copy_inner(
             .map(|(p, _)| p.clone())
             .collect();
         if opts.consistent && !todo.is_empty() {
-            source.snapshot(&todo, jobs).await?;
-            if totals.iter().any(|t| t.done > 0) {
+            match record.snapshot.clone().filter(|_| join) {
+                // A worker reads inside the snapshot the planning process holds.
+                Some(id) => source.import_snapshot(&id).await?,
+                None => {
+                    let id = source.snapshot(&todo, jobs).await?;
+                    if !join {
+                        ledger.set_snapshot(&run, id.as_deref()).await?;
+                        record.snapshot = id;
+                    }
+                }
+            }
+            if !join && totals.iter().any(|t| t.done > 0) {
                 tracing::warn!(
                     "resumed with --consistent: the partitions loaded before the interruption \
                      were read from an earlier snapshot of the source"
@@ -657,7 +693,7 @@ async fn copy_inner(
     } else {
         sink.prepare_run(&mut plans).await?;
         if opts.consistent {
-            source.snapshot(&plans, jobs).await?;
+            record.snapshot = source.snapshot(&plans, jobs).await?;
         }
         // Count and split each table (inside the snapshot, when there is one).
         for (i, p) in plans.iter().enumerate() {
@@ -750,6 +786,9 @@ async fn copy_inner(
             })
             .chain(refused)
             .collect();
+        if let Some(id) = record.snapshot.as_deref() {
+            hold_snapshot(ledger.as_ref(), &run, id).await?;
+        }
         let mut report = finish_report(from, to, opts, tables, vec![], started);
         report.planned = Some(run.clone());
         return Ok(report);
@@ -761,6 +800,7 @@ async fn copy_inner(
         ledger: ledger.clone(),
         run: run.clone(),
         batch_rows: opts.batch_rows.max(1),
+        max_per_table: opts.max_per_table,
         zero_dates: opts.zero_dates,
         fail_fast: opts.fail_fast,
         observer: opts.observer.clone(),

@@ -43,7 +43,7 @@ pub(super) async fn worker(
             if let Some(f) = ledger.claim_finish(run, task, wave).await? {
                 return Ok(Step::Finish(f));
             }
-            if let Some(c) = ledger.claim(run, task, wave).await? {
+            if let Some(c) = ledger.claim(run, task, wave, shared.max_per_table).await? {
                 return Ok(Step::Load(c));
             }
             Ok::<_, Error>(if ledger.wave_open(run, wave).await? {

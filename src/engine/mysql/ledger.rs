@@ -460,6 +460,15 @@ impl Ledger for MysqlLedger {
         .await
     }
 
+    async fn set_snapshot(&self, run: &str, snapshot: Option<&str>) -> Result<()> {
+        self.exec(
+            &format!("UPDATE {RUNS} SET snapshot = ? WHERE run = ?"),
+            (snapshot, run),
+        )
+        .await?;
+        Ok(())
+    }
+
     async fn reopen(&self, run: &str) -> Result<()> {
         // A failed table's staging was dropped (it is rolled back alone): all of it loads
         // again.
@@ -489,14 +498,18 @@ impl Ledger for MysqlLedger {
         Ok(())
     }
 
-    async fn claim(&self, run: &str, task: usize, wave: u32) -> Result<Option<Claim>> {
+    async fn claim(&self, run: &str, task: usize, wave: u32, cap: u32) -> Result<Option<Claim>> {
         let select = format!(
             "SELECT q.tab, q.part FROM {PARTITIONS} q \
              WHERE q.run = ? AND q.wave = ? \
                AND q.tab IN (SELECT t.tab FROM {TABLES} t WHERE t.run = ? AND t.state = 'loading') \
                AND (q.state = 'pending' OR (q.state = 'claimed' AND ({gone} OR q.worker = ?))) \
+               AND (? = 0 OR (SELECT count(*) FROM {PARTITIONS} r \
+                    WHERE r.run = q.run AND r.tab = q.tab AND r.state = 'claimed' \
+                      AND NOT (r.worker <=> ?) AND NOT {gone_r}) < ?) \
              ORDER BY q.worker <=> ? DESC, q.est_rows DESC, q.tab, q.part LIMIT 1 FOR UPDATE SKIP LOCKED",
-            gone = gone("q")
+            gone = gone("q"),
+            gone_r = gone("r")
         );
         let update = format!(
             "UPDATE {PARTITIONS} SET state = 'claimed', worker = ?, worker_key = ?, \
@@ -521,7 +534,10 @@ impl Ledger for MysqlLedger {
             Box::pin(async move {
                 c.query_drop("START TRANSACTION").await?;
                 let picked: Option<(u32, u32)> = c
-                    .exec_first(select, (&run, wave, &run, &worker, &worker))
+                    .exec_first(
+                        select,
+                        (&run, wave, &run, &worker, cap, &worker, cap, &worker),
+                    )
                     .await?;
                 let Some((tab, part)) = picked else {
                     c.query_drop("COMMIT").await?;

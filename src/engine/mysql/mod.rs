@@ -134,7 +134,7 @@ impl Source for MysqlSource {
         crate::sample::plan_sample(&sql, catalog, plans, relationships, sample).await
     }
 
-    async fn snapshot(&self, plans: &[TablePlan], readers: usize) -> Result<()> {
+    async fn snapshot(&self, plans: &[TablePlan], readers: usize) -> Result<Option<String>> {
         let tables: Vec<&str> = plans.iter().map(|p| p.source.as_str()).collect();
         let mut lock = self.conn().await?;
         let conns = snapshot::snapshot_connections(
@@ -147,7 +147,8 @@ impl Source for MysqlSource {
         )
         .await?;
         let _ = self.snapshots.set(Snapshots::new(conns));
-        Ok(())
+        // MySQL cannot hand a snapshot to another process.
+        Ok(None)
     }
 
     async fn count(

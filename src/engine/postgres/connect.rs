@@ -51,9 +51,16 @@ pub async fn pg_connect(url: &DbUrl, side: Side) -> Result<tokio_postgres::Clien
         )),
         None => {
             let message = crate::url::redact(&pg_message(&e));
-            if message.contains("server does not support TLS") {
+            // The driver's reason sits under "error performing TLS handshake".
+            let mut chain: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+            let mut no_tls = false;
+            while let Some(cur) = chain {
+                no_tls |= cur.to_string().contains("does not support TLS");
+                chain = cur.source();
+            }
+            if no_tls {
                 refused(format!(
-                    "{message} ({}: give sslmode=prefer or disable to connect without TLS)",
+                    "the server does not offer TLS ({}: give sslmode=prefer or disable to connect without TLS)",
                     settings.describe(Engine::Postgres)
                 ))
             } else {

@@ -381,6 +381,15 @@ impl Ledger for PgLedger {
         .await
     }
 
+    async fn set_snapshot(&self, run: &str, snapshot: Option<&str>) -> Result<()> {
+        self.query(
+            "UPDATE _barge.runs SET snapshot = $2 WHERE run = $1",
+            &[&run, &snapshot],
+        )
+        .await?;
+        Ok(())
+    }
+
     async fn reopen(&self, run: &str) -> Result<()> {
         // A failed table's staging was dropped (it is rolled back alone): all of it loads
         // again.
@@ -407,7 +416,7 @@ impl Ledger for PgLedger {
         Ok(())
     }
 
-    async fn claim(&self, run: &str, task: usize, wave: u32) -> Result<Option<Claim>> {
+    async fn claim(&self, run: &str, task: usize, wave: u32, cap: u32) -> Result<Option<Claim>> {
         // The pick is a materialized CTE: as a joined subquery it may be scanned again per
         // row, and SKIP LOCKED then picks another partition each time.
         let sql = format!(
@@ -415,6 +424,9 @@ impl Ledger for PgLedger {
                    JOIN _barge.tables t ON t.run = q.run AND t.tab = q.tab \
                    WHERE q.run = $1 AND q.wave = $4 AND t.state = 'loading' \
                      AND (q.state = 'pending' OR (q.state = 'claimed' AND ({gone} OR q.worker = $2))) \
+                     AND ($5::int = 0 OR (SELECT count(*) FROM _barge.partitions r \
+                          WHERE r.run = q.run AND r.tab = q.tab AND r.state = 'claimed' \
+                            AND r.worker IS DISTINCT FROM $2 AND NOT {gone_r}) < $5) \
                    ORDER BY coalesce(q.worker = $2, false) DESC, q.est_rows DESC, q.tab, q.part LIMIT 1 \
                    FOR UPDATE OF q SKIP LOCKED) \
              UPDATE _barge.partitions p SET state = 'claimed', worker = $2, worker_key = $3, \
@@ -423,10 +435,14 @@ impl Ledger for PgLedger {
              RETURNING p.tab, p.part, p.epoch, p.attempts, p.key_column, p.lo, p.hi",
             lease = lease(),
             gone = gone("q"),
+            gone_r = gone("r"),
         );
         let worker = format!("{}#{task}", self.process);
         let rows = self
-            .query(&sql, &[&run, &worker, &self.key, &(wave as i32)])
+            .query(
+                &sql,
+                &[&run, &worker, &self.key, &(wave as i32), &(cap as i32)],
+            )
             .await?;
         Ok(rows.first().map(|r| Claim {
             table: r.get::<_, i32>(0) as u32,

@@ -29,8 +29,9 @@ pub struct PgSource {
     idle: std::sync::Mutex<Vec<Client>>,
     /// Partitioned tables, read through the parent (without ONLY).
     partitioned: std::sync::Mutex<BTreeSet<String>>,
-    /// With `--consistent`: the exporting transaction, kept open, and its snapshot's id.
-    snapshot: Mutex<Option<(Client, String)>>,
+    /// With `--consistent`: the exporting transaction, kept open (None: another process
+    /// holds it), and its snapshot's id.
+    snapshot: Mutex<Option<(Option<Client>, String)>>,
 }
 
 impl PgSource {
@@ -51,13 +52,26 @@ impl PgSource {
             Some(c) if !c.is_closed() => c,
             _ => pg_connect(&self.url, Side::Source).await?,
         };
-        if let Some((_, id)) = self.snapshot.lock().await.as_ref() {
-            client
+        if let Some((holder, id)) = self.snapshot.lock().await.as_ref() {
+            let imported = client
                 .batch_execute(&format!(
                     "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{id}'"
                 ))
-                .await
-                .ctx("importing the snapshot")?;
+                .await;
+            match imported {
+                Ok(()) => {}
+                // Only the process that exported it can end it, and then nothing can read it.
+                Err(e) if holder.is_none() => {
+                    return Err(Error::Config(format!(
+                        "the run's source snapshot {id} is no longer held: the process that \
+                         planned it with --consistent has ended ({}). Plan the run again \
+                         (--restart), and keep the planning process running until the workers \
+                         are done",
+                        crate::error::pg_message(&e)
+                    )))
+                }
+                Err(e) => return Err(e).ctx("importing the snapshot"),
+            }
         }
         Ok(client)
     }
@@ -304,7 +318,19 @@ impl Source for PgSource {
         chosen
     }
 
-    async fn snapshot(&self, _plans: &[TablePlan], _readers: usize) -> Result<()> {
+    async fn import_snapshot(&self, id: &str) -> Result<()> {
+        // An id is pasted into SQL: only what pg_export_snapshot() makes (hex and dashes).
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            return Err(Error::Config(format!(
+                "`{id}` is not a PostgreSQL snapshot id"
+            )));
+        }
+        self.idle.lock().unwrap().clear();
+        *self.snapshot.lock().await = Some((None, id.to_string()));
+        Ok(())
+    }
+
+    async fn snapshot(&self, _plans: &[TablePlan], _readers: usize) -> Result<Option<String>> {
         let holder = pg_connect(&self.url, Side::Source).await?;
         holder
             .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -317,8 +343,8 @@ impl Source for PgSource {
             .get(0);
         // Connections opened before the snapshot read outside it: drop them.
         self.idle.lock().unwrap().clear();
-        *self.snapshot.lock().await = Some((holder, id));
-        Ok(())
+        *self.snapshot.lock().await = Some((Some(holder), id.clone()));
+        Ok(Some(id))
     }
 
     async fn count(
@@ -464,7 +490,7 @@ impl Source for PgSource {
     }
 
     async fn close(&self) {
-        if let Some((holder, _)) = self.snapshot.lock().await.take() {
+        if let Some((Some(holder), _)) = self.snapshot.lock().await.take() {
             let _ = holder.batch_execute("COMMIT").await;
         }
         self.idle.lock().unwrap().clear();
