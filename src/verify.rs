@@ -1,4 +1,5 @@
-//! Content checksums that a MySQL source and a PostgreSQL target can agree on.
+//! Content checksums that a source and a target can agree on: for MySQL into PostgreSQL
+//! computed by the servers, for the other directions from barge's own readers.
 //!
 //! Each value is turned into a canonical text per logical type on its own side (MySQL through
 //! the driver's binary protocol, PostgreSQL through server-side text expressions), each row
@@ -175,11 +176,13 @@ pub struct TableCheck {
     pub source_rows: u64,
     /// `None`: the target has no such table.
     pub target_rows: Option<u64>,
-    /// Content checksums, where both engines' canonical texts are known (MySQL/MariaDB
-    /// into PostgreSQL); otherwise the rows are counted only.
+    /// Content checksums; `None` where they could not be had (`note` says why), and the
+    /// rows are counted only.
     pub source_hash: Option<u64>,
     pub target_hash: Option<u64>,
     pub equal: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -207,7 +210,7 @@ impl VerifyReport {
                     match (t.source_hash, t.target_hash) {
                         (Some(a), Some(b)) if a == b => format!("{a:016x}"),
                         (Some(a), Some(b)) => format!("{a:016x} ≠ {b:016x}"),
-                        _ => "counted only".into(),
+                        _ => t.note.clone().unwrap_or_else(|| "counted only".into()),
                     },
                 ]
             })
@@ -232,9 +235,125 @@ impl VerifyReport {
     }
 }
 
+/// Every row of a table as barge's own reader streams it, each value formatted by its Arrow
+/// type after a cast to `types` (the source side's), rows hashed and summed: the checksum
+/// for directions other than MySQL → PostgreSQL, where each side is read as a source.
+/// `pick`: the batch columns, in the source's column order. Err: why there is none.
+async fn arrow_checksum(
+    source: &std::sync::Arc<dyn crate::engine::Source>,
+    plan: &crate::plan::TablePlan,
+    pick: Vec<usize>,
+    types: Vec<arrow_schema::DataType>,
+    json: Vec<bool>,
+) -> std::result::Result<Checksum, String> {
+    use arrow_cast::display::{ArrayFormatter, FormatOptions};
+    let req = crate::engine::ReadRequest {
+        plan: std::sync::Arc::new(plan.clone()),
+        schema: plan.reader_schema(),
+        range: None,
+        batch_rows: 4096,
+        batch_bytes: 8 << 20,
+        zero_dates: Default::default(),
+        rejects: None,
+        nul_in_text: true,
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+    let read = source.read(req, tx);
+    let hash = async {
+        let mut sum = Checksum { rows: 0, hash: 0 };
+        let options = FormatOptions::default().with_null("\0NULL\0");
+        while let Some(batch) = rx.recv().await {
+            let mut arrays = Vec::with_capacity(pick.len());
+            for (i, ty) in pick.iter().zip(&types) {
+                let a = &naive(batch.column(*i).clone());
+                let ty = &naive_type(ty);
+                arrays.push(if a.data_type() == ty {
+                    a.clone()
+                } else {
+                    arrow_cast::cast(a, ty).map_err(|e| {
+                        format!(
+                            "column {} is {} on one side and {ty} on the other ({e})",
+                            batch.schema().field(*i).name(),
+                            a.data_type()
+                        )
+                    })?
+                });
+            }
+            let formatters = arrays
+                .iter()
+                .map(|a| ArrayFormatter::try_new(a.as_ref(), &options))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| e.to_string())?;
+            for row in 0..batch.num_rows() {
+                let mut h = RowHasher::new();
+                for ((f, a), is_json) in formatters.iter().zip(&arrays).zip(&json) {
+                    if a.is_null(row) {
+                        h.field(None);
+                        continue;
+                    }
+                    let text = f.value(row).to_string();
+                    let text = if *is_json {
+                        canonical_json(&text)
+                    } else {
+                        text
+                    };
+                    h.field(Some(text.as_bytes()));
+                }
+                sum.rows += 1;
+                sum.hash = sum.hash.wrapping_add(h.0);
+            }
+        }
+        Ok::<_, String>(sum)
+    };
+    let (read, hash) = tokio::join!(read, hash);
+    read.map_err(|e| e.to_string())?;
+    hash
+}
+
+/// A timestamp with a zone as the same instant without one: both sides hold UTC, and a
+/// cast would need the zone database barge is built without.
+fn naive(a: arrow_array::ArrayRef) -> arrow_array::ArrayRef {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::*;
+    use arrow_schema::{DataType as D, TimeUnit as U};
+    match a.data_type() {
+        D::Timestamp(U::Microsecond, Some(_)) => std::sync::Arc::new(
+            a.as_primitive::<TimestampMicrosecondType>()
+                .clone()
+                .with_timezone_opt(None::<String>),
+        ),
+        D::Timestamp(U::Millisecond, Some(_)) => std::sync::Arc::new(
+            a.as_primitive::<TimestampMillisecondType>()
+                .clone()
+                .with_timezone_opt(None::<String>),
+        ),
+        D::Timestamp(U::Second, Some(_)) => std::sync::Arc::new(
+            a.as_primitive::<TimestampSecondType>()
+                .clone()
+                .with_timezone_opt(None::<String>),
+        ),
+        D::Timestamp(U::Nanosecond, Some(_)) => std::sync::Arc::new(
+            a.as_primitive::<TimestampNanosecondType>()
+                .clone()
+                .with_timezone_opt(None::<String>),
+        ),
+        _ => a,
+    }
+}
+
+fn naive_type(t: &arrow_schema::DataType) -> arrow_schema::DataType {
+    match t {
+        arrow_schema::DataType::Timestamp(u, Some(_)) => {
+            arrow_schema::DataType::Timestamp(*u, None)
+        }
+        t => t.clone(),
+    }
+}
+
 /// Compare every selected source table with the target table of the same name: row counts,
-/// and content checksums for MySQL/MariaDB into PostgreSQL. Reads both sides only; usable
-/// after any run, barge's or another tool's.
+/// and content checksums (MySQL/MariaDB into PostgreSQL computed by the servers; other
+/// directions through barge's readers). Reads both sides only; usable after any run,
+/// barge's or another tool's.
 pub async fn verify(
     from: &crate::url::DbUrl,
     to: &crate::url::DbUrl,
@@ -287,6 +406,7 @@ pub async fn verify(
                     source_hash: None,
                     target_hash: None,
                     equal: false,
+                    note: None,
                 };
                 if catalog.tables.iter().any(|t| t.name == p.target) {
                     let tsel = crate::plan::Selection {
@@ -296,6 +416,55 @@ pub async fn verify(
                     let (tplans, _) = crate::plan::plan_each(&catalog, &tsel)?;
                     if let Some(tp) = tplans.first() {
                         check.target_rows = Some(target.count(tp, 1, u64::MAX / 4).await?.0);
+                    }
+                }
+                if conns.is_none() && check.target_rows.is_some() {
+                    let tsel = crate::plan::Selection {
+                        tables: vec![p.target.clone()],
+                        ..Default::default()
+                    };
+                    let (tplans, _) = crate::plan::plan_each(&catalog, &tsel)?;
+                    if let Some(tp) = tplans.first() {
+                        let tschema = tp.reader_schema();
+                        let sschema = p.reader_schema();
+                        let pick: Option<Vec<usize>> = p
+                            .target_columns
+                            .iter()
+                            .map(|c| tschema.index_of(&c.name).ok())
+                            .collect();
+                        let n = p.columns.len();
+                        let types: Vec<_> = sschema.fields()[..n]
+                            .iter()
+                            .map(|f| f.data_type().clone())
+                            .collect();
+                        let json: Vec<bool> = p
+                            .target_columns
+                            .iter()
+                            .map(|c| c.pg == crate::types::PgType::Jsonb)
+                            .collect();
+                        match pick {
+                            None => check.note = Some("the target's columns differ".into()),
+                            Some(pick) => {
+                                let s = arrow_checksum(
+                                    &source,
+                                    p,
+                                    (0..n).collect(),
+                                    types.clone(),
+                                    json.clone(),
+                                )
+                                .await;
+                                let t = arrow_checksum(&target, tp, pick, types, json).await;
+                                match (s, t) {
+                                    (Ok(s), Ok(t)) => {
+                                        check.source_hash = Some(s.hash);
+                                        check.target_hash = Some(t.hash);
+                                    }
+                                    (Err(e), _) | (_, Err(e)) => {
+                                        check.note = Some(format!("counted only: {e}"))
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
                 if let Some((my, pg)) = conns.as_mut().filter(|_| check.target_rows.is_some()) {

@@ -587,3 +587,90 @@ async fn a_sample_of_a_postgres_app_keeps_its_relationships() {
         .get(0);
     assert_eq!(articles, Some(expected as u64));
 }
+
+/// `barge verify` checks content in the directions the servers cannot checksum alike:
+/// PostgreSQL → MySQL, PostgreSQL → PostgreSQL and MySQL → MySQL, through barge's readers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_checksums_content_in_every_direction() {
+    let db = TestDb::new("verifyall").await;
+    let pg = db.pg().await;
+    let src = format!("{}_v", db.name);
+    pg.batch_execute(&format!(
+        "CREATE SCHEMA \"{src}\";
+         CREATE TABLE \"{src}\".t (id int PRIMARY KEY, b boolean, n numeric(10,2), ts timestamptz,
+           d date, j jsonb, bin bytea, txt text, f real, u uuid);
+         INSERT INTO \"{src}\".t SELECT g, g % 2 = 0, g * 1.25,
+           '2020-01-01'::timestamptz + g * interval '1 hour', '2020-01-01'::date + g,
+           jsonb_build_object('a', g, 'b', 'x'), decode(md5(g::text), 'hex'), 'héllo ' || g,
+           g / 3.0, md5(g::text)::uuid FROM generate_series(1, 2000) g;
+         INSERT INTO \"{src}\".t (id) VALUES (0);"
+    ))
+    .await
+    .unwrap();
+    let from = format!("{}?schema={src}", db.target());
+    let my_to = db.source();
+    let pg_schema = format!("{}_pg", db.name);
+    let my_copy = format!("{}_my", db.name);
+    let my_copy_url = my_to.replace(&format!("/{}", db.name), &format!("/{my_copy}"));
+    let verify = |from: &str, to: &str, extra: &[&str]| {
+        let mut args = vec!["verify", "--from", from, "--to", to];
+        args.extend_from_slice(extra);
+        common::barge_exit(&args, &[])
+    };
+    let copy = |from: &str, to: &str, extra: &[&str]| {
+        let mut args = vec!["copy", "--from", from, "--to", to];
+        args.extend_from_slice(extra);
+        let (code, out, err) = common::barge_exit(&args, &[]);
+        assert_eq!(code, 0, "{out}{err}");
+    };
+    copy(&from, &my_to, &[]);
+    copy(&from, &db.target(), &["--schema", &pg_schema]);
+    copy(&my_to, &my_copy_url, &[]);
+    for (f, t, extra) in [
+        (from.as_str(), my_to.as_str(), vec![]),
+        (
+            from.as_str(),
+            db.target().as_str(),
+            vec!["--schema", pg_schema.as_str()],
+        ),
+        (my_to.as_str(), my_copy_url.as_str(), vec![]),
+    ] {
+        let (code, out, err) = verify(f, t, &extra);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(
+            out.contains("equal") && !out.contains("counted only"),
+            "{out}"
+        );
+    }
+    // One changed value is found, whichever side it is on; JSON written with its keys in
+    // another order is the same JSON.
+    let mut my = db.mysql().await;
+    my.query_drop("UPDATE t SET j = JSON_OBJECT('b', 'x', 'a', 5) WHERE id = 5")
+        .await
+        .unwrap();
+    let (code, out, _) = verify(&from, &my_to, &[]);
+    assert_eq!(code, 0, "{out}");
+    my.query_drop("UPDATE t SET ts = ts + INTERVAL 1 SECOND WHERE id = 7")
+        .await
+        .unwrap();
+    let (code, out, _) = verify(&from, &my_to, &[]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("DIFFERENT"), "{out}");
+    let (code, out, _) = verify(&my_to, &my_copy_url, &[]);
+    assert!(code != 0 && out.contains("DIFFERENT"), "{out}");
+    pg.batch_execute(&format!(
+        "UPDATE \"{pg_schema}\".t SET txt = 'changed' WHERE id = 9"
+    ))
+    .await
+    .unwrap();
+    let (code, out, _) = verify(&from, &db.target(), &["--schema", &pg_schema]);
+    assert!(code != 0 && out.contains("DIFFERENT"), "{out}");
+    my.query_drop(format!("DROP DATABASE `{my_copy}`"))
+        .await
+        .unwrap();
+    for s in [&src, &pg_schema] {
+        let _ = pg
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{s}\" CASCADE"))
+            .await;
+    }
+}
