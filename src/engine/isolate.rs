@@ -30,12 +30,30 @@ impl From<Error> for LoadError {
     }
 }
 
+/// The savepoint steps around each batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Savepoint {
+    Set,
+    Release,
+    RollBackTo,
+}
+
+impl Savepoint {
+    /// The statement, as both engines spell it (standard SQL).
+    pub fn sql(self) -> &'static str {
+        match self {
+            Savepoint::Set => "SAVEPOINT barge_rows",
+            Savepoint::Release => "RELEASE SAVEPOINT barge_rows",
+            Savepoint::RollBackTo => "ROLLBACK TO SAVEPOINT barge_rows",
+        }
+    }
+}
+
 /// A writer that can load one batch at a time inside its open transaction.
 #[async_trait::async_trait]
 pub trait BatchLoader: Send {
-    async fn savepoint(&mut self) -> Result<()>;
-    async fn release_savepoint(&mut self) -> Result<()>;
-    async fn rollback_to_savepoint(&mut self) -> Result<()>;
+    /// Run `step.sql()` in the open transaction.
+    async fn savepoint(&mut self, step: Savepoint) -> Result<()>;
     /// Load these rows into the staging table: rows stored and bytes sent.
     async fn load(&mut self, plan: &TablePlan, rows: &RecordBatch)
         -> Result<(u64, u64), LoadError>;
@@ -57,18 +75,18 @@ pub async fn load_isolating(
             if part.num_rows() == 0 {
                 continue;
             }
-            loader.savepoint().await?;
+            loader.savepoint(Savepoint::Set).await?;
             match loader.load(plan, &part).await {
                 Ok((rows, bytes)) => {
-                    loader.release_savepoint().await?;
+                    loader.savepoint(Savepoint::Release).await?;
                     written.rows += rows;
                     written.bytes += bytes;
                     on_rows(rows, bytes);
                 }
                 Err(LoadError::Failed(e)) => return Err(e),
                 Err(LoadError::Refused { reason, column }) => {
-                    loader.rollback_to_savepoint().await?;
-                    loader.release_savepoint().await?;
+                    loader.savepoint(Savepoint::RollBackTo).await?;
+                    loader.savepoint(Savepoint::Release).await?;
                     let n = part.num_rows();
                     if n == 1 {
                         record(rejects, plan, &part, &reason, column.as_deref())?;

@@ -623,25 +623,8 @@ const REFUSED_ROW_ERRORS: &[u16] = &[
 
 #[async_trait::async_trait]
 impl crate::engine::isolate::BatchLoader for MysqlWriter {
-    async fn savepoint(&mut self) -> Result<()> {
-        self.conn
-            .query_drop("SAVEPOINT barge_rows")
-            .await
-            .ctx("SAVEPOINT")
-    }
-
-    async fn release_savepoint(&mut self) -> Result<()> {
-        self.conn
-            .query_drop("RELEASE SAVEPOINT barge_rows")
-            .await
-            .ctx("RELEASE SAVEPOINT")
-    }
-
-    async fn rollback_to_savepoint(&mut self) -> Result<()> {
-        self.conn
-            .query_drop("ROLLBACK TO SAVEPOINT barge_rows")
-            .await
-            .ctx("ROLLBACK TO SAVEPOINT")
+    async fn savepoint(&mut self, step: crate::engine::isolate::Savepoint) -> Result<()> {
+        self.conn.query_drop(step.sql()).await.ctx(step.sql())
     }
 
     async fn load(

@@ -275,25 +275,8 @@ impl Sink for PgSink {
 
 #[async_trait::async_trait]
 impl crate::engine::isolate::BatchLoader for PgWriter {
-    async fn savepoint(&mut self) -> Result<()> {
-        self.client
-            .batch_execute("SAVEPOINT barge_rows")
-            .await
-            .ctx("SAVEPOINT")
-    }
-
-    async fn release_savepoint(&mut self) -> Result<()> {
-        self.client
-            .batch_execute("RELEASE SAVEPOINT barge_rows")
-            .await
-            .ctx("RELEASE SAVEPOINT")
-    }
-
-    async fn rollback_to_savepoint(&mut self) -> Result<()> {
-        self.client
-            .batch_execute("ROLLBACK TO SAVEPOINT barge_rows")
-            .await
-            .ctx("ROLLBACK TO SAVEPOINT")
+    async fn savepoint(&mut self, step: crate::engine::isolate::Savepoint) -> Result<()> {
+        self.client.batch_execute(step.sql()).await.ctx(step.sql())
     }
 
     async fn load(

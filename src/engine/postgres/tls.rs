@@ -61,22 +61,23 @@ impl PgTls {
             Some(Roots::Builtin) => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
             None => {}
         }
-        let verifier: Arc<dyn ServerCertVerifier> = if settings.checks_chain() {
-            let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
-                Arc::new(roots),
-                provider.clone(),
+        let webpki = if settings.checks_chain() {
+            Some(
+                rustls::client::WebPkiServerVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider.clone(),
+                )
+                .build()
+                .map_err(|e| format!("the root certificates cannot be used: {e}"))?,
             )
-            .build()
-            .map_err(|e| format!("the root certificates cannot be used: {e}"))?;
-            Arc::new(Checked {
-                webpki,
-                host: settings.checks_host(),
-            })
         } else {
-            Arc::new(Unchecked {
-                provider: provider.clone(),
-            })
+            None
         };
+        let verifier = Arc::new(Verifier {
+            webpki,
+            host: settings.checks_host(),
+            provider: provider.clone(),
+        });
         let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| e.to_string())?
@@ -94,14 +95,18 @@ impl PgTls {
     }
 }
 
-/// The chain is checked against the roots; the host name too unless verify-ca.
+/// What the server's certificate must be: signed by the roots (`webpki`), and made for the
+/// host unless verify-ca; or, for prefer and require without a root, anything, as libpq
+/// takes it. The handshake's signatures are checked in every case, so the session is
+/// encrypted to whoever holds the certificate's key.
 #[derive(Debug)]
-struct Checked {
-    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+struct Verifier {
+    webpki: Option<Arc<rustls::client::WebPkiServerVerifier>>,
     host: bool,
+    provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
-impl ServerCertVerifier for Checked {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -110,10 +115,10 @@ impl ServerCertVerifier for Checked {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .webpki
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-        {
+        let Some(webpki) = &self.webpki else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) if !self.host => Ok(ServerCertVerified::assertion()),
@@ -127,7 +132,8 @@ impl ServerCertVerifier for Checked {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
     }
 
     fn verify_tls13_signature(
@@ -136,59 +142,8 @@ impl ServerCertVerifier for Checked {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.webpki.supported_verify_schemes()
-    }
-}
-
-/// prefer and require without a root: any certificate, as libpq; the handshake's
-/// signatures are still checked, so the session is encrypted to whoever holds the key.
-#[derive(Debug)]
-struct Unchecked {
-    provider: Arc<rustls::crypto::CryptoProvider>,
-}
-
-impl ServerCertVerifier for Unchecked {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

@@ -536,15 +536,8 @@ pub async fn drop_staging(client: &Client, schema: &str, plan: &TablePlan) {
     }
 }
 
-/// Stream the batches from `rx` into the staging table with one binary COPY.
-/// Returns the number of rows PostgreSQL reports as copied.
-pub async fn copy_partition(
-    client: &Client,
-    schema: &str,
-    plan: &TablePlan,
-    mut rx: mpsc::Receiver<RecordBatch>,
-    on_rows: crate::engine::OnRows<'_>,
-) -> Result<Written> {
+/// The COPY statement into a table's staging, and the encoder of its rows.
+fn copy_into_staging(schema: &str, plan: &TablePlan) -> (String, CopyEncoder) {
     let sql = format!(
         "COPY {} ({}) FROM STDIN (FORMAT binary)",
         qualified(schema, &staging_name(&plan.target)),
@@ -554,6 +547,19 @@ pub async fn copy_partition(
         plan.target_columns.iter().map(|c| c.name.clone()).collect(),
         plan.target_columns.iter().map(|c| c.pg.clone()).collect(),
     );
+    (sql, encoder)
+}
+
+/// Stream the batches from `rx` into the staging table with one binary COPY.
+/// Returns the number of rows PostgreSQL reports as copied.
+pub async fn copy_partition(
+    client: &Client,
+    schema: &str,
+    plan: &TablePlan,
+    mut rx: mpsc::Receiver<RecordBatch>,
+    on_rows: crate::engine::OnRows<'_>,
+) -> Result<Written> {
+    let (sql, encoder) = copy_into_staging(schema, plan);
     let ctx = || format!("copying into {}", plan.target);
     let sink = client.copy_in::<_, Bytes>(&sql).await.ctx(ctx())?;
     futures_util::pin_mut!(sink);
@@ -594,15 +600,7 @@ pub async fn copy_batch(
     batch: &RecordBatch,
 ) -> Result<(u64, u64), crate::engine::isolate::LoadError> {
     use crate::engine::isolate::LoadError;
-    let sql = format!(
-        "COPY {} ({}) FROM STDIN (FORMAT binary)",
-        qualified(schema, &staging_name(&plan.target)),
-        column_list(plan)
-    );
-    let encoder = CopyEncoder::new(
-        plan.target_columns.iter().map(|c| c.name.clone()).collect(),
-        plan.target_columns.iter().map(|c| c.pg.clone()).collect(),
-    );
+    let (sql, encoder) = copy_into_staging(schema, plan);
     let mut buf = BytesMut::with_capacity(1 << 16);
     buf.extend_from_slice(HEADER);
     match encoder.encode(batch, &mut buf) {
