@@ -51,8 +51,10 @@ class Router:
 
 
 FOREIGN_KEY = re.compile(
-    r"^(\s+)(\w+) = models\.(?:ForeignKey|OneToOneField)\((?:'[^']*'|\w+), models\.\w+(.*)\)\s*$"
+    r"^(\s+)(\w+) = models\.(?:ForeignKey|OneToOneField)\((?:'[^']*'|\w+), models\.\w+(.*)\)(\s*#.*)?$"
 )
+# The commas between keyword arguments, not those inside their quoted values.
+ARGUMENT_COMMA = re.compile(r",(?=(?:[^']*'[^']*')*[^']*$)")
 
 
 def model(table, alias, prefix):
@@ -65,12 +67,12 @@ def model(table, alias, prefix):
     for line in out.getvalue().splitlines():
         m = FOREIGN_KEY.match(line)
         if m:
-            indent, name, rest = m.groups()
-            kwargs = [k.strip() for k in rest.split(",") if k.strip()]
+            indent, name, rest, comment = m.groups()
+            kwargs = [k.strip() for k in ARGUMENT_COMMA.split(rest) if k.strip()]
             kwargs = [k for k in kwargs if not k.startswith(("related_name=", "to_field="))]
             if not any(k.startswith("db_column=") for k in kwargs):
                 kwargs.append(f"db_column='{name}_id'")
-            line = f"{indent}{name} = models.BigIntegerField({', '.join(kwargs)})"
+            line = f"{indent}{name} = models.BigIntegerField({', '.join(kwargs)}){comment or ''}"
         line = re.sub(r"^class (\w+)\(models\.Model\):", rf"class {prefix}\1(models.Model):", line)
         lines.append(line)
         if line.strip() == "class Meta:":

@@ -245,7 +245,7 @@ async fn arrow_checksum(
     pick: Vec<usize>,
     types: Vec<arrow_schema::DataType>,
     json: Vec<bool>,
-) -> std::result::Result<Checksum, String> {
+) -> Result<std::result::Result<Checksum, String>> {
     use arrow_cast::display::{ArrayFormatter, FormatOptions};
     let req = crate::engine::ReadRequest {
         plan: std::sync::Arc::new(plan.clone()),
@@ -306,8 +306,12 @@ async fn arrow_checksum(
         Ok::<_, String>(sum)
     };
     let (read, hash) = tokio::join!(read, hash);
-    read.map_err(|e| e.to_string())?;
-    hash
+    // A value that cannot be compared ends the hashing first, and the reader then only sees
+    // its receiver gone: the hashing's reason is the one to give.
+    match hash {
+        Err(why) => Ok(Err(why)),
+        Ok(sum) => read.map(|_| Ok(sum)),
+    }
 }
 
 /// A timestamp with a zone as the same instant without one: both sides hold UTC, and a
@@ -442,8 +446,12 @@ pub async fn verify(
                             .iter()
                             .map(|c| c.pg == crate::types::PgType::Jsonb)
                             .collect();
+                        // Content that cannot be compared is not called equal.
                         match pick {
-                            None => check.note = Some("the target's columns differ".into()),
+                            None => {
+                                check.note =
+                                    Some("content not compared: the target's columns differ".into())
+                            }
                             Some(pick) => {
                                 let s = arrow_checksum(
                                     &source,
@@ -452,15 +460,15 @@ pub async fn verify(
                                     types.clone(),
                                     json.clone(),
                                 )
-                                .await;
-                                let t = arrow_checksum(&target, tp, pick, types, json).await;
+                                .await?;
+                                let t = arrow_checksum(&target, tp, pick, types, json).await?;
                                 match (s, t) {
                                     (Ok(s), Ok(t)) => {
                                         check.source_hash = Some(s.hash);
                                         check.target_hash = Some(t.hash);
                                     }
                                     (Err(e), _) | (_, Err(e)) => {
-                                        check.note = Some(format!("counted only: {e}"))
+                                        check.note = Some(format!("content not compared: {e}"))
                                     }
                                 }
                             }
@@ -481,7 +489,8 @@ pub async fn verify(
                     check.target_hash = Some(t.hash);
                 }
                 check.equal = check.target_rows == Some(check.source_rows)
-                    && check.source_hash == check.target_hash;
+                    && check.source_hash == check.target_hash
+                    && check.note.is_none();
                 tables.push(check);
             }
             Ok::<_, crate::Error>(())

@@ -325,6 +325,20 @@ async fn a_wrong_ca_a_wrong_host_or_no_tls_is_refused_with_a_clear_error() {
     // The same copy with the right settings works, so the refusals above were the settings'.
     let (code, out, err) = copy(&good_from, &good_to);
     assert_eq!(code, 0, "{out}\n{err}");
+    // REQUIRED with a CA checks the chain only, as VERIFY_CA: 127.0.0.1 is fine.
+    let from = u.mysql(
+        "barge_tls",
+        "127.0.0.1",
+        &format!("ssl-mode=REQUIRED&ssl-ca={ca}"),
+    );
+    let (code, out, err) = run(
+        &[
+            "verify", "--from", &from, "--to", &good_to, "--schema", &db.name,
+        ],
+        &env,
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("equal"), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

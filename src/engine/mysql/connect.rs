@@ -113,7 +113,9 @@ async fn probe(
     use std::sync::Mutex;
     static KNOWN: Mutex<Option<HashMap<String, Probed>>> = Mutex::new(None);
     let mode = url.tls().mode;
-    if !matches!(mode, TlsMode::Prefer | TlsMode::VerifyCa) {
+    // The chain without the host: VERIFY_CA, or REQUIRED with an ssl-ca.
+    let chain_only = url.tls().checks_chain() && !url.tls().checks_host();
+    if mode != TlsMode::Prefer && !chain_only {
         return Probed::Tls;
     }
     let server = format!("{} {}", url.place(), url.tls().describe(Engine::Mysql));
@@ -138,8 +140,19 @@ async fn probe(
             );
             Probed::Plain
         }
-        Err(e) => match crate::tls::find_rustls(&e).and_then(presented_name) {
-            Some(name) if mode == TlsMode::VerifyCa => Probed::TlsNamed(name),
+        Err(e) => match crate::tls::find_rustls(&e) {
+            Some(r) if chain_only => match presented_name(r) {
+                Some(name) => Probed::TlsNamed(name),
+                None => return Probed::Tls,
+            },
+            // PREFERRED, as the MySQL client: no TLS when it cannot be set up.
+            Some(r) if mode == TlsMode::Prefer => {
+                tracing::warn!(
+                    "{}: TLS could not be set up ({r}); connecting without (ssl-mode=PREFERRED)",
+                    url.place()
+                );
+                Probed::Plain
+            }
             // Anything else is for the real connection to report; nothing is learnt.
             _ => return Probed::Tls,
         },

@@ -613,10 +613,14 @@ const REFUSED_ROW_ERRORS: &[u16] = &[
     1048, // column cannot be null
     1062, // duplicate entry (--data-only into a table with unique keys)
     1264, // out of range value
+    1265, // data truncated (an ENUM or SET value, strict)
     1292, // incorrect date/time value
     1366, // incorrect value for column
     1406, // data too long
+    1411, // incorrect value for a function (the SET expressions)
     1451, 1452, // foreign keys
+    1690, // value out of range in an expression
+    3140, // invalid JSON text (MySQL)
     3819, // CHECK (MySQL)
     4025, // CHECK (MariaDB)
 ];

@@ -39,7 +39,19 @@ pub async fn pg_connect(url: &DbUrl, side: Side) -> Result<tokio_postgres::Clien
                 SslMode::Require
             });
             let tls = PgTls::new(settings).map_err(refused)?;
-            config.connect(tls).await.map(drive)
+            match config.connect(tls).await {
+                // prefer, as libpq: no TLS when it cannot be set up.
+                Err(e) if mode == TlsMode::Prefer && crate::tls::find_rustls(&e).is_some() => {
+                    tracing::warn!(
+                        "{}: TLS could not be set up ({}); connecting without (sslmode=prefer)",
+                        url.place(),
+                        pg_message(&e)
+                    );
+                    config.ssl_mode(SslMode::Disable);
+                    config.connect(tokio_postgres::NoTls).await.map(drive)
+                }
+                r => r.map(drive),
+            }
         }
     };
     connected.map_err(|e| match crate::tls::find_rustls(&e) {

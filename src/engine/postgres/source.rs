@@ -61,7 +61,11 @@ impl PgSource {
             match imported {
                 Ok(()) => {}
                 // Only the process that exported it can end it, and then nothing can read it.
-                Err(e) if holder.is_none() => {
+                Err(e)
+                    if holder.is_none()
+                        && e.code()
+                            == Some(&tokio_postgres::error::SqlState::INVALID_PARAMETER_VALUE) =>
+                {
                     return Err(Error::Config(format!(
                         "the run's source snapshot {id} is no longer held: the process that \
                          planned it with --consistent has ended ({}). Plan the run again \
