@@ -35,22 +35,32 @@ pub enum Rejected<'a> {
     Text(String),
 }
 
-/// One table's reject file, shared by its partitions; created at the first reject.
-pub struct Rejects {
+/// One table's reject file, shared by its partitions. A partition's rejects are held in
+/// its `Rejects` and appended only once the partition has committed, so a partition that
+/// fails and is retried, or a run resumed or shared by other processes, writes each
+/// rejected row once. A fresh run (not a resume) starts the file anew.
+pub struct RejectFile {
     table: String,
     path: std::path::PathBuf,
-    file: Mutex<Option<std::io::BufWriter<std::fs::File>>>,
+    /// Rows rejected by this process: committed, plus those of partitions in flight.
     count: AtomicU64,
+    /// Appends, one partition at a time.
+    append: Mutex<()>,
     max: Option<u64>,
 }
 
-impl Rejects {
-    pub fn new(table: &str, dir: &std::path::Path, max: Option<u64>) -> Rejects {
-        Rejects {
+impl RejectFile {
+    /// `fresh`: a new run, whose file replaces an older run's.
+    pub fn new(table: &str, dir: &std::path::Path, max: Option<u64>, fresh: bool) -> RejectFile {
+        let path = dir.join(format!("{table}.jsonl"));
+        if fresh {
+            let _ = std::fs::remove_file(&path);
+        }
+        RejectFile {
             table: table.to_string(),
-            path: dir.join(format!("{table}.jsonl")),
-            file: Mutex::new(None),
+            path,
             count: AtomicU64::new(0),
+            append: Mutex::new(()),
             max,
         }
     }
@@ -59,9 +69,61 @@ impl Rejects {
         self.count.load(Ordering::SeqCst)
     }
 
-    /// The file, once a row was written to it.
+    /// The file, once it holds a row (of this process or another's).
     pub fn path(&self) -> Option<&std::path::Path> {
-        (self.count() > 0).then_some(self.path.as_path())
+        std::fs::metadata(&self.path)
+            .is_ok_and(|m| m.len() > 0)
+            .then_some(self.path.as_path())
+    }
+
+    /// The rejects of one partition attempt.
+    pub fn partition(self: &std::sync::Arc<Self>) -> Rejects {
+        Rejects {
+            file: self.clone(),
+            lines: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+/// One partition attempt's rejected rows, held until `commit`; dropped without it (the
+/// partition failed), they are forgotten.
+pub struct Rejects {
+    file: std::sync::Arc<RejectFile>,
+    lines: Mutex<Vec<String>>,
+}
+
+impl Drop for Rejects {
+    fn drop(&mut self) {
+        let n = self.lines.lock().map(|l| l.len()).unwrap_or(0) as u64;
+        self.file.count.fetch_sub(n, Ordering::SeqCst);
+    }
+}
+
+impl Rejects {
+    pub fn count(&self) -> u64 {
+        self.lines.lock().map(|l| l.len()).unwrap_or(0) as u64
+    }
+
+    /// Append the partition's rejects to the table's file: after its commit.
+    pub fn commit(&self) -> Result<()> {
+        let lines = std::mem::take(&mut *self.lines.lock().unwrap());
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let _one = self.file.append.lock().unwrap();
+        if let Some(dir) = self.file.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut text = lines.join("\n");
+        text.push('\n');
+        // One write of whole lines: other processes may append to the same file.
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.file.path)?;
+        f.write_all(text.as_bytes())?;
+        f.flush()?;
+        Ok(())
     }
 
     /// Write one rejected row read from MySQL (see `record_value`).
@@ -90,7 +152,7 @@ impl Rejects {
         value: Rejected<'_>,
     ) -> Result<()> {
         let mut line = serde_json::json!({
-            "table": self.table,
+            "table": self.file.table,
             "column": column,
             "reason": reason,
         });
@@ -124,7 +186,7 @@ impl Rejects {
         row: serde_json::Map<String, serde_json::Value>,
     ) -> Result<()> {
         let mut line = serde_json::json!({
-            "table": self.table,
+            "table": self.file.table,
             "column": column,
             "reason": reason,
             "row": row,
@@ -139,25 +201,14 @@ impl Rejects {
     }
 
     fn write_line(&self, line: serde_json::Value, column: &str, reason: &str) -> Result<()> {
-        let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
-        {
-            let mut file = self.file.lock().unwrap();
-            if file.is_none() {
-                if let Some(dir) = self.path.parent() {
-                    std::fs::create_dir_all(dir)?;
-                }
-                *file = Some(std::io::BufWriter::new(std::fs::File::create(&self.path)?));
-            }
-            let f = file.as_mut().expect("opened");
-            writeln!(f, "{line}")?;
-            f.flush()?;
-        }
-        match self.max {
+        self.lines.lock().unwrap().push(line.to_string());
+        let n = self.file.count.fetch_add(1, Ordering::SeqCst) + 1;
+        match self.file.max {
             Some(max) if n > max => Err(Error::Table {
-                table: self.table.clone(),
+                table: self.file.table.clone(),
                 detail: format!(
                     "more than {max} rows rejected (--max-rejects); the last: column {column}: {reason}; see {}",
-                    self.path.display()
+                    self.file.path.display()
                 ),
             }),
             _ => Ok(()),

@@ -282,3 +282,56 @@ async fn rows_mysql_refuses_are_set_aside_too() {
     assert_eq!(sum.parse::<f64>().unwrap(), want);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_and_a_resume_leave_each_rejected_row_once() {
+    let db = TestDb::new("rejects_resume").await;
+    let mut my = db.mysql().await;
+    // Three partitions, each with a row PostgreSQL cannot take (a NUL in text).
+    my.query_drop(
+        "CREATE TABLE notes (id int PRIMARY KEY, body text);
+         INSERT INTO notes SELECT seq, concat('note ', seq) FROM seq_1_to_150000;
+         UPDATE notes SET body = concat('a', char(0)) WHERE id IN (10, 70000, 140000);",
+    )
+    .await
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("{}-rejects", db.name));
+    let _ = std::fs::remove_dir_all(&dir);
+    let dir_s = dir.display().to_string();
+    let (from, to) = (db.source(), db.target());
+    let args = [
+        "copy",
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--schema",
+        &db.name,
+        "-j",
+        "3",
+        "--on-error",
+        "skip-row",
+        "--reject-dir",
+        &dir_s,
+    ];
+    // Killed after a second partition's rows are written, before it commits: its rejects
+    // must not be in the file, and those of a partition committed before must stay.
+    let (code, out, err) = common::barge_exit(&args, &[("BARGE_FAILPOINT", "partition-written:2")]);
+    assert_eq!(code, 86, "the failpoint ends the first run: {out}{err}");
+    let (code, out, err) = common::barge_exit(&args, &[]);
+    assert_eq!(code, 3, "resumed, done with rejects: {out}{err}");
+    let lines = reject_lines(&dir.join("notes.jsonl"));
+    let keys: Vec<&str> = lines
+        .iter()
+        .map(|l| l["key"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["10", "70000", "140000"], "each once: {lines:?}");
+    // A new run starts the file anew.
+    let again = format!("{}_again", db.name);
+    let mut fresh = args.to_vec();
+    fresh[6] = &again;
+    let (code, out, err) = common::barge_exit(&fresh, &[]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert_eq!(reject_lines(&dir.join("notes.jsonl")).len(), 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -193,7 +193,7 @@ struct Shared {
     observer: Option<crate::progress::ObserverHandle>,
     reject_dir: std::path::PathBuf,
     /// Per table, under skip-row: its reject file.
-    rejects: Vec<Option<Arc<crate::rejects::Rejects>>>,
+    rejects: Vec<Option<Arc<crate::rejects::RejectFile>>>,
     /// Set by the first failure under `fail_fast`, or a lost ledger: nothing more starts.
     stopped: AtomicBool,
     fatal: Mutex<Option<String>>,
@@ -809,10 +809,11 @@ async fn copy_inner(
             .iter()
             .map(|p| {
                 (opts.on_error == crate::rejects::OnError::SkipRow).then(|| {
-                    Arc::new(crate::rejects::Rejects::new(
+                    Arc::new(crate::rejects::RejectFile::new(
                         &p.target,
                         &opts.reject_dir,
                         opts.max_rejects,
+                        !resumed,
                     ))
                 })
             })

@@ -336,6 +336,8 @@ async fn run_partition(
     let t = claim.table as usize;
     let plan = shared.plans[t].clone();
     let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
+    // This attempt's rejects: in the file once the partition has committed.
+    let rejects = shared.rejects[t].as_ref().map(|f| Arc::new(f.partition()));
     let req = ReadRequest {
         plan: plan.clone(),
         schema: shared.arrow[t].clone(),
@@ -343,7 +345,7 @@ async fn run_partition(
         batch_rows: plan.batch_rows.unwrap_or(shared.batch_rows),
         batch_bytes: BATCH_BYTES,
         zero_dates: shared.zero_dates,
-        rejects: shared.rejects[t].clone(),
+        rejects: rejects.clone(),
         nul_in_text: shared.sink.stores_nul_in_text(),
     };
     let source = shared.source.clone();
@@ -397,7 +399,7 @@ async fn run_partition(
     let started = Instant::now();
     let (transformed, written) = tokio::join!(
         transform,
-        writer.write(&plan, trx, &on_rows, shared.rejects[t].as_deref(),)
+        writer.write(&plan, trx, &on_rows, rejects.as_deref(),)
     );
     let read = match reader.await {
         Ok(read) => read,
@@ -427,6 +429,16 @@ async fn run_partition(
     writer
         .commit(&plan, shared.ledger.durable().then_some(&mark))
         .await?;
+    if let Some(r) = &rejects {
+        // The rows are in and counted; only the file of the rows left out can fail here.
+        if let Err(e) = r.commit() {
+            tracing::error!(
+                "{}: the rejected rows of partition {} could not be written to the reject file: {e}",
+                plan.source,
+                claim.part
+            );
+        }
+    }
     shared.ledger.done(&mark).await?;
     tracing::debug!(
         "{}: partition {} ({} rows) in {:.2}s",
