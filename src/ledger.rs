@@ -136,6 +136,8 @@ pub struct PartitionStats {
     pub nulls: Vec<u64>,
     /// Dates turned into NULL per read column: zero, partial, impossible.
     pub dates: Vec<[u64; 3]>,
+    /// The rows written, as `content_hash` sums them: a table's is its partitions' sum.
+    pub checksum: u64,
 }
 
 impl PartitionStats {
@@ -145,6 +147,7 @@ impl PartitionStats {
         self.filtered += o.filtered;
         self.written += o.written;
         self.bytes += o.bytes;
+        self.checksum = self.checksum.wrapping_add(o.checksum);
         add_each(&mut self.nulls, &o.nulls, |a, b| *a += b);
         add_each(&mut self.dates, &o.dates, |a, b| {
             for i in 0..3 {

@@ -15,6 +15,7 @@
 
 pub mod bench;
 pub mod catalog;
+pub mod content_hash;
 pub mod credentials;
 pub mod engine;
 pub mod error;

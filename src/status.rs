@@ -36,6 +36,8 @@ pub struct TableStatus {
     pub failed: u32,
     pub rows: u64,
     pub rows_left: u64,
+    /// The content checksum of the rows loaded so far (`content_hash`), as hex.
+    pub checksum: String,
     pub error: Option<String>,
 }
 
@@ -73,6 +75,7 @@ pub async fn status(url: &DbUrl, run: Option<&str>) -> Result<Vec<RunStatus>> {
                 failed: t.failed,
                 rows: t.stats.written,
                 rows_left: t.rows_left,
+                checksum: format!("{:016x}", t.stats.checksum),
                 error: t.error.clone(),
             })
             .collect();

@@ -668,3 +668,56 @@ async fn claims_respect_the_cap_on_running_partitions_per_table() {
         ledger.remove(&run).await.unwrap();
     }
 }
+
+/// Each done mark holds a checksum of the rows its partition sent; a table's, summed over its
+/// partitions, is the same however the table was split, and changes with one value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partition_checksums_sum_to_a_table_checksum_that_ignores_partitioning() {
+    use mysql_async::prelude::Queryable;
+    let _one = SERIAL.lock().await;
+    let db = TestDb::new("markhash").await;
+    db.load(&[FixtureSet::Legacy]).await;
+    db.generate("posts", 250_000, 3).await;
+    let (source, target) = (db.source(), db.target());
+    let checksum = |schema: &str, jobs: &str| {
+        let (code, out, err) = common::barge_exit(
+            &[
+                "copy",
+                "--from",
+                &source,
+                "--to",
+                &target,
+                "--schema",
+                schema,
+                "--tables",
+                "posts",
+                "-j",
+                jobs,
+                "--keep-ledger",
+            ],
+            &[],
+        );
+        assert_eq!(code, 0, "{out}{err}");
+        let ledger = format!("{target}?schema={schema}");
+        let (code, out, err) = common::barge_exit(&["status", "--ledger", &ledger, "--json"], &[]);
+        assert_eq!(code, 0, "{out}{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let t = &v[0]["tables"][0];
+        assert_eq!(t["rows"], 250_000, "{out}");
+        (
+            t["partitions"].as_u64().unwrap(),
+            t["checksum"].as_str().unwrap().to_string(),
+        )
+    };
+    let (p1, one) = checksum(&format!("{}_a", db.name), "1");
+    let (p4, four) = checksum(&format!("{}_b", db.name), "4");
+    assert!(p1 == 1 && p4 > 1, "{p1} and {p4} partitions");
+    assert_eq!(one, four, "the same rows, split otherwise");
+    assert_ne!(one, "0000000000000000");
+    let mut my = db.mysql().await;
+    my.query_drop("UPDATE posts SET title = concat(title, '!') WHERE id = 777")
+        .await
+        .unwrap();
+    let (_, changed) = checksum(&format!("{}_c", db.name), "4");
+    assert_ne!(one, changed, "one value changed");
+}

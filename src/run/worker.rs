@@ -373,6 +373,9 @@ async fn run_partition(
     // One batch between transforms and writer: with the reader's channel, memory stays at
     // the few batches per partition it was before the transforms moved here.
     let (ttx, trx) = mpsc::channel(1);
+    // The checksum of what goes to the writer; rows the target refuses are in it too (the
+    // reject file holds them), as the mark records what was sent.
+    let mut sent = 0u64;
     let transform = async {
         // Owned here: the writer sees the end of the stream when the reader's ends, and the
         // reader sees the writer is gone when it fails (it would wait on a full channel).
@@ -390,6 +393,7 @@ async fn run_partition(
             for (n, c) in stats.nulls.iter_mut().zip(batch.columns()) {
                 *n += c.null_count() as u64;
             }
+            sent = sent.wrapping_add(crate::content_hash::batch(&batch));
             if ttx.send(batch).await.is_err() {
                 break; // the writer failed and says why
             }
@@ -411,6 +415,7 @@ async fn run_partition(
     let written = written?;
     stats.read = read.rows;
     stats.rejected = read.rejected + written.refused;
+    stats.checksum = sent;
     stats.written = written.rows;
     stats.bytes = written.bytes;
     stats.dates = read
