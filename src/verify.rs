@@ -314,6 +314,38 @@ async fn arrow_checksum(
     }
 }
 
+/// Both sides' checksums through barge's readers, the target's columns cast to the source's
+/// Arrow types. The inner Err says why the content cannot be compared.
+async fn compare_through_readers(
+    source: &std::sync::Arc<dyn crate::engine::Source>,
+    p: &crate::plan::TablePlan,
+    target: &std::sync::Arc<dyn crate::engine::Source>,
+    tp: &crate::plan::TablePlan,
+) -> Result<std::result::Result<(Checksum, Checksum), String>> {
+    let tschema = tp.reader_schema();
+    let Some(pick) = p
+        .target_columns
+        .iter()
+        .map(|c| tschema.index_of(&c.name).ok())
+        .collect::<Option<Vec<usize>>>()
+    else {
+        return Ok(Err("the target's columns differ".into()));
+    };
+    let n = p.columns.len();
+    let types: Vec<_> = p.reader_schema().fields()[..n]
+        .iter()
+        .map(|f| f.data_type().clone())
+        .collect();
+    let json: Vec<bool> = p
+        .target_columns
+        .iter()
+        .map(|c| c.pg == crate::types::PgType::Jsonb)
+        .collect();
+    let s = arrow_checksum(source, p, (0..n).collect(), types.clone(), json.clone()).await?;
+    let t = arrow_checksum(target, tp, pick, types, json).await?;
+    Ok(s.and_then(|s| t.map(|t| (s, t))))
+}
+
 /// A timestamp with a zone as the same instant without one: both sides hold UTC, and a
 /// cast would need the zone database barge is built without.
 fn naive(a: arrow_array::ArrayRef) -> arrow_array::ArrayRef {
@@ -412,66 +444,28 @@ pub async fn verify(
                     equal: false,
                     note: None,
                 };
+                // The target table, planned once as a source of its own.
+                let mut tp = None;
                 if catalog.tables.iter().any(|t| t.name == p.target) {
                     let tsel = crate::plan::Selection {
                         tables: vec![p.target.clone()],
                         ..Default::default()
                     };
-                    let (tplans, _) = crate::plan::plan_each(&catalog, &tsel)?;
-                    if let Some(tp) = tplans.first() {
-                        check.target_rows = Some(target.count(tp, 1, u64::MAX / 4).await?.0);
-                    }
+                    tp = crate::plan::plan_each(&catalog, &tsel)?
+                        .0
+                        .into_iter()
+                        .next();
                 }
-                if conns.is_none() && check.target_rows.is_some() {
-                    let tsel = crate::plan::Selection {
-                        tables: vec![p.target.clone()],
-                        ..Default::default()
-                    };
-                    let (tplans, _) = crate::plan::plan_each(&catalog, &tsel)?;
-                    if let Some(tp) = tplans.first() {
-                        let tschema = tp.reader_schema();
-                        let sschema = p.reader_schema();
-                        let pick: Option<Vec<usize>> = p
-                            .target_columns
-                            .iter()
-                            .map(|c| tschema.index_of(&c.name).ok())
-                            .collect();
-                        let n = p.columns.len();
-                        let types: Vec<_> = sschema.fields()[..n]
-                            .iter()
-                            .map(|f| f.data_type().clone())
-                            .collect();
-                        let json: Vec<bool> = p
-                            .target_columns
-                            .iter()
-                            .map(|c| c.pg == crate::types::PgType::Jsonb)
-                            .collect();
-                        // Content that cannot be compared is not called equal.
-                        match pick {
-                            None => {
-                                check.note =
-                                    Some("content not compared: the target's columns differ".into())
+                if let Some(tp) = &tp {
+                    check.target_rows = Some(target.count(tp, 1, u64::MAX / 4).await?.0);
+                    if conns.is_none() {
+                        match compare_through_readers(&source, p, &target, tp).await? {
+                            Ok((s, t)) => {
+                                check.source_hash = Some(s.hash);
+                                check.target_hash = Some(t.hash);
                             }
-                            Some(pick) => {
-                                let s = arrow_checksum(
-                                    &source,
-                                    p,
-                                    (0..n).collect(),
-                                    types.clone(),
-                                    json.clone(),
-                                )
-                                .await?;
-                                let t = arrow_checksum(&target, tp, pick, types, json).await?;
-                                match (s, t) {
-                                    (Ok(s), Ok(t)) => {
-                                        check.source_hash = Some(s.hash);
-                                        check.target_hash = Some(t.hash);
-                                    }
-                                    (Err(e), _) | (_, Err(e)) => {
-                                        check.note = Some(format!("content not compared: {e}"))
-                                    }
-                                }
-                            }
+                            // Content that cannot be compared is not called equal.
+                            Err(why) => check.note = Some(format!("content not compared: {why}")),
                         }
                     }
                 }
