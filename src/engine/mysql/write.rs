@@ -27,12 +27,16 @@ use tokio::sync::{mpsc, Mutex};
 
 /// Session settings of every connection that writes: strict, so a value that does not fit
 /// is an error rather than a warning and a changed value; a zero in an AUTO_INCREMENT
-/// column stays zero; no unique or foreign-key checks row by row during the load (the keys
-/// are checked when they are built, the foreign keys when they are added).
+/// column stays zero; foreign keys added after the data without a table copy.
+///
+/// `unique_checks` stays on. A staging table has no secondary index to check while it
+/// loads, and on MariaDB ≥ 10.6 `unique_checks = 0` with `foreign_key_checks = 0` puts an
+/// insert into an empty table in bulk mode, which locks the table: the other writers'
+/// partitions wait behind the first (measured on 1M posts, 4 writers: 10.4 s against
+/// 9.2–9.8 s, and 11.3 against 8.6–9.3 mariadbd CPU seconds).
 const WRITER_SESSION: &[&str] = &[
     "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'",
     "SET SESSION foreign_key_checks = 0",
-    "SET SESSION unique_checks = 0",
 ];
 
 fn old_name(target: &str) -> String {
@@ -767,7 +771,7 @@ impl Writer for MysqlWriter {
                 ),
             });
         }
-        let mut stmts = vec!["SET SESSION unique_checks = 1".to_string()];
+        let mut stmts = Vec::new();
         match self.opts.mode {
             Mode::DataOnly => {
                 let cols = plan
@@ -787,11 +791,7 @@ impl Writer for MysqlWriter {
                     return Err(e);
                 }
                 self.conn.query_drop("COMMIT").await.ctx(ctx())?;
-                let s = [
-                    format!("DROP TABLE {staging}"),
-                    "SET SESSION unique_checks = 0".into(),
-                ];
-                return self.run_all(plan, &s).await;
+                return self.run_all(plan, &[format!("DROP TABLE {staging}")]).await;
             }
             _ => {
                 let mut alter = ddl::index_clauses(plan)
@@ -847,7 +847,6 @@ impl Writer for MysqlWriter {
                 }
             }
         }
-        stmts.push("SET SESSION unique_checks = 0".to_string());
         self.run_all(plan, &stmts).await?;
         // DDL committed as it went: a crash here leaves the table in place and not marked.
         crate::failpoint::hit("finish-applied");
@@ -858,7 +857,10 @@ impl Writer for MysqlWriter {
 impl MysqlWriter {
     async fn run_all(&mut self, plan: &TablePlan, stmts: &[String]) -> Result<()> {
         for s in stmts {
-            if let Err(e) = self.conn.query_drop(s).await {
+            let t = std::time::Instant::now();
+            let done = self.conn.query_drop(s).await;
+            tracing::debug!("{:.3}s {s}", t.elapsed().as_secs_f64());
+            if let Err(e) = done {
                 let e = Error::Mysql {
                     context: format!("finishing table {}: {s}", plan.target),
                     source: e,
