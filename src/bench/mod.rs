@@ -320,6 +320,22 @@ async fn django_python() -> Result<PathBuf> {
     if ready.is_file() {
         return Ok(python);
     }
+    // Strategies (and processes) that start at once would build the same virtualenv over
+    // each other: one builds it under a lock file beside it, the others wait and use it.
+    if let Some(parent) = venv.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let lock_path = venv.with_extension("lock");
+    let lock = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+        let f = std::fs::File::create(&lock_path)?;
+        f.lock()?;
+        Ok(f)
+    })
+    .await
+    .map_err(|e| Error::Invalid(format!("waiting for the Django virtualenv lock: {e}")))??;
+    if ready.is_file() {
+        return Ok(python);
+    }
     let run = |mut c: tokio::process::Command, what: String| async move {
         let out = c
             .output()
@@ -348,6 +364,7 @@ async fn django_python() -> Result<PathBuf> {
         .args(DJANGO_REQUIREMENTS);
     run(c, format!("pip install {}", DJANGO_REQUIREMENTS.join(" "))).await?;
     std::fs::write(&ready, DJANGO_REQUIREMENTS.join("\n"))?;
+    drop(lock);
     Ok(python)
 }
 
