@@ -3,8 +3,8 @@
 
 use crate::catalog::conventions::{load_order, relationships, Relationships};
 use crate::catalog::Catalog;
-use crate::types::map_column;
-use crate::url::DbUrl;
+use crate::engine::Declared;
+use crate::url::{DbUrl, Engine};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -14,16 +14,56 @@ pub struct Inspection {
     /// Table names, parents before children.
     pub load_order: Vec<String>,
     pub relationships: Relationships,
+    /// The engine the mappings are for.
+    pub target: Engine,
+    /// Per table, its columns as the target declares them.
+    pub mappings: Vec<TableMapping>,
 }
 
-pub fn inspect(catalog: Catalog) -> Inspection {
+/// One table's columns in the target, or why the target cannot take the table as it is.
+#[derive(Debug, Serialize)]
+pub struct TableMapping {
+    pub table: String,
+    pub columns: Vec<Declared>,
+    pub refused: Option<String>,
+}
+
+/// The catalog with its relationships, and each table mapped for `target` as a copy of it
+/// with no job file would map it.
+pub fn inspect(mut catalog: Catalog, target: Engine) -> Inspection {
     let rels = relationships(&catalog);
     let names: Vec<String> = catalog.tables.iter().map(|t| t.name.clone()).collect();
     let (load_order, _) = load_order(&names, &rels.relationships);
+    catalog.target = Some(target);
+    let mut mappings = Vec::new();
+    match crate::plan::plan_each(&catalog, &crate::plan::Selection::default()) {
+        Ok((plans, refused)) => {
+            for p in &plans {
+                let (columns, refused) = match crate::engine::declare(target, &catalog, p, None) {
+                    Ok(c) => (c, None),
+                    Err(e) => (Vec::new(), Some(e.to_string())),
+                };
+                mappings.push(TableMapping {
+                    table: p.source.clone(),
+                    columns,
+                    refused,
+                });
+            }
+            mappings.extend(refused.into_iter().map(|r| TableMapping {
+                table: r.source,
+                columns: Vec::new(),
+                refused: Some(r.error.to_string()),
+            }));
+        }
+        // A whole-catalog problem (no tables): nothing to map.
+        Err(e) => tracing::debug!("no mappings: {e}"),
+    }
     Inspection {
         catalog,
         load_order,
         relationships: rels,
+        target,
+        mappings,
     }
 }
 
@@ -33,10 +73,11 @@ impl Inspection {
         let c = &self.catalog;
         let _ = writeln!(
             out,
-            "database {} ({}): {} tables, parents first",
+            "database {} ({}): {} tables, parents first; types as {} declares them",
             c.database,
             c.server_version,
-            c.tables.len()
+            c.tables.len(),
+            self.target
         );
         for name in &self.load_order {
             let Some(t) = c.table(name) else { continue };
@@ -50,10 +91,19 @@ impl Inspection {
                     .map(|c| format!(" -- {c}"))
                     .unwrap_or_default()
             );
+            let mapping = self.mappings.iter().find(|m| m.table == t.name);
+            if let Some(why) = mapping.and_then(|m| m.refused.as_ref()) {
+                let _ = writeln!(out, "  refused in {}: {why}", self.target);
+            }
             for col in &t.columns {
-                let pg = map_column(c, col)
-                    .map(|m| m.pg.to_string())
-                    .unwrap_or_else(|| "(no mapping: the table would be refused)".into());
+                let declared = mapping.and_then(|m| {
+                    m.columns
+                        .iter()
+                        .find(|d| d.source.as_deref() == Some(col.name.as_str()))
+                });
+                let target_type = declared
+                    .map(|d| d.declaration.clone())
+                    .unwrap_or_else(|| "(not mapped)".into());
                 let mut notes = Vec::new();
                 if t.primary_key.contains(&col.name) {
                     notes.push("primary key".to_string());
@@ -82,9 +132,15 @@ impl Inspection {
                     "  {:<24} {:<30} {:<22} {}",
                     col.name,
                     col.column_type,
-                    pg,
+                    target_type,
                     notes.join(", ")
                 );
+                if let Some(l) = declared.and_then(|d| d.lossy.as_ref()) {
+                    let _ = writeln!(out, "      lossy: {l}");
+                }
+                if let Some(r) = declared.and_then(|d| d.refuses.as_ref()) {
+                    let _ = writeln!(out, "      refuses: {r}");
+                }
             }
             for i in &t.indexes {
                 let cols: Vec<&str> = i.columns.iter().map(|c| c.name.as_str()).collect();

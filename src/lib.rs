@@ -19,6 +19,7 @@ pub mod content_hash;
 pub mod credentials;
 pub mod engine;
 pub mod error;
+pub mod explain;
 pub mod expr;
 pub mod failpoint;
 pub mod fixtures;

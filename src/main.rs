@@ -94,7 +94,9 @@ struct InspectArgs {
     /// Write a starting job file here (needs --to).
     #[arg(long, requires = "to")]
     emit_job: Option<std::path::PathBuf>,
-    /// The target for the emitted job: postgres://user@host:port/database
+    /// The target: its engine decides the types shown, and the emitted job copies into it
+    /// (postgres://user@host:port/database, mysql://user@host:port/database). Default:
+    /// types as PostgreSQL declares them.
     #[arg(long)]
     to: Option<String>,
     /// The target schema for the emitted job.
@@ -810,13 +812,23 @@ async fn run_job(
             r.options.schema
         );
         if plan_only {
-            let (catalog, plans) = barge::run::plan_only(&r.from, &r.to, &r.options)
+            let (catalog, plans, refused) = barge::run::plan_each_table(&r.from, &r.to, &r.options)
                 .await
                 .with_context(|| format!("planning route {}", i + 1))?;
             println!(
                 "{head}\n{}",
-                barge::plan::render(&catalog, &plans, &r.options.schema)
+                barge::explain::render(
+                    r.to.engine(),
+                    &catalog,
+                    &plans,
+                    &refused,
+                    &r.options.schema,
+                    None
+                )
             );
+            if !refused.is_empty() {
+                code = exit::FAILED;
+            }
             continue;
         }
         let mut ledger = ledger_options(&a.ledger, spec(None));
@@ -859,10 +871,18 @@ async fn inspect(a: InspectArgs) -> Result<ExitCode> {
     if url.engine() == barge::url::Engine::Mysql && url.database().is_none() {
         bail!("the URL must name a database (mysql://user:password@host:port/DATABASE)");
     }
+    let to =
+        a.to.as_deref()
+            .map(|t| DbUrl::parse(t).context("--to"))
+            .transpose()?;
+    let target = to
+        .as_ref()
+        .map(|t| t.engine())
+        .unwrap_or(barge::url::Engine::Postgres);
     let catalog = barge::run::catalog(&url).await;
-    let inspection = barge::inspect::inspect(catalog?);
+    let inspection = barge::inspect::inspect(catalog?, target);
     if let Some(path) = &a.emit_job {
-        let to = DbUrl::parse(a.to.as_deref().unwrap_or_default()).context("--to")?;
+        let to = to.context("--emit-job needs --to")?;
         std::fs::write(path, inspection.to_job(&url, &to, &a.schema))
             .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote {}", path.display());

@@ -904,6 +904,9 @@ fn plan_table(
                 t.name, c.name, c.column_type
             ));
         }
+        if let (Some(why), None) = (&c.as_text_because, cast) {
+            warnings.push(format!("{}.{}: {why}", t.name, c.name));
+        }
         if let (Some(v), None) = (c.non_boolean, cast) {
             warnings.push(format!(
                 "{}.{}: TINYINT(1) holds values other than 0 and 1 (such as {v}), so it becomes \
@@ -963,14 +966,16 @@ fn plan_table(
             comment: c.comment.clone(),
             as_text: m.read_as.is_some() && cast.is_none() && !c.user_type,
             // A type the source database defines itself does not exist in the target.
-            native: (cast.is_none() && !c.user_type).then(|| NativeColumn {
-                engine: catalog.engine,
-                declaration: if m.decode == Decode::Json {
-                    "json".into()
-                } else {
-                    c.column_type.clone()
-                },
-                default: c.default.clone().map(|d| (c.default_kind, d)),
+            native: (cast.is_none() && !c.user_type && c.as_text_because.is_none()).then(|| {
+                NativeColumn {
+                    engine: catalog.engine,
+                    declaration: if m.decode == Decode::Json {
+                        "json".into()
+                    } else {
+                        c.column_type.clone()
+                    },
+                    default: c.default.clone().map(|d| (c.default_kind, d)),
+                }
             }),
         });
         columns.push((c.name.clone(), m));
@@ -1246,112 +1251,11 @@ fn translate_default(
             Some(format!("ARRAY[{}]::text[]", items.join(", ")))
         }
         PgType::Interval(_) => Some(format!("{}::interval", quote_literal(raw))),
+        PgType::Uuid | PgType::Inet => Some(format!("{}::{}", quote_literal(raw), m.pg)),
         PgType::Jsonb => Some(format!("{}::jsonb", quote_literal(raw))),
         PgType::Bit(_) => skip("bit defaults are not translated"),
         PgType::Bytea => skip("binary defaults are not translated"),
     }
-}
-
-/// Expression text on one line, for the plan's listing.
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// The plan as text: per table, each source column and what it becomes.
-pub fn render(catalog: &Catalog, plans: &[TablePlan], schema: &str) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    for p in plans {
-        let _ = writeln!(out, "table {} → {schema}.{}", p.source, p.target);
-        let Some(t) = catalog.table(&p.source) else {
-            continue;
-        };
-        for c in &t.columns {
-            match p.columns.iter().position(|(n, _)| *n == c.name) {
-                Some(i) => {
-                    let tc = &p.target_columns[i];
-                    let renamed = if tc.name != c.name { "  (renamed)" } else { "" };
-                    let _ = writeln!(
-                        out,
-                        "  {:<24} {:<28} → {:<24} {}{renamed}",
-                        c.name, c.column_type, tc.name, tc.pg
-                    );
-                }
-                None => {
-                    let _ = writeln!(out, "  {:<24} {:<28} → (dropped)", c.name, c.column_type);
-                }
-            }
-        }
-        for tc in &p.target_columns[p.columns.len()..] {
-            let how = match p.computed.iter().find(|(n, _)| *n == tc.name) {
-                Some((_, text)) => format!("  (= {})", one_line(text)),
-                None => "  (added)".into(),
-            };
-            let _ = writeln!(
-                out,
-                "  {:<24} {:<28} → {:<24} {}{how}",
-                "", "", tc.name, tc.pg
-            );
-        }
-        for (c, _) in &p.extra_reads {
-            let _ = writeln!(out, "  {c:<24} read for the expressions, not copied");
-        }
-        if !p.primary_key.is_empty() {
-            let _ = writeln!(out, "  primary key ({})", p.primary_key.join(", "));
-        }
-        for i in &p.indexes {
-            let _ = writeln!(
-                out,
-                "  {}index {} ({})",
-                if i.unique { "unique " } else { "" },
-                i.name,
-                i.keys.join(", ")
-            );
-        }
-        for fk in &p.foreign_keys {
-            let _ = writeln!(
-                out,
-                "  foreign key {} ({}) → {} ({})",
-                fk.name,
-                fk.columns.join(", "),
-                fk.ref_table,
-                fk.ref_columns.join(", ")
-            );
-        }
-        if let Some(f) = &p.filter_text {
-            let _ = writeln!(out, "  rows where {}", one_line(f));
-        }
-        if let Some(j) = p.jobs {
-            let _ = writeln!(out, "  read in at most {j} key range(s) in parallel");
-        }
-        if let Some(b) = p.batch_rows {
-            let _ = writeln!(out, "  {b} rows per batch");
-        }
-        if let Some(f) = &p.filter {
-            // A sample's key lists can be long: show their start.
-            const SHOWN: usize = 400;
-            let cut = if f.len() > SHOWN {
-                let end = (0..=SHOWN)
-                    .rev()
-                    .find(|i| f.is_char_boundary(*i))
-                    .unwrap_or(0);
-                format!("{} … ({} more bytes)", &f[..end], f.len() - end)
-            } else {
-                f.clone()
-            };
-            let _ = writeln!(out, "    the source runs: WHERE {cut}");
-        }
-        if let Some(f) = &p.barge_filter {
-            let _ = writeln!(out, "    barge checks: {}", one_line(f));
-        }
-        for n in &p.notes {
-            let _ = writeln!(out, "  note: {n}");
-        }
-        for w in &p.warnings {
-            let _ = writeln!(out, "  warning: {w}");
-        }
-    }
-    out
 }
 
 /// What a table's expressions add to its plan.

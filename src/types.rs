@@ -91,6 +91,10 @@ pub enum PgType {
     Jsonb,
     TextArray,
     Bit(u32),
+    /// Carried as its canonical text (MariaDB's UUID).
+    Uuid,
+    /// An IPv4 or IPv6 host address, carried as its text (MariaDB's INET4 and INET6).
+    Inet,
 }
 
 impl fmt::Display for PgType {
@@ -114,6 +118,8 @@ impl fmt::Display for PgType {
             PgType::Interval(p) => write!(f, "interval({p})"),
             PgType::Jsonb => f.write_str("jsonb"),
             PgType::TextArray => f.write_str("text[]"),
+            PgType::Uuid => f.write_str("uuid"),
+            PgType::Inet => f.write_str("inet"),
             PgType::Bit(n) => write!(f, "bit({n})"),
         }
     }
@@ -161,6 +167,8 @@ impl PgType {
             ("jsonb", []) => PgType::Jsonb,
             ("text[]", []) => PgType::TextArray,
             ("bit", [n]) => PgType::Bit(*n),
+            ("uuid", []) => PgType::Uuid,
+            ("inet", []) => PgType::Inet,
             _ => return None,
         })
     }
@@ -295,6 +303,9 @@ pub fn map_mysql(col: &Column) -> Option<Mapping> {
         | "multipolygon" | "geometrycollection" | "geomcollection" => {
             m(Decode::Geometry, A::Binary, PgType::Bytea)
         }
+        // MariaDB's own types: the server sends their text (`uuid`, `::ffff:1.2.3.4`).
+        "uuid" => m(Decode::Text, A::Utf8, PgType::Uuid),
+        "inet4" | "inet6" => m(Decode::Text, A::Utf8, PgType::Inet),
         _ => None,
     }
 }

@@ -127,6 +127,8 @@ fn pg_expr(name: &str, m: &Mapping) -> String {
         }
         (_, PgType::Interval(_)) => format!("(extract(epoch from {c}) * 1000000)::bigint::text"),
         (_, PgType::TextArray) => format!("array_to_string({c}, ',')"),
+        // inet's text cast would add the prefix length (/32, /128) to every host.
+        (_, PgType::Inet) => format!("host({c})"),
         _ => format!("({c})::text"),
     }
 }

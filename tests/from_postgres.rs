@@ -144,6 +144,16 @@ async fn postgres_into_mariadb_value_for_value() {
 
     let pg = db.pg().await;
     let mut my = db.mysql().await;
+    // MariaDB ≥ 10.7 has a UUID type of its own.
+    let uid: Option<String> = my
+        .exec_first(
+            "SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? \
+             AND TABLE_NAME = 'zoo_text' AND COLUMN_NAME = 'uid'",
+            (&db.name,),
+        )
+        .await
+        .unwrap();
+    assert_eq!(uid.as_deref(), Some("uuid"));
     let mut values = 0;
     for t in TABLES {
         let cols = pg_columns(&pg, &src, t).await;
@@ -345,7 +355,9 @@ async fn values_and_names_mysql_cannot_hold_are_refused_with_nothing_left() {
          INSERT INTO months VALUES (1, '1 month');
          CREATE TABLE too_wide (id int PRIMARY KEY, n numeric);
          INSERT INTO too_wide VALUES (1, 1e40);
-         CREATE TABLE cases (id int PRIMARY KEY, \"Name\" text, name text);"
+         CREATE TABLE cases (id int PRIMARY KEY, \"Name\" text, name text);
+         CREATE TABLE shapes (id int PRIMARY KEY, p point);
+         INSERT INTO shapes VALUES (1, '(1,2)');"
     ))
     .await
     .unwrap();
@@ -365,6 +377,10 @@ async fn values_and_names_mysql_cannot_hold_are_refused_with_nothing_left() {
         ("months", "1 month(s) has no fixed length"),
         ("too_wide", "does not fit MySQL's DECIMAL(65,30)"),
         ("cases", "differ only in case"),
+        (
+            "shapes",
+            "column p: PostgreSQL type point has no MySQL mapping",
+        ),
     ];
     for (t, why) in expect {
         let r = report
@@ -624,6 +640,18 @@ async fn verify_checksums_content_in_every_direction() {
         assert_eq!(code, 0, "{out}{err}");
     };
     copy(&from, &my_to, &[]);
+    // md5 hashes cast to uuid are not all uuids MariaDB's UUID type takes: text there.
+    let u: Option<String> = db
+        .mysql()
+        .await
+        .exec_first(
+            "SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? \
+             AND TABLE_NAME = 't' AND COLUMN_NAME = 'u'",
+            (&db.name,),
+        )
+        .await
+        .unwrap();
+    assert_eq!(u.as_deref(), Some("varchar(36)"));
     copy(&from, &db.target(), &["--schema", &pg_schema]);
     copy(&my_to, &my_copy_url, &[]);
     for (f, t, extra) in [
@@ -673,4 +701,92 @@ async fn verify_checksums_content_in_every_direction() {
             .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{s}\" CASCADE"))
             .await;
     }
+}
+
+/// The line of `out` for column `col` (two-space indent), and the lines under it.
+fn column_lines<'a>(out: &'a str, table: &str, col: &str) -> Vec<&'a str> {
+    let mut lines = out
+        .lines()
+        .skip_while(|l| !l.starts_with(&format!("table {table} ")))
+        .skip(1)
+        .skip_while(|l| !l.starts_with(&format!("  {col} ")));
+    let mut found: Vec<&str> = lines.next().into_iter().collect();
+    found.extend(lines.take_while(|l| l.starts_with("      ")));
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_and_inspect_show_each_mapping_into_mysql_and_mark_lossy_and_refused_ones() {
+    let (db, src) = with_fixtures("pg2myplan").await;
+    db.pg()
+        .await
+        .batch_execute(&format!(
+            "CREATE TABLE \"{src}\".shapes (id int PRIMARY KEY, p point)"
+        ))
+        .await
+        .unwrap();
+    let from = format!("{}?schema={src}", db.pg_server);
+    let to = format!("{}/{}", db.mysql_server.trim_end_matches('/'), db.name);
+
+    let (ok, out, err) = common::barge(&["inspect", &from, "--to", &to]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("types as MySQL/MariaDB declares them"),
+        "{out}"
+    );
+    let tz = column_lines(&out, "zoo_time", "tz").join("\n");
+    assert!(
+        tz.contains("datetime(6)") && tz.contains("lossy: the time zone: the UTC time"),
+        "{tz}\n{out}"
+    );
+    let iv = column_lines(&out, "zoo_time", "iv").join("\n");
+    assert!(
+        iv.contains("time(6)") && iv.contains("refuses: intervals with months"),
+        "{iv}"
+    );
+    let tags = column_lines(&out, "zoo_arrays", "tags").join("\n");
+    assert!(
+        tags.contains("json") && tags.contains("lossy: the array type"),
+        "{tags}"
+    );
+    // Exact mappings carry no mark.
+    assert_eq!(column_lines(&out, "zoo_numbers", "i8").len(), 1, "{out}");
+    assert!(
+        out.contains("refused in MySQL/MariaDB: table shapes, column p: PostgreSQL type point has no MySQL mapping"),
+        "{out}"
+    );
+    // Into PostgreSQL, the same schema's enum and domain are what is lost.
+    let (ok, out, _) = common::barge(&["inspect", &from]);
+    assert!(ok);
+    let mail = column_lines(&out, "zoo_text", "mail").join("\n");
+    assert!(mail.contains("lossy: the type"), "{mail}");
+
+    // The plan shows the same, lists the refused table, exits 1 and writes nothing.
+    let job = std::env::temp_dir().join(format!("{}.toml", db.name));
+    std::fs::write(
+        &job,
+        format!(
+            "[connections.pg]\nurl = \"{from}\"\n[connections.my]\nurl = \"{to}\"\n\n[[routes]]\ntables = \"*\"\nfrom = \"pg\"\nto = \"my\"\n"
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = common::barge_exit(&["plan", job.to_str().unwrap()], &[]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let tz = column_lines(&out, "zoo_time", "tz").join("\n");
+    assert!(
+        tz.contains("→ tz") && tz.contains("datetime(6)") && tz.contains("lossy: the time zone"),
+        "{tz}\n{out}"
+    );
+    assert!(out.contains("table shapes: refused: "), "{out}");
+    assert!(!out.contains("barge-test"), "password in plan output");
+    let mut my = db.mysql().await;
+    let tables: Vec<String> = my
+        .exec(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?",
+            (&db.name,),
+        )
+        .await
+        .unwrap();
+    assert!(tables.is_empty(), "plan wrote {tables:?}");
+    let _ = std::fs::remove_file(job);
 }

@@ -79,6 +79,9 @@ pub struct Column {
     /// Why the target cannot take this column's values, found by the source before any data
     /// moved (a PostgreSQL numeric wider than MySQL's DECIMAL(65,30)): the table is refused.
     pub refused: Option<String>,
+    /// Why the target's own type for this column cannot take every value it holds (a
+    /// PostgreSQL uuid that MariaDB's UUID refuses): the column is declared as text there.
+    pub as_text_because: Option<String>,
 }
 
 /// Whether a reported default is a literal value or an SQL expression. The two servers

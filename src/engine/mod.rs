@@ -263,9 +263,78 @@ pub fn check_plan(target: Engine, plan: &TablePlan) -> Result<()> {
         Engine::Mysql => {
             mysql::ddl::check_names(plan)?;
             for c in &plan.target_columns {
-                mysql::ddl::column_type(plan, c)?;
+                mysql::ddl::column_type(plan, c, mysql::ddl::Server::default())?;
             }
             Ok(())
         }
     }
+}
+
+/// One planned column as the target engine declares it, and what does not arrive exactly
+/// (`barge plan`, `barge inspect`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Declared {
+    pub column: String,
+    /// The source column it comes from (`None`: added or computed).
+    pub source: Option<String>,
+    pub source_type: Option<String>,
+    /// The target's type for it.
+    pub declaration: String,
+    /// What the mapping loses on the way (the values arrive, but not all of what they were).
+    pub lossy: Option<String>,
+    /// Values the target refuses, each an error naming its row.
+    pub refuses: Option<String>,
+}
+
+/// What a target engine says about one mapping, beside its declaration.
+#[derive(Debug, Default)]
+pub struct Caveat {
+    pub lossy: Option<String>,
+    pub refuses: Option<String>,
+}
+
+/// Every target column of a plan as the target engine declares it. `Err` is the reason the
+/// target refuses the table.
+pub fn declare(
+    target: Engine,
+    catalog: &Catalog,
+    plan: &TablePlan,
+    server_version: Option<&str>,
+) -> Result<Vec<Declared>> {
+    check_plan(target, plan)?;
+    let table = catalog.table(&plan.source);
+    let mut out = Vec::with_capacity(plan.target_columns.len());
+    for (i, c) in plan.target_columns.iter().enumerate() {
+        let from = plan.columns.get(i).and_then(|(name, m)| {
+            table
+                .and_then(|t| t.columns.iter().find(|col| col.name == *name))
+                .map(|col| (col, m))
+        });
+        let (declaration, caveat) = match target {
+            Engine::Postgres => (
+                postgres::write::declaration(c),
+                from.map(|(col, m)| {
+                    postgres::write::caveat(&plan.source, catalog.engine, col, m, c)
+                })
+                .unwrap_or_default(),
+            ),
+            Engine::Mysql => {
+                let server = mysql::ddl::Server::from_version(server_version);
+                (
+                    mysql::ddl::column_type(plan, c, server)?,
+                    from.map(|(col, _)| mysql::ddl::caveat(plan, catalog.engine, col, c, server))
+                        .unwrap_or_default(),
+                )
+            }
+        };
+        out.push(Declared {
+            column: c.name.clone(),
+            source: from.map(|(col, _)| col.name.clone()),
+            source_type: from.map(|(col, _)| col.column_type.clone()),
+            declaration,
+            lossy: caveat.lossy,
+            refuses: caveat.refuses,
+        });
+    }
+    Ok(out)
 }

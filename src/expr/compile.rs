@@ -70,7 +70,7 @@ pub fn arrow_type_for(pg: &PgType, from: &D) -> Option<D> {
             t if is_int(t) => D::Decimal128(19, 0),
             _ => return None,
         },
-        PgType::Varchar(_) | PgType::Text | PgType::Jsonb => D::Utf8,
+        PgType::Varchar(_) | PgType::Text | PgType::Jsonb | PgType::Uuid | PgType::Inet => D::Utf8,
         PgType::Bytea => D::Binary,
         PgType::Date => D::Date32,
         PgType::Timestamp(_) => D::Timestamp(TimeUnit::Microsecond, None),

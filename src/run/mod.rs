@@ -457,16 +457,26 @@ pub async fn plan_only(
     to: &DbUrl,
     opts: &CopyOptions,
 ) -> Result<(crate::catalog::Catalog, Vec<TablePlan>)> {
-    let source = crate::engine::open_source(from, 1).await?;
-    let result = async {
-        let (catalog, plans, refused) =
-            plan_source(&*source, to.engine(), opts, crate::plan::now_micros()).await?;
-        match refused.into_iter().next() {
-            Some(r) => Err(r.error),
-            None => Ok((catalog, plans)),
-        }
+    let (catalog, plans, refused) = plan_each_table(from, to, opts).await?;
+    match refused.into_iter().next() {
+        Some(r) => Err(r.error),
+        None => Ok((catalog, plans)),
     }
-    .await;
+}
+
+/// Plan a copy without touching the target: the tables planned, and those the source or
+/// the target engine refuses, each with its reason (`barge plan`).
+pub async fn plan_each_table(
+    from: &DbUrl,
+    to: &DbUrl,
+    opts: &CopyOptions,
+) -> Result<(
+    crate::catalog::Catalog,
+    Vec<TablePlan>,
+    Vec<crate::plan::Refused>,
+)> {
+    let source = crate::engine::open_source(from, 1).await?;
+    let result = plan_source(&*source, to.engine(), opts, crate::plan::now_micros()).await;
     source.close().await;
     result
 }

@@ -59,6 +59,8 @@ fn canonical(c: &SourceColumn) -> (String, String) {
             (format!("LPAD(BIN({m}), {n}, '0')"), format!("{p}::text"))
         }
         "set" => (m, format!("array_to_string({p}, ',')")),
+        // inet's text cast would add the prefix length to every host address.
+        "inet4" | "inet6" => (format!("CAST({m} AS CHAR)"), format!("host({p})")),
         "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => {
             (format!("HEX({m})"), format!("upper(encode({p}, 'hex'))"))
         }

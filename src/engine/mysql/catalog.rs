@@ -182,6 +182,7 @@ pub async fn introspect(conn: &mut Conn, db: &str) -> Result<Catalog> {
             labels: vec![],
             user_type: false,
             refused: None,
+            as_text_because: None,
         });
     }
 

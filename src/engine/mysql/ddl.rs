@@ -18,6 +18,33 @@ use crate::url::Engine;
 /// MySQL's identifier limit (tables, columns, indexes, constraints).
 pub const MAX_IDENT: usize = 64;
 
+/// What the target server can declare beyond what every MySQL and MariaDB can.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Server {
+    /// The version is known (a connected sink): otherwise what follows is false.
+    pub known: bool,
+    /// MariaDB ≥ 10.7 has a native UUID type (16 bytes, its canonical text in and out).
+    pub uuid: bool,
+}
+
+impl Server {
+    /// From `SELECT VERSION()` (`10.11.14-MariaDB-0+deb12u2`, `8.0.36`).
+    pub fn from_version(version: Option<&str>) -> Server {
+        let Some(v) = version else {
+            return Server::default();
+        };
+        let mut nums = v
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|n| n.parse::<u32>().ok());
+        let major_minor = (nums.next().unwrap_or(0), nums.next().unwrap_or(0));
+        let mariadb = v.to_ascii_lowercase().contains("mariadb");
+        Server {
+            known: true,
+            uuid: mariadb && major_minor >= (10, 7),
+        }
+    }
+}
+
 /// What a staging table gets: every column, the primary key (InnoDB clusters rows on it, so
 /// adding it later would rebuild the table), and nothing else.
 pub fn create_table_sql(
@@ -25,10 +52,11 @@ pub fn create_table_sql(
     name: &str,
     plan: &TablePlan,
     full: bool,
+    server: Server,
 ) -> Result<String> {
     let mut parts = Vec::new();
     for c in &plan.target_columns {
-        parts.push(column_ddl(plan, c)?);
+        parts.push(column_ddl(plan, c, server)?);
     }
     if !plan.primary_key.is_empty() {
         parts.push(format!("PRIMARY KEY ({})", idents(&plan.primary_key)));
@@ -109,9 +137,12 @@ fn native(c: &TargetColumn) -> Option<&crate::plan::NativeColumn> {
 }
 
 /// The column's type in MySQL.
-pub fn column_type(plan: &TablePlan, c: &TargetColumn) -> Result<String> {
+pub fn column_type(plan: &TablePlan, c: &TargetColumn, server: Server) -> Result<String> {
     if let Some(n) = native(c) {
         return Ok(n.declaration.clone());
+    }
+    if server.uuid && is_pg_uuid(c) {
+        return Ok("uuid".into());
     }
     let keyed = plan.primary_key.contains(&c.name)
         || plan
@@ -164,13 +195,79 @@ pub fn column_type(plan: &TablePlan, c: &TargetColumn) -> Result<String> {
         PgType::Jsonb | PgType::TextArray => "json".into(),
         PgType::Bit(n) if *n <= 64 => format!("bit({n})"),
         PgType::Bit(_) => return Err(refuse("MySQL BIT holds at most 64 bits")),
+        PgType::Uuid if server.uuid => "uuid".into(),
+        PgType::Uuid => "char(36)".into(),
+        PgType::Inet => "varchar(45)".into(),
     })
+}
+
+/// What a column from `source` loses in MySQL, or which of its values MySQL refuses. A
+/// column with a cast or an expression has the type its job file asked for: nothing to say.
+pub fn caveat(
+    plan: &TablePlan,
+    source: Engine,
+    col: &crate::catalog::Column,
+    c: &TargetColumn,
+    server: Server,
+) -> crate::engine::Caveat {
+    let mut out = crate::engine::Caveat::default();
+    if source != Engine::Postgres || (c.native.is_none() && !col.user_type) {
+        return out;
+    }
+    let decl = column_type(plan, c, server).unwrap_or_default();
+    let t = col.data_type.as_str();
+    out.lossy = match t {
+        _ if col.user_type && col.labels.is_empty() => Some(format!(
+            "the domain {}: its base type, without its CHECK",
+            col.column_type
+        )),
+        _ if t.starts_with('_') => Some("the array type: a JSON array".into()),
+        "timestamptz" => Some("the time zone: the UTC time".into()),
+        "bpchar" => Some("the padding: the text without trailing spaces".into()),
+        "uuid" if decl == "uuid" => None,
+        "uuid" if server.known => Some("the type: its text (the server has no UUID type)".into()),
+        "uuid" => Some("the type: its text, unless the target is MariaDB ≥ 10.7 (UUID)".into()),
+        "money" => Some("the currency: the amount as DECIMAL(19,2)".into()),
+        "inet" | "cidr" | "macaddr" | "macaddr8" | "varbit" | "bit" | "xml" | "tsvector"
+        | "tsquery" | "timetz"
+            if !decl.starts_with("bit(") =>
+        {
+            Some("the type: its text".into())
+        }
+        _ => None,
+    };
+    out.refuses = match t {
+        "date" | "timestamp" | "timestamptz" => {
+            Some("infinity, and years before 1000 or after 9999".into())
+        }
+        "interval" => Some("intervals with months, or beyond ±838:59:59".into()),
+        "numeric" if col.numeric_precision.is_none() => Some(
+            "the table, when a value has more than 35 digits before the point or 30 after (checked before any data moves)"
+                .into(),
+        ),
+        _ if decl == "varchar(768)" => {
+            Some("values longer than 768 characters (a key column cannot be TEXT)".into())
+        }
+        _ if decl == "varbinary(3072)" => {
+            Some("values longer than 3072 bytes (a key column cannot be a BLOB)".into())
+        }
+        _ => None,
+    };
+    out
+}
+
+/// A PostgreSQL uuid copied as it is.
+fn is_pg_uuid(c: &TargetColumn) -> bool {
+    c.native
+        .as_ref()
+        .is_some_and(|n| n.engine == Engine::Postgres && n.declaration == "uuid")
 }
 
 /// How the column's values travel in LOAD DATA.
 pub fn load_as(plan: &TablePlan, c: &TargetColumn, arrow: &arrow_schema::DataType) -> LoadAs {
     use arrow_schema::DataType as D;
-    let decl = column_type(plan, c)
+    // Only the base types below decide it, and they are the same on every server.
+    let decl = column_type(plan, c, Server::default())
         .unwrap_or_default()
         .to_ascii_lowercase();
     let base = decl.split(['(', ' ']).next().unwrap_or("");
@@ -187,8 +284,8 @@ pub fn load_as(plan: &TablePlan, c: &TargetColumn, arrow: &arrow_schema::DataTyp
     }
 }
 
-fn column_ddl(plan: &TablePlan, c: &TargetColumn) -> Result<String> {
-    let mut s = format!("{} {}", quote_ident(&c.name), column_type(plan, c)?);
+fn column_ddl(plan: &TablePlan, c: &TargetColumn, server: Server) -> Result<String> {
+    let mut s = format!("{} {}", quote_ident(&c.name), column_type(plan, c, server)?);
     if c.not_null || c.deferred_not_null {
         s.push_str(" NOT NULL");
     }
@@ -369,7 +466,7 @@ mod tests {
             keys: vec![],
             columns: vec![("name".into(), None)],
         });
-        let sql = create_table_sql("d", "_barge_t", &p, false).unwrap();
+        let sql = create_table_sql("d", "_barge_t", &p, false, Server::default()).unwrap();
         assert!(
             sql.contains("`id` int(10) unsigned NOT NULL AUTO_INCREMENT"),
             "{sql}"
@@ -410,6 +507,23 @@ mod tests {
             "c",
             PgType::Numeric(Some((70, 2))),
         )]);
-        assert!(column_type(&p, &p.target_columns[0]).is_err());
+        assert!(column_type(&p, &p.target_columns[0], Server::default()).is_err());
+    }
+
+    #[test]
+    fn a_postgres_uuid_is_native_on_mariadb_from_10_7() {
+        let mut c = TargetColumn::plain("u", PgType::Varchar(Some(36)));
+        c.native = Some(crate::plan::NativeColumn {
+            engine: Engine::Postgres,
+            declaration: "uuid".into(),
+            default: None,
+        });
+        let p = plan(vec![c]);
+        let ty = |v: Option<&str>| column_type(&p, &p.target_columns[0], Server::from_version(v));
+        assert_eq!(ty(Some("10.11.14-MariaDB-0+deb12u2")).unwrap(), "uuid");
+        assert_eq!(ty(Some("10.7.1-MariaDB")).unwrap(), "uuid");
+        assert_eq!(ty(Some("10.6.18-MariaDB-log")).unwrap(), "varchar(36)");
+        assert_eq!(ty(Some("8.0.36")).unwrap(), "varchar(36)");
+        assert_eq!(ty(None).unwrap(), "varchar(36)");
     }
 }

@@ -51,6 +51,7 @@ pub struct MysqlSink {
     control: Mutex<mysql_async::Conn>,
     /// The server has local_infile off: every partition goes by multi-row INSERT.
     insert_only: bool,
+    server: ddl::Server,
 }
 
 impl MysqlSink {
@@ -85,7 +86,9 @@ impl MysqlSink {
             .ctx("reading local_infile")?;
         let insert_only =
             std::env::var_os("BARGE_MYSQL_INSERT").is_some() || local_infile == Some(0);
+        let version = connect::mysql_version(&mut control).await?;
         Ok(MysqlSink {
+            server: ddl::Server::from_version(Some(&version)),
             url: url.clone(),
             database,
             opts,
@@ -249,7 +252,13 @@ impl Sink for MysqlSink {
                         .ctx(format!("dropping {}", p.target))?;
                 }
                 control
-                    .query_drop(ddl::create_table_sql(&self.database, &p.target, p, true)?)
+                    .query_drop(ddl::create_table_sql(
+                        &self.database,
+                        &p.target,
+                        p,
+                        true,
+                        self.server,
+                    )?)
                     .await
                     .ctx(format!("creating table {}", p.target))?;
                 created.push(p.target.clone());
@@ -290,7 +299,7 @@ impl Sink for MysqlSink {
                 "DROP TABLE IF EXISTS {}",
                 self.table(&old_name(&plan.target))
             ),
-            ddl::create_table_sql(&self.database, &staging, plan, false)?,
+            ddl::create_table_sql(&self.database, &staging, plan, false, self.server)?,
         ];
         for s in sql {
             control
@@ -399,7 +408,7 @@ impl MysqlWriter {
                 .target_columns
                 .iter()
                 .map(|c| {
-                    ddl::column_type(plan, c)
+                    ddl::column_type(plan, c, ddl::Server::default())
                         .is_ok_and(|t| t.to_ascii_lowercase().starts_with("set("))
                 })
                 .collect(),

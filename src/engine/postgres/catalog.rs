@@ -166,6 +166,7 @@ pub async fn introspect(client: &Client, schema: &str) -> Result<Catalog> {
             labels: labels.unwrap_or_default(),
             user_type: matches!(typtype.as_str(), "d" | "e" | "c") || base_kind == "c",
             refused: None,
+            as_text_because: None,
         });
     }
     let idx = client

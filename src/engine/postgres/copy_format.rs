@@ -35,6 +35,10 @@ enum Enc<'a> {
     D256(&'a arrow_array::Decimal256Array, u16),
     Text(&'a arrow_array::StringArray),
     Jsonb(&'a arrow_array::StringArray),
+    /// Canonical text into uuid's 16 bytes.
+    Uuid(&'a arrow_array::StringArray),
+    /// A host address's text into inet's binary form.
+    Inet(&'a arrow_array::StringArray),
     Bytea(&'a arrow_array::BinaryArray),
     Date(&'a arrow_array::Date32Array),
     Timestamp(&'a arrow_array::TimestampMicrosecondArray),
@@ -96,6 +100,8 @@ impl<'a> Enc<'a> {
             }
             (DataType::Utf8, PgType::Text | PgType::Varchar(_)) => Enc::Text(a.as_string::<i32>()),
             (DataType::Utf8, PgType::Jsonb) => Enc::Jsonb(a.as_string::<i32>()),
+            (DataType::Utf8, PgType::Uuid) => Enc::Uuid(a.as_string::<i32>()),
+            (DataType::Utf8, PgType::Inet) => Enc::Inet(a.as_string::<i32>()),
             (DataType::Binary, PgType::Bytea) => Enc::Bytea(a.as_binary::<i32>()),
             (DataType::Date32, PgType::Date) => Enc::Date(a.as_primitive::<Date32Type>()),
             (
@@ -123,7 +129,7 @@ impl<'a> Enc<'a> {
             Enc::F64(a) => a.is_null(row),
             Enc::D128(a, _) => a.is_null(row),
             Enc::D256(a, _) => a.is_null(row),
-            Enc::Text(a) | Enc::Jsonb(a) => a.is_null(row),
+            Enc::Text(a) | Enc::Jsonb(a) | Enc::Uuid(a) | Enc::Inet(a) => a.is_null(row),
             Enc::Bytea(a) => a.is_null(row),
             Enc::Date(a) => a.is_null(row),
             Enc::Timestamp(a) => a.is_null(row),
@@ -176,6 +182,8 @@ impl<'a> Enc<'a> {
                 buf.put_u8(1);
                 buf.put_slice(s);
             }
+            Enc::Uuid(a) => put_uuid(buf, a.value(row))?,
+            Enc::Inet(a) => put_inet(buf, a.value(row))?,
             Enc::Bytea(a) => put_bytes(buf, a.value(row))?,
             Enc::Date(a) => {
                 buf.put_i32(4);
@@ -205,6 +213,47 @@ fn len_i32(n: usize) -> Result<i32, String> {
 }
 
 #[inline]
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` (either case) as 16 bytes.
+fn put_uuid(buf: &mut BytesMut, s: &str) -> Result<(), String> {
+    let bad = || format!("{s:?} is not a UUID");
+    let b = s.as_bytes();
+    if b.len() != 36 || [8, 13, 18, 23].iter().any(|&i| b[i] != b'-') {
+        return Err(bad());
+    }
+    let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    buf.put_i32(16);
+    let mut digits = b.iter().filter(|&&c| c != b'-');
+    for _ in 0..16 {
+        let (Some(hi), Some(lo)) = (
+            digits.next().copied().and_then(nibble),
+            digits.next().copied().and_then(nibble),
+        ) else {
+            return Err(bad());
+        };
+        buf.put_u8(hi << 4 | lo);
+    }
+    Ok(())
+}
+
+/// A host address as inet's binary form: family, prefix bits, is_cidr, length, address.
+fn put_inet(buf: &mut BytesMut, s: &str) -> Result<(), String> {
+    // PostgreSQL's own family codes (PGSQL_AF_INET = 2, PGSQL_AF_INET6 = 3).
+    match s.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(a)) => {
+            buf.put_i32(8);
+            buf.put_slice(&[2, 32, 0, 4]);
+            buf.put_slice(&a.octets());
+        }
+        Ok(std::net::IpAddr::V6(a)) => {
+            buf.put_i32(20);
+            buf.put_slice(&[3, 128, 0, 16]);
+            buf.put_slice(&a.octets());
+        }
+        Err(_) => return Err(format!("{s:?} is not an IP address")),
+    }
+    Ok(())
+}
+
 fn put_bytes(buf: &mut BytesMut, b: &[u8]) -> Result<(), String> {
     buf.put_i32(len_i32(b.len())?);
     buf.put_slice(b);
@@ -953,5 +1002,29 @@ mod tests {
         put_bits(&mut b, 0b101, 3).unwrap();
         assert_eq!(b.to_vec(), [0, 0, 0, 5, 0, 0, 0, 3, 0b1010_0000]);
         assert!(put_bits(&mut BytesMut::new(), 8, 3).is_err());
+    }
+
+    #[test]
+    fn uuid_and_inet_layouts() {
+        let mut b = BytesMut::new();
+        put_uuid(&mut b, "A0EEBC99-9c0b-4ef8-bb6d-6bb9bd380a11").unwrap();
+        let mut want = vec![0, 0, 0, 16, 0xa0, 0xee, 0xbc, 0x99, 0x9c, 0x0b, 0x4e, 0xf8];
+        want.extend([0xbb, 0x6d, 0x6b, 0xb9, 0xbd, 0x38, 0x0a, 0x11]);
+        assert_eq!(b.to_vec(), want);
+        for bad in [
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1",
+            "g0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+        ] {
+            assert!(put_uuid(&mut BytesMut::new(), bad).is_err(), "{bad}");
+        }
+        let mut b = BytesMut::new();
+        put_inet(&mut b, "10.0.0.1").unwrap();
+        assert_eq!(b.to_vec(), [0, 0, 0, 8, 2, 32, 0, 4, 10, 0, 0, 1]);
+        let mut b = BytesMut::new();
+        put_inet(&mut b, "::ffff:1.2.3.4").unwrap();
+        let mut want = vec![0, 0, 0, 20, 3, 128, 0, 16];
+        want.extend([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, 4]);
+        assert_eq!(b.to_vec(), want);
+        assert!(put_inet(&mut BytesMut::new(), "10.0.0.0/8").is_err());
     }
 }

@@ -90,6 +90,49 @@ impl PgSource {
         self.idle.lock().unwrap().push(client);
     }
 
+    /// Into MySQL, a uuid becomes MariaDB's UUID where the server has it, which refuses
+    /// values with a version nibble of 8 or more and a variant nibble below 8 (MariaDB
+    /// 10.11 keeps such bytes apart from the ones it reorders). A column holding one is
+    /// declared as text instead. True when the catalog changed.
+    async fn check_uuids(
+        &self,
+        client: &Client,
+        catalog: &mut Catalog,
+        p: &TablePlan,
+        name: &str,
+    ) -> Result<bool> {
+        let q = quote_ident(name);
+        let row = client
+            .query_opt(
+                &format!(
+                    "SELECT {q}::text FROM {} WHERE substr({q}::text, 15, 1) >= '8' \
+                     AND substr({q}::text, 20, 1) < '8' LIMIT 1",
+                    self.table_ref(&p.source)
+                ),
+                &[],
+            )
+            .await
+            .ctx(format!("checking the uuids of {}.{name}", p.source))?;
+        let (Some(r), Some(c)) = (
+            row,
+            catalog
+                .tables
+                .iter_mut()
+                .find(|t| t.name == p.source)
+                .and_then(|t| t.columns.iter_mut().find(|c| c.name == name)),
+        ) else {
+            return Ok(false);
+        };
+        if c.as_text_because.is_some() {
+            return Ok(false);
+        }
+        let v: String = r.get(0);
+        c.as_text_because = Some(format!(
+            "holds uuids MariaDB's UUID type refuses (such as {v}), so it is text in MySQL"
+        ));
+        Ok(true)
+    }
+
     fn table_ref(&self, table: &str) -> String {
         let only = if self.partitioned.lock().unwrap().contains(table) {
             ""
@@ -269,6 +312,11 @@ impl Source for PgSource {
         let mut changed = false;
         for p in plans {
             for (name, m) in p.read_columns() {
+                let is_uuid = m.decode == crate::types::Decode::Pg(crate::types::PgWire::Uuid);
+                if is_uuid {
+                    changed |= self.check_uuids(&client, catalog, p, &name).await?;
+                    continue;
+                }
                 // Only an unconstrained numeric maps to Numeric(None) (as text) into MySQL.
                 if m.pg != crate::types::PgType::Numeric(None) {
                     continue;

@@ -45,19 +45,66 @@ fn retyped(c: &TargetColumn) -> Option<&str> {
         .map(|n| n.declaration.as_str())
 }
 
-/// `full`: the final table (schema-only), not a staging table.
-fn column_ddl(c: &TargetColumn, full: bool) -> String {
-    let with_not_null = full;
-    // A PostgreSQL source's column keeps its declaration: the decoded types have the same
-    // binary form as the type barge writes, the others stage as text until the finish.
-    let ty = match c
+/// The column's type in the finished table. A PostgreSQL source's column keeps its
+/// declaration: the decoded types have the same binary form as the type barge writes, the
+/// others stage as text until the finish.
+pub fn declaration(c: &TargetColumn) -> String {
+    match c
         .native
         .as_ref()
         .filter(|n| n.engine == crate::url::Engine::Postgres)
     {
-        Some(_) if c.as_text && !full => "text".to_string(),
         Some(n) => n.declaration.clone(),
         None => c.pg.to_string(),
+    }
+}
+
+/// What a column from `source` loses in PostgreSQL, or which of its values PostgreSQL
+/// refuses. A column with a cast or an expression has the type its job file asked for.
+pub fn caveat(
+    table: &str,
+    source: crate::url::Engine,
+    col: &crate::catalog::Column,
+    m: &crate::types::Mapping,
+    c: &TargetColumn,
+) -> crate::engine::Caveat {
+    use crate::types::Decode;
+    let mut out = crate::engine::Caveat::default();
+    if col.user_type && source == crate::url::Engine::Postgres {
+        out.lossy = Some(format!(
+            "the type {}: its text (enums, domains and composite types are not recreated)",
+            col.column_type
+        ));
+    }
+    if c.native.is_none() || source != crate::url::Engine::Mysql {
+        return out;
+    }
+    out.lossy = match m.decode {
+        Decode::Date | Decode::DateTime => {
+            Some("zero and partial dates: NULL, counted (--zero-dates error refuses them)".into())
+        }
+        Decode::Json => {
+            Some("key order, spacing and duplicate keys (jsonb normalizes them)".into())
+        }
+        Decode::Geometry => Some("the SRID: the shape as WKB".into()),
+        _ if col.data_type == "year" => Some("the YEAR type: the year as a number".into()),
+        _ => None,
+    };
+    if m.decode == Decode::Bool01 {
+        out.refuses = Some(format!(
+            "values other than 0 and 1 (--cast {table}.{}=smallint keeps them)",
+            col.name
+        ));
+    }
+    out
+}
+
+/// `full`: the final table (schema-only), not a staging table.
+fn column_ddl(c: &TargetColumn, full: bool) -> String {
+    let with_not_null = full;
+    let ty = match retyped(c) {
+        Some(_) if !full => "text".to_string(),
+        _ => declaration(c),
     };
     let mut s = format!("{} {ty}", quote_ident(&c.name));
     // A text staging column cannot take its native type's default: it comes with the type.

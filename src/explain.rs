@@ -1,0 +1,144 @@
+//! `barge plan`: what a copy would do, as text. Per table, each source column beside the
+//! type the target engine declares for it, what the mapping loses and which values the
+//! target refuses; then keys, indexes, filters, and the tables refused whole.
+
+use crate::catalog::Catalog;
+use crate::engine::{declare, Declared};
+use crate::plan::{Refused, TablePlan};
+use crate::url::Engine;
+use std::fmt::Write;
+
+/// Expression text on one line.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The lines under a column that say what it loses or refuses.
+fn caveats(out: &mut String, d: &Declared) {
+    if let Some(l) = &d.lossy {
+        let _ = writeln!(out, "      lossy: {l}");
+    }
+    if let Some(r) = &d.refuses {
+        let _ = writeln!(out, "      refuses: {r}");
+    }
+}
+
+/// The plan as text. `server_version`: the target's, when known (MySQL types depend on it).
+pub fn render(
+    target: Engine,
+    catalog: &Catalog,
+    plans: &[TablePlan],
+    refused: &[Refused],
+    schema: &str,
+    server_version: Option<&str>,
+) -> String {
+    let mut out = String::new();
+    for p in plans {
+        let _ = writeln!(out, "table {} → {schema}.{}", p.source, p.target);
+        let declared = match declare(target, catalog, p, server_version) {
+            Ok(d) => d,
+            Err(e) => {
+                let _ = writeln!(out, "  refused: {e}");
+                continue;
+            }
+        };
+        let Some(t) = catalog.table(&p.source) else {
+            continue;
+        };
+        for c in &t.columns {
+            match declared
+                .iter()
+                .find(|d| d.source.as_deref() == Some(c.name.as_str()))
+            {
+                Some(d) => {
+                    let renamed = if d.column != c.name {
+                        "  (renamed)"
+                    } else {
+                        ""
+                    };
+                    let _ = writeln!(
+                        out,
+                        "  {:<24} {:<28} → {:<24} {}{renamed}",
+                        c.name, c.column_type, d.column, d.declaration
+                    );
+                    caveats(&mut out, d);
+                }
+                None => {
+                    let _ = writeln!(out, "  {:<24} {:<28} → (dropped)", c.name, c.column_type);
+                }
+            }
+        }
+        for d in declared.iter().filter(|d| d.source.is_none()) {
+            let how = match p.computed.iter().find(|(n, _)| *n == d.column) {
+                Some((_, text)) => format!("  (= {})", one_line(text)),
+                None => "  (added)".into(),
+            };
+            let _ = writeln!(
+                out,
+                "  {:<24} {:<28} → {:<24} {}{how}",
+                "", "", d.column, d.declaration
+            );
+        }
+        for (c, _) in &p.extra_reads {
+            let _ = writeln!(out, "  {c:<24} read for the expressions, not copied");
+        }
+        if !p.primary_key.is_empty() {
+            let _ = writeln!(out, "  primary key ({})", p.primary_key.join(", "));
+        }
+        for i in &p.indexes {
+            let _ = writeln!(
+                out,
+                "  {}index {} ({})",
+                if i.unique { "unique " } else { "" },
+                i.name,
+                i.keys.join(", ")
+            );
+        }
+        for fk in &p.foreign_keys {
+            let _ = writeln!(
+                out,
+                "  foreign key {} ({}) → {} ({})",
+                fk.name,
+                fk.columns.join(", "),
+                fk.ref_table,
+                fk.ref_columns.join(", ")
+            );
+        }
+        if let Some(f) = &p.filter_text {
+            let _ = writeln!(out, "  rows where {}", one_line(f));
+        }
+        if let Some(j) = p.jobs {
+            let _ = writeln!(out, "  read in at most {j} key range(s) in parallel");
+        }
+        if let Some(b) = p.batch_rows {
+            let _ = writeln!(out, "  {b} rows per batch");
+        }
+        if let Some(f) = &p.filter {
+            // A sample's key lists can be long: show their start.
+            const SHOWN: usize = 400;
+            let cut = if f.len() > SHOWN {
+                let end = (0..=SHOWN)
+                    .rev()
+                    .find(|i| f.is_char_boundary(*i))
+                    .unwrap_or(0);
+                format!("{} … ({} more bytes)", &f[..end], f.len() - end)
+            } else {
+                f.clone()
+            };
+            let _ = writeln!(out, "    the source runs: WHERE {cut}");
+        }
+        if let Some(f) = &p.barge_filter {
+            let _ = writeln!(out, "    barge checks: {}", one_line(f));
+        }
+        for n in &p.notes {
+            let _ = writeln!(out, "  note: {n}");
+        }
+        for w in &p.warnings {
+            let _ = writeln!(out, "  warning: {w}");
+        }
+    }
+    for r in refused {
+        let _ = writeln!(out, "table {}: refused: {}", r.source, r.error);
+    }
+    out
+}
