@@ -35,7 +35,7 @@ pub fn render(
     let mut out = String::new();
     for p in plans {
         let _ = writeln!(out, "table {} → {schema}.{}", p.source, p.target);
-        let declared = match declare(target, catalog, p, server_version) {
+        let declared = match declare(target, catalog, p, schema, server_version) {
             Ok(d) => d,
             Err(e) => {
                 let _ = writeln!(out, "  refused: {e}");

@@ -92,6 +92,19 @@ pub async fn load_pg(url: &DbUrl, schema: &str) -> Result<()> {
         .batch_execute(PG_APP_SQL)
         .await
         .ctx("loading the PostgreSQL fixtures")?;
+    // Row estimates for the planner and for barge's partitioning, of this schema only.
+    let tables = client
+        .query(
+            "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables WHERE schemaname = $1",
+            &[&schema],
+        )
+        .await
+        .ctx("listing the fixture tables")?;
+    let names: Vec<String> = tables.iter().map(|r| r.get(0)).collect();
+    client
+        .batch_execute(&format!("ANALYZE {}", names.join(", ")))
+        .await
+        .ctx("analyzing the fixture tables")?;
     Ok(())
 }
 

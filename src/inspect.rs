@@ -30,7 +30,7 @@ pub struct TableMapping {
 
 /// The catalog with its relationships, and each table mapped for `target` as a copy of it
 /// with no job file would map it.
-pub fn inspect(mut catalog: Catalog, target: Engine) -> Inspection {
+pub fn inspect(mut catalog: Catalog, target: Engine, schema: &str) -> Inspection {
     let rels = relationships(&catalog);
     let names: Vec<String> = catalog.tables.iter().map(|t| t.name.clone()).collect();
     let (load_order, _) = load_order(&names, &rels.relationships);
@@ -39,10 +39,11 @@ pub fn inspect(mut catalog: Catalog, target: Engine) -> Inspection {
     match crate::plan::plan_each(&catalog, &crate::plan::Selection::default()) {
         Ok((plans, refused)) => {
             for p in &plans {
-                let (columns, refused) = match crate::engine::declare(target, &catalog, p, None) {
-                    Ok(c) => (c, None),
-                    Err(e) => (Vec::new(), Some(e.to_string())),
-                };
+                let (columns, refused) =
+                    match crate::engine::declare(target, &catalog, p, schema, None) {
+                        Ok(c) => (c, None),
+                        Err(e) => (Vec::new(), Some(e.to_string())),
+                    };
                 mappings.push(TableMapping {
                     table: p.source.clone(),
                     columns,

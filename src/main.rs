@@ -880,7 +880,7 @@ async fn inspect(a: InspectArgs) -> Result<ExitCode> {
         .map(|t| t.engine())
         .unwrap_or(barge::url::Engine::Postgres);
     let catalog = barge::run::catalog(&url).await;
-    let inspection = barge::inspect::inspect(catalog?, target);
+    let inspection = barge::inspect::inspect(catalog?, target, &a.schema);
     if let Some(path) = &a.emit_job {
         let to = to.context("--emit-job needs --to")?;
         std::fs::write(path, inspection.to_job(&url, &to, &a.schema))

@@ -49,6 +49,9 @@ pub struct NativeColumn {
     pub declaration: String,
     /// The default as the source reports it, and whether it is a literal or an expression.
     pub default: Option<(DefaultKind, String)>,
+    /// The type the source database defines for the column, which a target of its engine
+    /// creates in its own schema (the column then gets that type there).
+    pub type_def: Option<crate::catalog::TypeDef>,
 }
 
 impl TargetColumn {
@@ -898,7 +901,13 @@ fn plan_table(
         if m.decode == Decode::Bool01 && numeric_cast {
             m = crate::types::tinyint_integer();
         }
-        if c.user_type && catalog.target == Some(crate::url::Engine::Postgres) {
+        // A PostgreSQL enum or domain is created in a PostgreSQL target; other types the
+        // source defines itself (composites, domains over them) become text.
+        let recreated = c.user_type
+            && c.type_def.is_some()
+            && catalog.engine == crate::url::Engine::Postgres
+            && catalog.target == Some(crate::url::Engine::Postgres);
+        if c.user_type && !recreated && catalog.target == Some(crate::url::Engine::Postgres) {
             warnings.push(format!(
                 "{}.{}: the type {} is not created in the target; the column is text",
                 t.name, c.name, c.column_type
@@ -919,6 +928,17 @@ fn plan_table(
             // Already PostgreSQL SQL; a serial's nextval() names a sequence the target does
             // not have (the column becomes an identity instead).
             crate::url::Engine::Postgres if c.auto_increment => None,
+            // `'ok'::src.mood` names the source's type: the literal alone takes the column's.
+            crate::url::Engine::Postgres if recreated => c.default.as_deref().and_then(|d| {
+                let literal = literal_of_cast(d);
+                if literal.is_none() {
+                    warnings.push(format!(
+                        "{}.{}: the default {d} is not carried over (it names the source's type)",
+                        t.name, c.name
+                    ));
+                }
+                literal
+            }),
             crate::url::Engine::Postgres => c.default.clone(),
         };
         if let Some(on_update) = &c.on_update {
@@ -934,7 +954,7 @@ fn plan_table(
                 ));
             }
         }
-        let check = m.enum_values.as_ref().map(|vals| {
+        let check = m.enum_values.as_ref().filter(|_| !recreated).map(|vals| {
             // MySQL stores '' for an invalid ENUM value in non-strict mode, so allow it.
             let mut list: Vec<String> = vals.iter().map(|v| quote_literal(v)).collect();
             if catalog.engine == crate::url::Engine::Mysql && !vals.iter().any(String::is_empty) {
@@ -964,10 +984,11 @@ fn plan_table(
                 && matches!(m.pg, PgType::SmallInt | PgType::Integer | PgType::BigInt),
             check,
             comment: c.comment.clone(),
-            as_text: m.read_as.is_some() && cast.is_none() && !c.user_type,
-            // A type the source database defines itself does not exist in the target.
-            native: (cast.is_none() && !c.user_type && c.as_text_because.is_none()).then(|| {
-                NativeColumn {
+            as_text: m.read_as.is_some() && cast.is_none() && (!c.user_type || recreated),
+            // A type the source database defines itself exists in the target only if created.
+            native: (cast.is_none() && (!c.user_type || recreated) && c.as_text_because.is_none())
+                .then(|| NativeColumn {
+                    type_def: c.type_def.clone().filter(|_| recreated),
                     engine: catalog.engine,
                     declaration: if m.decode == Decode::Json {
                         "json".into()
@@ -975,8 +996,7 @@ fn plan_table(
                         c.column_type.clone()
                     },
                     default: c.default.clone().map(|d| (c.default_kind, d)),
-                }
-            }),
+                }),
         });
         columns.push((c.name.clone(), m));
     }
@@ -1256,6 +1276,24 @@ fn translate_default(
         PgType::Bit(_) => skip("bit defaults are not translated"),
         PgType::Bytea => skip("binary defaults are not translated"),
     }
+}
+
+/// `'ok'::src.mood` → `'ok'`: a literal with a cast, without the cast.
+fn literal_of_cast(d: &str) -> Option<String> {
+    let inner = d.strip_prefix('\'')?;
+    // The literal ends at the first quote that is not doubled.
+    let b = inner.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match (b[i], b.get(i + 1)) {
+            (b'\'', Some(b'\'')) => i += 2,
+            (b'\'', _) => break,
+            _ => i += 1,
+        }
+    }
+    let type_name = inner.get(i + 1..)?.strip_prefix("::")?;
+    let plain = |c: char| c.is_alphanumeric() || matches!(c, '_' | '.' | '"' | ' ');
+    (!type_name.is_empty() && type_name.chars().all(plain)).then(|| format!("'{}'", &inner[..i]))
 }
 
 /// What a table's expressions add to its plan.
@@ -1588,5 +1626,16 @@ mod tests {
             "{:?}",
             names(&plans)
         );
+    }
+
+    #[test]
+    fn a_cast_literal_loses_its_cast_and_nothing_else() {
+        assert_eq!(literal_of_cast("'ok'::src.mood").as_deref(), Some("'ok'"));
+        assert_eq!(
+            literal_of_cast("'it''s'::\"my schema\".mood").as_deref(),
+            Some("'it''s'")
+        );
+        assert_eq!(literal_of_cast("now()"), None);
+        assert_eq!(literal_of_cast("'a'::text || f('b'::text)"), None);
     }
 }

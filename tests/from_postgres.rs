@@ -323,19 +323,74 @@ async fn postgres_into_postgres_keeps_every_type() {
             .map(|r| r.get(0))
             .collect();
         assert_eq!(a, b, "{t}");
-        // The same column types, but for the types the source database defines itself.
+        // The same column types; the source's own enum and domain are created in the
+        // target schema.
         let sc = pg_columns(&pg, &src, t).await;
         let tc = pg_columns(&pg, &db.name, t).await;
         for (s, d) in sc.iter().zip(&tc) {
-            if s.2.ends_with("mood") || s.2.ends_with("email") {
-                assert_eq!(d.2, "text", "{t}.{}", s.0);
+            let own = |ty: &str, schema: &str| {
+                ty.ends_with(".mood") || ty.ends_with(".email") || ty.contains(schema)
+            };
+            if own(&s.2, &src) {
+                assert_eq!(
+                    d.2.rsplit('.').next(),
+                    s.2.rsplit('.').next(),
+                    "{t}.{}",
+                    s.0
+                );
+                assert_ne!(d.2, "text", "{t}.{}", s.0);
             } else {
                 assert_eq!(s.2, d.2, "{t}.{}", s.0);
             }
         }
     }
     let warned = report.table("articles").unwrap().warnings.join("\n");
-    assert!(warned.contains("is not created in the target"), "{warned}");
+    assert!(!warned.contains("is not created"), "{warned}");
+    // The enum keeps its labels in order, the domain its CHECK, the column its default.
+    let labels: String = pg
+        .query_one(
+            "SELECT string_agg(e.enumlabel::text, ',' ORDER BY e.enumsortorder) FROM pg_enum e \
+             JOIN pg_type t ON t.oid = e.enumtypid JOIN pg_namespace n ON n.oid = t.typnamespace \
+             WHERE n.nspname = $1 AND t.typname = 'mood'",
+            &[&db.name],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(labels, "sad,ok,happy");
+    let e = pg
+        .batch_execute(&format!(
+            "INSERT INTO \"{}\".zoo_text (id, mail) VALUES (-1, 'no at sign')",
+            db.name
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        barge::error::pg_message(&e).contains("violates check constraint"),
+        "{e}"
+    );
+    let default: String = pg
+        .query_one(
+            "SELECT column_default::text FROM information_schema.columns \
+             WHERE table_schema = $1 AND table_name = 'articles' AND column_name = 'state'",
+            &[&db.name],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(default.starts_with("'ok'::"), "{default}");
+    // A rerun that replaces the tables finds the types there and keeps them.
+    let again = barge::copy(
+        &pg_source(&db, &src),
+        &DbUrl::parse(&db.pg_server).unwrap(),
+        &barge::CopyOptions {
+            drop: true,
+            ..db.options()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(again.ok(), "{}", again.to_text());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -755,11 +810,14 @@ async fn plan_and_inspect_show_each_mapping_into_mysql_and_mark_lossy_and_refuse
         out.contains("refused in MySQL/MariaDB: table shapes, column p: PostgreSQL type point has no MySQL mapping"),
         "{out}"
     );
-    // Into PostgreSQL, the same schema's enum and domain are what is lost.
-    let (ok, out, _) = common::barge(&["inspect", &from]);
+    // Into PostgreSQL, the enum and the domain are created in the target schema.
+    let (ok, out, _) = common::barge(&["inspect", &from, "--schema", "app"]);
     assert!(ok);
-    let mail = column_lines(&out, "zoo_text", "mail").join("\n");
-    assert!(mail.contains("lossy: the type"), "{mail}");
+    let mail = column_lines(&out, "zoo_text", "mail");
+    assert!(
+        mail.len() == 1 && mail[0].contains("\"app\".\"email\""),
+        "{mail:?}\n{out}"
+    );
 
     // The plan shows the same, lists the refused table, exits 1 and writes nothing.
     let job = std::env::temp_dir().join(format!("{}.toml", db.name));

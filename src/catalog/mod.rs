@@ -82,6 +82,31 @@ pub struct Column {
     /// Why the target's own type for this column cannot take every value it holds (a
     /// PostgreSQL uuid that MariaDB's UUID refuses): the column is declared as text there.
     pub as_text_because: Option<String>,
+    /// The definition of the type the database defines for this column, where a database of
+    /// the same engine can create it too (a PostgreSQL enum, a domain over a built-in type).
+    pub type_def: Option<TypeDef>,
+}
+
+/// A type a database defines itself, as another database of its engine can create it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TypeDef {
+    /// Its name, without its schema.
+    pub name: String,
+    pub kind: TypeKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum TypeKind {
+    Enum {
+        labels: Vec<String>,
+    },
+    /// A domain over a built-in type: its declaration, CHECK constraints, NOT NULL, default.
+    Domain {
+        base: String,
+        checks: Vec<String>,
+        not_null: bool,
+        default: Option<String>,
+    },
 }
 
 /// Whether a reported default is a literal value or an SQL expression. The two servers

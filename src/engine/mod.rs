@@ -299,6 +299,7 @@ pub fn declare(
     target: Engine,
     catalog: &Catalog,
     plan: &TablePlan,
+    schema: &str,
     server_version: Option<&str>,
 ) -> Result<Vec<Declared>> {
     check_plan(target, plan)?;
@@ -312,7 +313,7 @@ pub fn declare(
         });
         let (declaration, caveat) = match target {
             Engine::Postgres => (
-                postgres::write::declaration(c),
+                postgres::write::declaration(c, schema),
                 from.map(|(col, m)| {
                     postgres::write::caveat(&plan.source, catalog.engine, col, m, c)
                 })

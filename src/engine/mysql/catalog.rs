@@ -183,6 +183,7 @@ pub async fn introspect(conn: &mut Conn, db: &str) -> Result<Catalog> {
             user_type: false,
             refused: None,
             as_text_because: None,
+            type_def: None,
         });
     }
 

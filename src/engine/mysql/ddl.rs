@@ -438,6 +438,7 @@ mod tests {
             engine: Engine::Mysql,
             declaration: "int(10) unsigned".into(),
             default: None,
+            type_def: None,
         });
         id.identity = true;
         id.not_null = true;
@@ -446,12 +447,14 @@ mod tests {
             engine: Engine::Mysql,
             declaration: "enum('a','b''c')".into(),
             default: Some((DefaultKind::Literal, "a".into())),
+            type_def: None,
         });
         let mut seen = TargetColumn::plain("seen", PgType::Timestamp(6));
         seen.native = Some(NativeColumn {
             engine: Engine::Mysql,
             declaration: "datetime(6)".into(),
             default: Some((DefaultKind::Expression, "current_timestamp(6)".into())),
+            type_def: None,
         });
         let mut p = plan(vec![
             id,
@@ -517,6 +520,7 @@ mod tests {
             engine: Engine::Postgres,
             declaration: "uuid".into(),
             default: None,
+            type_def: None,
         });
         let p = plan(vec![c]);
         let ty = |v: Option<&str>| column_type(&p, &p.target_columns[0], Server::from_version(v));

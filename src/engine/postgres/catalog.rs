@@ -92,7 +92,12 @@ pub async fn introspect(client: &Client, schema: &str) -> Result<Catalog> {
                     col_description(a.attrelid, a.attnum), \
                     (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e \
                      WHERE e.enumtypid = bt.oid), \
-                    bt.typtype::text \
+                    bt.typtype::text, t.typname::text, \
+                    CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END, \
+                    t.typnotnull, t.typdefault, \
+                    ARRAY(SELECT pg_get_constraintdef(k.oid) FROM pg_constraint k \
+                          WHERE k.contypid = t.oid AND k.contype = 'c' ORDER BY k.conname), \
+                    bt.typnamespace = 'pg_catalog'::regnamespace \
              FROM pg_attribute a \
              JOIN pg_type t ON t.oid = a.atttypid \
              JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END \
@@ -141,6 +146,24 @@ pub async fn introspect(client: &Client, schema: &str) -> Result<Catalog> {
             }
             _ => {}
         }
+        let type_name: String = r.get(13);
+        let type_def = match (typtype.as_str(), base_kind.as_str()) {
+            ("e", _) => Some(crate::catalog::TypeKind::Enum {
+                labels: labels.clone().unwrap_or_default(),
+            }),
+            // Over a built-in type only: a domain over another user type stays text.
+            ("d", "b") if r.get::<_, bool>(18) => Some(crate::catalog::TypeKind::Domain {
+                base: r.get(14),
+                checks: r.get(17),
+                not_null: r.get(15),
+                default: r.get(16),
+            }),
+            _ => None,
+        }
+        .map(|kind| crate::catalog::TypeDef {
+            name: type_name,
+            kind,
+        });
         let data_type = if base_kind == "e" {
             "enum".to_string()
         } else {
@@ -167,6 +190,7 @@ pub async fn introspect(client: &Client, schema: &str) -> Result<Catalog> {
             user_type: matches!(typtype.as_str(), "d" | "e" | "c") || base_kind == "c",
             refused: None,
             as_text_because: None,
+            type_def,
         });
     }
     let idx = client

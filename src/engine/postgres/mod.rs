@@ -116,12 +116,19 @@ impl Sink for PgSink {
             sql.push_str(&write::on_update_function_sql(schema));
             sql.push(';');
         }
+        // The enums and domains of a PostgreSQL source (--data-only finds them there).
+        if self.opts.mode != Mode::DataOnly {
+            for s in write::create_types_sql(schema, plans) {
+                sql.push_str(&s);
+                sql.push(';');
+            }
+        }
         sql.push_str("COMMIT");
         if let Err(e) = control.batch_execute(&sql).await {
             let _ = control.batch_execute("ROLLBACK").await;
             return Err(Error::Postgres {
                 context: format!(
-                    "creating schema {schema} (and the ON UPDATE CURRENT_TIMESTAMP trigger function)"
+                    "creating schema {schema} (its enums and domains, and the ON UPDATE CURRENT_TIMESTAMP trigger function)"
                 ),
                 source: e,
             });

@@ -38,25 +38,86 @@ pub use crate::plan::staging_name;
 
 /// The native PostgreSQL type of a column that travels as text (a PostgreSQL source's type
 /// barge does not decode): the staging column is text, and becomes this type after the load.
-fn retyped(c: &TargetColumn) -> Option<&str> {
+fn retyped(c: &TargetColumn, schema: &str) -> Option<String> {
     c.native
         .as_ref()
         .filter(|n| c.as_text && n.engine == crate::url::Engine::Postgres)
-        .map(|n| n.declaration.as_str())
+        .map(|n| native_type(n, schema))
+}
+
+/// A PostgreSQL source's declaration; a type it defined itself is the one created in the
+/// target schema (`prepare_run`).
+fn native_type(n: &crate::plan::NativeColumn, schema: &str) -> String {
+    match &n.type_def {
+        Some(t) => qualified(schema, &t.name),
+        None => n.declaration.clone(),
+    }
 }
 
 /// The column's type in the finished table. A PostgreSQL source's column keeps its
 /// declaration: the decoded types have the same binary form as the type barge writes, the
 /// others stage as text until the finish.
-pub fn declaration(c: &TargetColumn) -> String {
+pub fn declaration(c: &TargetColumn, schema: &str) -> String {
     match c
         .native
         .as_ref()
         .filter(|n| n.engine == crate::url::Engine::Postgres)
     {
-        Some(n) => n.declaration.clone(),
+        Some(n) => native_type(n, schema),
         None => c.pg.to_string(),
     }
+}
+
+/// `CREATE TYPE` / `CREATE DOMAIN` for each type the plans' columns need, once each and
+/// only where the target schema has no type of that name yet (runs that share the schema,
+/// reruns and `--drop` keep the one there).
+pub fn create_types_sql(schema: &str, plans: &[TablePlan]) -> Vec<String> {
+    use crate::catalog::TypeKind;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for n in plans
+        .iter()
+        .flat_map(|p| &p.target_columns)
+        .filter_map(|c| c.native.as_ref())
+    {
+        let Some(t) = n.type_def.as_ref().filter(|t| seen.insert(t.name.clone())) else {
+            continue;
+        };
+        let name = qualified(schema, &t.name);
+        let create = match &t.kind {
+            TypeKind::Enum { labels } => {
+                let labels: Vec<String> = labels.iter().map(|l| quote_literal(l)).collect();
+                format!("CREATE TYPE {name} AS ENUM ({})", labels.join(", "))
+            }
+            TypeKind::Domain {
+                base,
+                checks,
+                not_null,
+                default,
+            } => {
+                let mut s = format!("CREATE DOMAIN {name} AS {base}");
+                if let Some(d) = default {
+                    s.push_str(&format!(" DEFAULT {d}"));
+                }
+                if *not_null {
+                    s.push_str(" NOT NULL");
+                }
+                for c in checks {
+                    s.push(' ');
+                    s.push_str(c);
+                }
+                s
+            }
+        };
+        out.push(format!(
+            "DO $barge$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_type t JOIN pg_namespace n \
+             ON n.oid = t.typnamespace WHERE n.nspname = {} AND t.typname = {}) THEN {create}; \
+             END IF; END $barge$",
+            quote_literal(schema),
+            quote_literal(&t.name)
+        ));
+    }
+    out
 }
 
 /// What a column from `source` loses in PostgreSQL, or which of its values PostgreSQL
@@ -70,9 +131,10 @@ pub fn caveat(
 ) -> crate::engine::Caveat {
     use crate::types::Decode;
     let mut out = crate::engine::Caveat::default();
-    if col.user_type && source == crate::url::Engine::Postgres {
+    let recreated = c.native.as_ref().is_some_and(|n| n.type_def.is_some());
+    if col.user_type && source == crate::url::Engine::Postgres && !recreated {
         out.lossy = Some(format!(
-            "the type {}: its text (enums, domains and composite types are not recreated)",
+            "the type {}: its text (composite types, and domains over them, are not recreated)",
             col.column_type
         ));
     }
@@ -100,18 +162,18 @@ pub fn caveat(
 }
 
 /// `full`: the final table (schema-only), not a staging table.
-fn column_ddl(c: &TargetColumn, full: bool) -> String {
+fn column_ddl(c: &TargetColumn, full: bool, schema: &str) -> String {
     let with_not_null = full;
-    let ty = match retyped(c) {
+    let ty = match retyped(c, schema) {
         Some(_) if !full => "text".to_string(),
-        _ => declaration(c),
+        _ => declaration(c, schema),
     };
     let mut s = format!("{} {ty}", quote_ident(&c.name));
     // A text staging column cannot take its native type's default: it comes with the type.
     if let Some(d) = c
         .default_sql
         .as_ref()
-        .filter(|_| full || retyped(c).is_none())
+        .filter(|_| full || retyped(c, schema).is_none())
     {
         s.push_str(" DEFAULT ");
         s.push_str(d);
@@ -132,7 +194,7 @@ pub fn create_table_sql(schema: &str, name: &str, plan: &TablePlan, full: bool) 
         .target_columns
         .iter()
         .map(|c| {
-            let mut s = column_ddl(c, full);
+            let mut s = column_ddl(c, full, schema);
             if full && c.identity {
                 s.push_str(" GENERATED BY DEFAULT AS IDENTITY");
             }
@@ -171,7 +233,7 @@ pub fn post_load_sql(schema: &str, plan: &TablePlan, nulls: &[u64]) -> Vec<Strin
     let mut out = Vec::new();
     let mut alter: Vec<String> = Vec::new();
     for c in &plan.target_columns {
-        if let Some(native) = retyped(c) {
+        if let Some(native) = retyped(c, schema) {
             let q = quote_ident(&c.name);
             alter.push(format!(
                 "ALTER COLUMN {q} TYPE {native} USING {q}::{native}"
@@ -512,12 +574,12 @@ pub async fn check_data_only_target(client: &Client, schema: &str, plan: &TableP
 }
 
 /// The staging columns as the target takes them: text-carried ones cast to their type.
-fn select_list(plan: &TablePlan) -> String {
+fn select_list(plan: &TablePlan, schema: &str) -> String {
     plan.target_columns
         .iter()
         .map(|c| {
             let q = quote_ident(&c.name);
-            match retyped(c) {
+            match retyped(c, schema) {
                 Some(native) => format!("{q}::{native}"),
                 None => q,
             }
@@ -556,7 +618,7 @@ pub async fn prepare_staging(
         .ctx(format!("creating staging table for {}", plan.target))?;
     if mode == Mode::DataOnly {
         let cols = column_list(plan);
-        let select = select_list(plan);
+        let select = select_list(plan, schema);
         let check = format!(
             "EXPLAIN INSERT INTO {} ({cols}) SELECT {select} FROM {}",
             qualified(schema, &plan.target),
@@ -1001,7 +1063,7 @@ pub async fn finish_table(
     match mode {
         Mode::DataOnly => {
             let cols = column_list(plan);
-            let select = select_list(plan);
+            let select = select_list(plan, schema);
             stmts.push(format!(
                 "INSERT INTO {target} ({cols}) SELECT {select} FROM {staging}"
             ));
@@ -1033,4 +1095,87 @@ pub async fn finish_table(
     crate::failpoint::hit("finish-applied");
     record_finish(&tx, plan, mark).await?;
     tx.commit().await.ctx(ctx())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{TypeDef, TypeKind};
+    use crate::plan::NativeColumn;
+    use crate::types::PgType;
+
+    fn typed(name: &str, t: TypeDef) -> TargetColumn {
+        let mut c = TargetColumn::plain(name, PgType::Text);
+        c.as_text = true;
+        c.native = Some(NativeColumn {
+            engine: crate::url::Engine::Postgres,
+            declaration: format!("src.{}", t.name),
+            default: None,
+            type_def: Some(t),
+        });
+        c
+    }
+
+    #[test]
+    fn a_source_enum_and_domain_are_created_once_in_the_target_schema() {
+        let mood = TypeDef {
+            name: "mood".into(),
+            kind: TypeKind::Enum {
+                labels: vec!["sad".into(), "it's ok".into()],
+            },
+        };
+        let email = TypeDef {
+            name: "email".into(),
+            kind: TypeKind::Domain {
+                base: "character varying(80)".into(),
+                checks: vec!["CHECK ((VALUE)::text ~~ '%@%'::text)".into()],
+                not_null: true,
+                default: None,
+            },
+        };
+        let catalog = crate::catalog::Catalog {
+            tables: vec![crate::catalog::Table {
+                name: "t".into(),
+                columns: vec![crate::catalog::Column {
+                    name: "a".into(),
+                    data_type: "text".into(),
+                    column_type: "text".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let mut p = crate::plan::plan(&catalog, &Default::default())
+            .unwrap()
+            .remove(0);
+        p.target_columns = vec![
+            typed("a", mood.clone()),
+            typed("b", mood),
+            typed("c", email),
+        ];
+        let sql = create_types_sql("app", std::slice::from_ref(&p));
+        assert_eq!(sql.len(), 2, "{sql:?}");
+        assert!(
+            sql[0].contains("CREATE TYPE \"app\".\"mood\" AS ENUM ('sad', 'it''s ok')")
+                && sql[0].contains("n.nspname = 'app' AND t.typname = 'mood'"),
+            "{}",
+            sql[0]
+        );
+        assert!(
+            sql[1].contains(
+                "CREATE DOMAIN \"app\".\"email\" AS character varying(80) NOT NULL CHECK"
+            ),
+            "{}",
+            sql[1]
+        );
+        // Staged as text, given the target's type at the finish.
+        assert!(create_table_sql("app", "_s", &p, false).contains("\"a\" text"));
+        let finish = post_load_sql("app", &p, &[0, 0, 0]).join(";");
+        assert!(
+            finish
+                .contains("ALTER COLUMN \"a\" TYPE \"app\".\"mood\" USING \"a\"::\"app\".\"mood\""),
+            "{finish}"
+        );
+    }
 }
