@@ -59,10 +59,17 @@ pub enum PgWire {
     /// jsonb: a version byte, then text.
     Jsonb,
     Bytea,
-    /// Days since 2000-01-01.
-    Date,
-    /// Microseconds since 2000-01-01 (timestamp and timestamptz).
-    Timestamp,
+    /// Days since 2000-01-01. With `infinity` (into PostgreSQL), ±infinity travel as
+    /// Arrow's i32::MAX / i32::MIN, which the COPY encoder writes back as they were;
+    /// otherwise they are refused.
+    Date {
+        infinity: bool,
+    },
+    /// Microseconds since 2000-01-01 (timestamp and timestamptz); ±infinity as for dates,
+    /// as i64::MAX / i64::MIN.
+    Timestamp {
+        infinity: bool,
+    },
     /// Microseconds since midnight.
     Time,
     /// Microseconds, days, months; refused when months are not zero (no fixed length).

@@ -187,11 +187,18 @@ impl<'a> Enc<'a> {
             Enc::Bytea(a) => put_bytes(buf, a.value(row))?,
             Enc::Date(a) => {
                 buf.put_i32(4);
-                buf.put_i32(a.value(row) - PG_EPOCH_DAYS);
+                // ±infinity, as a PostgreSQL source's decoder keeps them.
+                buf.put_i32(match a.value(row) {
+                    d @ (i32::MAX | i32::MIN) => d,
+                    d => d - PG_EPOCH_DAYS,
+                });
             }
             Enc::Timestamp(a) => {
                 buf.put_i32(8);
-                buf.put_i64(a.value(row) - PG_EPOCH_MICROS);
+                buf.put_i64(match a.value(row) {
+                    t @ (i64::MAX | i64::MIN) => t,
+                    t => t - PG_EPOCH_MICROS,
+                });
             }
             Enc::Interval(a) => {
                 // interval: i64 microseconds, i32 days, i32 months. Keeping everything in
@@ -473,8 +480,9 @@ enum Dec {
     Text(arrow_array::builder::StringBuilder, bool),
     Uuid(arrow_array::builder::StringBuilder),
     Bytes(arrow_array::builder::BinaryBuilder),
-    Date(arrow_array::builder::Date32Builder),
-    Timestamp(arrow_array::builder::TimestampMicrosecondBuilder),
+    /// With whether ±infinity are kept (into PostgreSQL).
+    Date(arrow_array::builder::Date32Builder, bool),
+    Timestamp(arrow_array::builder::TimestampMicrosecondBuilder, bool),
     Duration(arrow_array::builder::DurationMicrosecondBuilder, bool),
 }
 
@@ -590,9 +598,10 @@ impl Dec {
             (W::Jsonb, _) => Dec::Text(StringBuilder::with_capacity(cap, cap * 16), true),
             (W::Uuid, _) => Dec::Uuid(StringBuilder::with_capacity(cap, cap * 36)),
             (W::Bytea, _) => Dec::Bytes(BinaryBuilder::with_capacity(cap, cap * 16)),
-            (W::Date, _) => Dec::Date(Date32Builder::with_capacity(cap)),
-            (W::Timestamp, DataType::Timestamp(_, tz)) => Dec::Timestamp(
+            (W::Date { infinity }, _) => Dec::Date(Date32Builder::with_capacity(cap), infinity),
+            (W::Timestamp { infinity }, DataType::Timestamp(_, tz)) => Dec::Timestamp(
                 TimestampMicrosecondBuilder::with_capacity(cap).with_timezone_opt(tz.clone()),
+                infinity,
             ),
             (W::Time, _) => Dec::Duration(DurationMicrosecondBuilder::with_capacity(cap), false),
             (W::Interval, _) => Dec::Duration(DurationMicrosecondBuilder::with_capacity(cap), true),
@@ -616,8 +625,8 @@ impl Dec {
             Dec::D256(b, _) => b.append_null(),
             Dec::Text(b, _) | Dec::Uuid(b) => b.append_null(),
             Dec::Bytes(b) => b.append_null(),
-            Dec::Date(b) => b.append_null(),
-            Dec::Timestamp(b) => b.append_null(),
+            Dec::Date(b, _) => b.append_null(),
+            Dec::Timestamp(b, _) => b.append_null(),
             Dec::Duration(b, _) => b.append_null(),
         }
     }
@@ -664,19 +673,27 @@ impl Dec {
                 b.append_value(std::str::from_utf8(&t).expect("hex is ASCII"))
             }
             Dec::Bytes(b) => b.append_value(f),
-            Dec::Date(b) => {
+            Dec::Date(b, infinity) => {
                 let d = i32::from_be_bytes(be(f)?);
                 if d == i32::MAX || d == i32::MIN {
-                    return Err("an infinite date has no value in the target".into());
+                    if !*infinity {
+                        return Err("an infinite date has no value in the target".into());
+                    }
+                    b.append_value(d)
+                } else {
+                    b.append_value(d + PG_EPOCH_DAYS)
                 }
-                b.append_value(d + PG_EPOCH_DAYS)
             }
-            Dec::Timestamp(b) => {
+            Dec::Timestamp(b, infinity) => {
                 let t = i64::from_be_bytes(be(f)?);
                 if t == i64::MAX || t == i64::MIN {
-                    return Err("an infinite timestamp has no value in the target".into());
+                    if !*infinity {
+                        return Err("an infinite timestamp has no value in the target".into());
+                    }
+                    b.append_value(t)
+                } else {
+                    b.append_value(t + PG_EPOCH_MICROS)
                 }
-                b.append_value(t + PG_EPOCH_MICROS)
             }
             Dec::Duration(b, interval) => {
                 if !*interval {
@@ -711,8 +728,8 @@ impl Dec {
             Dec::D256(b, _) => Arc::new(b.finish()),
             Dec::Text(b, _) | Dec::Uuid(b) => Arc::new(b.finish()),
             Dec::Bytes(b) => Arc::new(b.finish()),
-            Dec::Date(b) => Arc::new(b.finish()),
-            Dec::Timestamp(b) => Arc::new(b.finish()),
+            Dec::Date(b, _) => Arc::new(b.finish()),
+            Dec::Timestamp(b, _) => Arc::new(b.finish()),
             Dec::Duration(b, _) => Arc::new(b.finish()),
         }
     }
@@ -754,12 +771,12 @@ fn refused_text(d: &Dec, f: &[u8]) -> Option<String> {
     Some(match d {
         Dec::F32(_) => f32::from_be_bytes(f.try_into().ok()?).to_string(),
         Dec::F64(_) => f64::from_be_bytes(f.try_into().ok()?).to_string(),
-        Dec::Date(_) => match i32::from_be_bytes(f.try_into().ok()?) {
+        Dec::Date(..) => match i32::from_be_bytes(f.try_into().ok()?) {
             i32::MAX => "infinity".into(),
             i32::MIN => "-infinity".into(),
             _ => return None,
         },
-        Dec::Timestamp(_) => match i64::from_be_bytes(f.try_into().ok()?) {
+        Dec::Timestamp(..) => match i64::from_be_bytes(f.try_into().ok()?) {
             i64::MAX => "infinity".into(),
             i64::MIN => "-infinity".into(),
             _ => return None,

@@ -88,13 +88,17 @@ pub fn map_pg(col: &Column, target: Option<Engine>) -> Option<Mapping> {
         }
         "text" | "name" | "citext" => wire(PgWire::Text, A::Utf8, PgType::Text),
         "bytea" => wire(PgWire::Bytea, A::Binary, PgType::Bytea),
-        "date" => wire(PgWire::Date, A::Date32, PgType::Date),
+        "date" => wire(PgWire::Date { infinity: into_pg }, A::Date32, PgType::Date),
         "timestamp" => wire(
-            PgWire::Timestamp,
+            PgWire::Timestamp { infinity: into_pg },
             A::Timestamp(TimeUnit::Microsecond, None),
             PgType::Timestamp(prec),
         ),
-        "timestamptz" => wire(PgWire::Timestamp, utc(), PgType::Timestamptz(prec)),
+        "timestamptz" => wire(
+            PgWire::Timestamp { infinity: into_pg },
+            utc(),
+            PgType::Timestamptz(prec),
+        ),
         "jsonb" => wire(PgWire::Jsonb, A::Utf8, PgType::Jsonb),
         // json keeps its text as written (spacing, key order, duplicates).
         "json" if into_pg => as_text(PgType::Text, "{}::text"),
