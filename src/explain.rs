@@ -86,13 +86,12 @@ pub fn render(
             let _ = writeln!(out, "  primary key ({})", p.primary_key.join(", "));
         }
         for i in &p.indexes {
-            let _ = writeln!(
-                out,
-                "  {}index {} ({})",
-                if i.unique { "unique " } else { "" },
-                i.name,
-                i.keys.join(", ")
-            );
+            let how = match &i.definition {
+                Some(d) => d.clone(),
+                None => format!("({})", i.keys.join(", ")),
+            };
+            let unique = if i.unique { "unique " } else { "" };
+            let _ = writeln!(out, "  {unique}index {} {how}", i.name);
         }
         for fk in &p.foreign_keys {
             let _ = writeln!(

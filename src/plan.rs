@@ -80,6 +80,9 @@ pub struct TargetIndex {
     pub keys: Vec<String>,
     /// The target columns, with a key prefix length where the source index had one.
     pub columns: Vec<(String, Option<u32>)>,
+    /// PostgreSQL → PostgreSQL: the source's own definition after the table name (`USING
+    /// gin (…) WHERE …`), used in place of `keys`.
+    pub definition: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -1002,7 +1005,40 @@ fn plan_table(
     }
 
     let mut indexes = Vec::new();
+    // A PostgreSQL index definition names the source's columns: it is kept only where
+    // every column keeps its name.
+    let same_columns = t
+        .columns
+        .iter()
+        .all(|c| !dropped(&c.name) && tname(&c.name) == c.name);
+    let pg_to_pg = catalog.engine == crate::url::Engine::Postgres
+        && catalog.target == Some(crate::url::Engine::Postgres);
     for i in &t.indexes {
+        let definition = i.definition.clone().filter(|_| pg_to_pg && same_columns);
+        if i.expression && definition.is_none() {
+            let why = if !pg_to_pg {
+                "on expressions or partial: only a PostgreSQL target takes it as it is"
+            } else if !same_columns {
+                "on expressions or partial, over columns this copy renames or drops"
+            } else {
+                "on expressions or partial, naming the source schema's own functions or types"
+            };
+            warnings.push(format!(
+                "{}: index {} is not created ({why})",
+                t.name, i.name
+            ));
+            continue;
+        }
+        if catalog.engine == crate::url::Engine::Postgres
+            && !pg_to_pg
+            && matches!(i.kind.as_str(), "GIN" | "GIST" | "BRIN" | "SPGIST")
+        {
+            warnings.push(format!(
+                "{}: {} index {} is not created (MySQL has no such index)",
+                t.name, i.kind, i.name
+            ));
+            continue;
+        }
         if let Some(c) = i.columns.iter().find(|c| dropped(&c.name)) {
             warnings.push(format!(
                 "{}: index {} is not created: its column {} is dropped",
@@ -1043,6 +1079,7 @@ fn plan_table(
             i.name.clone()
         };
         indexes.push(TargetIndex {
+            definition,
             name: truncate_ident(&name),
             unique: i.unique,
             keys,

@@ -136,6 +136,13 @@ async fn postgres_into_mariadb_value_for_value() {
         "ONLY the parent's own rows"
     );
     assert_eq!(report.table("measurements").unwrap().rows_written, 4000);
+    let warned = report.table("articles").unwrap().warnings.join("\n");
+    for skipped in [
+        "index index_articles_on_lower_title is not created (on expressions or partial",
+        "index index_articles_on_body_words is not created",
+    ] {
+        assert!(warned.contains(skipped), "{warned}");
+    }
     assert!(
         report.table("log_lines").unwrap().partitions >= 2,
         "a table without a key is read by block ranges: {}",
@@ -242,6 +249,8 @@ async fn postgres_into_mariadb_value_for_value() {
         vec![
             "articles.PRIMARY 0",
             "articles.index_articles_on_user_id 1",
+            // DESC and INCLUDE are PostgreSQL's: MySQL gets a plain key on its columns.
+            "articles.index_articles_recent 1",
             "users.PRIMARY 0",
             "users.index_users_on_email 0",
         ]
@@ -358,6 +367,30 @@ async fn postgres_into_postgres_keeps_every_type() {
     }
     let warned = report.table("articles").unwrap().warnings.join("\n");
     assert!(!warned.contains("is not created"), "{warned}");
+    // Every index as the source defines it: expressions, partial, GIN, DESC, INCLUDE.
+    let indexes = |schema: String| {
+        let pg = &pg;
+        async move {
+            pg.query(
+                "SELECT regexp_replace(pg_get_indexdef(x.indexrelid), ' ON \\S+ ', ' ON t ') \
+                 FROM pg_index x JOIN pg_class c ON c.oid = x.indrelid \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = $1 AND c.relname IN ('articles', 'zoo_text') ORDER BY 1",
+                &[&schema],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect::<Vec<_>>()
+        }
+    };
+    let (a, b) = (indexes(src.clone()).await, indexes(db.name.clone()).await);
+    assert_eq!(a, b);
+    assert!(
+        a.len() >= 6 && a.iter().any(|d| d.contains("WHERE")),
+        "{a:?}"
+    );
     // The enum keeps its labels in order, the domain its CHECK, the column its default.
     let labels: String = pg
         .query_one(

@@ -126,6 +126,12 @@ pub struct Index {
     pub columns: Vec<IndexColumn>,
     /// BTREE, HASH, FULLTEXT, SPATIAL.
     pub kind: String,
+    /// On expressions, or partial (PostgreSQL): `columns` then holds only the plain ones.
+    pub expression: bool,
+    /// PostgreSQL: the index after its table, `USING method (keys) [INCLUDE …] [WHERE …]`,
+    /// which a PostgreSQL target creates as it is. `None` where it names the source's own
+    /// schema (a function or type of its own).
+    pub definition: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

@@ -217,6 +217,8 @@ pub async fn introspect(conn: &mut Conn, db: &str) -> Result<Catalog> {
                 unique: num(r, 2) == Some(0),
                 columns: vec![col],
                 kind: text(r, 5).unwrap_or_default(),
+                expression: false,
+                definition: None,
             }),
         }
     }

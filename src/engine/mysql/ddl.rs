@@ -464,6 +464,7 @@ mod tests {
             TargetColumn::plain("amount", PgType::Numeric(None)),
         ]);
         p.indexes.push(TargetIndex {
+            definition: None,
             name: "by_name".into(),
             unique: true,
             keys: vec![],

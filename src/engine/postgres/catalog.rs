@@ -200,7 +200,7 @@ pub async fn introspect(client: &Client, schema: &str) -> Result<Catalog> {
                           JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.n \
                           ORDER BY k.i), \
                     x.indexprs IS NULL AND x.indpred IS NULL AND 0 <> ALL (x.indkey), \
-                    am.amname::text \
+                    am.amname::text, pg_get_indexdef(x.indexrelid) \
              FROM pg_index x JOIN pg_class ic ON ic.oid = x.indexrelid \
              JOIN pg_am am ON am.oid = ic.relam \
              WHERE x.indrelid = ANY($1) ORDER BY ic.relname",
@@ -218,12 +218,11 @@ pub async fn introspect(client: &Client, schema: &str) -> Result<Catalog> {
             t.primary_key = columns;
             continue;
         }
-        if !plain {
-            // Expression and partial indexes are not carried (no portable form).
-            continue;
-        }
         let kind: String = r.get(6);
+        let def: String = r.get(7);
         t.indexes.push(Index {
+            expression: !plain,
+            definition: index_tail(&def, &kind, schema),
             name: r.get(1),
             unique: r.get(2),
             columns: columns
@@ -285,9 +284,36 @@ pub async fn introspect(client: &Client, schema: &str) -> Result<Catalog> {
     })
 }
 
+/// `CREATE INDEX i ON s.t USING btree (lower(a)) WHERE b` → `USING btree (lower(a)) WHERE b`;
+/// `None` when the rest names the source schema (it would not exist in another database).
+fn index_tail(def: &str, method: &str, schema: &str) -> Option<String> {
+    use crate::engine::postgres::write::quote_ident;
+    let on = def.find(" ON ")?;
+    let at = def[on..].find(&format!(" USING {method} "))? + on + 1;
+    let tail = &def[at..];
+    let own = [format!("{}.", quote_ident(schema)), format!("{schema}.")];
+    (!own.iter().any(|o| tail.contains(o.as_str()))).then(|| tail.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_index_is_kept_after_its_table_unless_it_names_the_source_schema() {
+        let def = "CREATE UNIQUE INDEX ix ON app.users USING btree (lower((email)::text)) WHERE (deleted_at IS NULL)";
+        assert_eq!(
+            index_tail(def, "btree", "app").as_deref(),
+            Some("USING btree (lower((email)::text)) WHERE (deleted_at IS NULL)")
+        );
+        let gin = "CREATE INDEX \"a USING gin b\" ON ONLY \"My Schema\".docs USING gin (body jsonb_path_ops)";
+        assert_eq!(
+            index_tail(gin, "gin", "My Schema").as_deref(),
+            Some("USING gin (body jsonb_path_ops)")
+        );
+        let own = "CREATE INDEX ix ON app.t USING btree (app.normalize(name))";
+        assert_eq!(index_tail(own, "btree", "app"), None);
+    }
 
     #[test]
     fn literal_defaults_are_values_and_the_rest_expressions() {

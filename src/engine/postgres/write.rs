@@ -329,11 +329,14 @@ fn index_sql(schema: &str, plan: &TablePlan) -> Vec<String> {
     plan.indexes
         .iter()
         .map(|i| {
+            let how = match &i.definition {
+                Some(d) => d.clone(),
+                None => format!("({})", i.keys.join(", ")),
+            };
             format!(
-                "CREATE {}INDEX {} ON {t} ({})",
+                "CREATE {}INDEX {} ON {t} {how}",
                 if i.unique { "UNIQUE " } else { "" },
                 quote_ident(&i.name),
-                i.keys.join(", ")
             )
         })
         .collect()
