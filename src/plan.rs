@@ -83,6 +83,8 @@ pub struct TargetIndex {
     /// PostgreSQL → PostgreSQL: the source's own definition after the table name (`USING
     /// gin (…) WHERE …`), used in place of `keys`.
     pub definition: Option<String>,
+    /// MySQL → MySQL: `FULLTEXT` or `SPATIAL`.
+    pub kind: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -1046,7 +1048,10 @@ fn plan_table(
             ));
             continue;
         }
-        if matches!(i.kind.as_str(), "FULLTEXT" | "SPATIAL") {
+        let my_to_my = catalog.engine == crate::url::Engine::Mysql
+            && catalog.target == Some(crate::url::Engine::Mysql);
+        let kind = matches!(i.kind.as_str(), "FULLTEXT" | "SPATIAL").then(|| i.kind.clone());
+        if kind.is_some() && !my_to_my {
             warnings.push(format!(
                 "{}: {} index {} is not created (no PostgreSQL equivalent for that index type on these column types)",
                 t.name, i.kind, i.name
@@ -1080,6 +1085,7 @@ fn plan_table(
         };
         indexes.push(TargetIndex {
             definition,
+            kind,
             name: truncate_ident(&name),
             unique: i.unique,
             keys,

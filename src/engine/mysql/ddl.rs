@@ -61,9 +61,9 @@ pub fn create_table_sql(
     if !plan.primary_key.is_empty() {
         parts.push(format!("PRIMARY KEY ({})", idents(&plan.primary_key)));
     }
-    if full {
-        parts.extend(index_clauses(plan));
-    }
+    // FULLTEXT and SPATIAL keys come with the table: InnoDB adds one FULLTEXT index per
+    // ALTER (and rebuilds the table for the first), which the finish's single ALTER cannot.
+    parts.extend(index_clauses_of(plan, |i| full || i.kind.is_some()));
     let mut sql = format!(
         "CREATE TABLE {}.{} (\n  {}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
         quote_ident(database),
@@ -76,25 +76,35 @@ pub fn create_table_sql(
     Ok(sql)
 }
 
-/// `ADD UNIQUE KEY …`, `ADD KEY …` for the secondary indexes, built after the data.
+/// `UNIQUE KEY …`, `KEY …` for the secondary indexes built after the data (FULLTEXT and
+/// SPATIAL ones are in the staging table from the start).
 pub fn index_clauses(plan: &TablePlan) -> Vec<String> {
+    index_clauses_of(plan, |i| i.kind.is_none())
+}
+
+fn index_clauses_of(
+    plan: &TablePlan,
+    which: impl Fn(&crate::plan::TargetIndex) -> bool,
+) -> Vec<String> {
     plan.indexes
         .iter()
+        .filter(|i| which(i))
         .map(|i| {
             let cols: Vec<String> = i
                 .columns
                 .iter()
-                .map(|(c, prefix)| match prefix {
+                // MariaDB reports a SPATIAL key's part as a prefix (32) it does not take back.
+                .map(|(c, prefix)| match prefix.filter(|_| i.kind.is_none()) {
                     Some(n) => format!("{}({n})", quote_ident(c)),
                     None => quote_ident(c),
                 })
                 .collect();
-            format!(
-                "{}KEY {} ({})",
-                if i.unique { "UNIQUE " } else { "" },
-                quote_ident(&i.name),
-                cols.join(", ")
-            )
+            let kind = match &i.kind {
+                Some(k) => format!("{k} "),
+                None if i.unique => "UNIQUE ".into(),
+                None => String::new(),
+            };
+            format!("{kind}KEY {} ({})", quote_ident(&i.name), cols.join(", "))
         })
         .collect()
 }
@@ -465,6 +475,7 @@ mod tests {
         ]);
         p.indexes.push(TargetIndex {
             definition: None,
+            kind: None,
             name: "by_name".into(),
             unique: true,
             keys: vec![],

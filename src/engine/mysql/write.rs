@@ -904,7 +904,8 @@ impl MysqlWriter {
         let n: Option<i64> = self
             .conn
             .exec_first(
-                "SELECT COUNT(*) FROM information_schema.STATISTICS                  WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME <> 'PRIMARY'",
+                "SELECT COUNT(*) FROM information_schema.STATISTICS                  WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME <> 'PRIMARY' \
+                 AND INDEX_TYPE NOT IN ('FULLTEXT', 'SPATIAL')",
                 (&self.database, table),
             )
             .await
