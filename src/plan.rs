@@ -141,6 +141,8 @@ pub struct TablePlan {
     /// Target columns MySQL set to the current time on every UPDATE that changes the row
     /// (`ON UPDATE CURRENT_TIMESTAMP`): a BEFORE UPDATE trigger keeps doing it.
     pub on_update_now: Vec<String>,
+    /// Same engine: the source's CHECK constraints, `(name, CHECK (…))` in its own SQL.
+    pub checks: Vec<(String, String)>,
     pub warnings: Vec<String>,
     /// What barge changed or added on the way that the user should know (not a problem).
     pub notes: Vec<String>,
@@ -1097,6 +1099,25 @@ fn plan_table(
         });
     }
 
+    // A CHECK is the source engine's SQL over the source's columns and types.
+    let same_engine = catalog.target == Some(catalog.engine);
+    let mut checks = Vec::new();
+    for c in &t.checks {
+        if same_engine && same_columns && spec.cast.is_empty() {
+            checks.push((c.name.clone(), c.definition.clone()));
+        } else {
+            let why = if same_engine {
+                "over columns this copy renames, drops or casts"
+            } else {
+                "it is the source engine's SQL"
+            };
+            warnings.push(format!(
+                "{}: CHECK constraint {} is not carried ({why}): {}",
+                t.name, c.name, c.definition
+            ));
+        }
+    }
+
     let mut foreign_keys = Vec::new();
     for fk in &t.foreign_keys {
         if let Some(c) = fk.columns.iter().find(|c| dropped(c)) {
@@ -1197,6 +1218,7 @@ fn plan_table(
         split_key,
         estimated_rows: t.estimated_rows,
         on_update_now,
+        checks,
         warnings,
         notes: vec![],
         resumed: false,

@@ -103,8 +103,8 @@ async fn every_fixture_table_arrives_value_for_value() {
     db.mysql()
         .await
         .query_drop(
-            "CREATE TABLE docs (id int PRIMARY KEY, title varchar(200), body text,
-               place point NOT NULL, KEY by_title (title),
+            "CREATE TABLE docs (id int PRIMARY KEY, title varchar(200) CHECK (title <> ''), body text,
+               place point NOT NULL, KEY by_title (title), CONSTRAINT id_positive CHECK (id > 0),
                FULLTEXT KEY ft_title (title), FULLTEXT KEY ft_both (title, body),
                SPATIAL KEY sp_place (place));
              INSERT INTO docs SELECT seq, concat('title ', seq), repeat('word ', seq % 50),
@@ -113,6 +113,7 @@ async fn every_fixture_table_arrives_value_for_value() {
         .await
         .unwrap();
     let copy = format!("{}_copy", db.name);
+
     let opts = barge::CopyOptions {
         min_partition_rows: 4_000,
         batch_rows: 1_000,
@@ -126,6 +127,26 @@ async fn every_fixture_table_arrives_value_for_value() {
     .await
     .unwrap();
     assert!(report.ok(), "{}", report.to_text());
+    // CHECK constraints, the column's own and the table's, as the source has them.
+    let mut my = db.mysql().await;
+    let mut checks = Vec::new();
+    for database in [&db.name, &copy] {
+        let c: Vec<String> = my
+            .exec(
+                "SELECT CONCAT(TABLE_NAME, ' ', CONSTRAINT_NAME, ' ', CHECK_CLAUSE) \
+                 FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ? ORDER BY 1",
+                (database,),
+            )
+            .await
+            .unwrap();
+        checks.push(c);
+    }
+    assert_eq!(checks[0], checks[1]);
+    assert!(
+        checks[0].iter().any(|c| c.starts_with("docs id_positive")),
+        "{checks:?}"
+    );
+    drop(my);
     assert!(
         report.table("characters").unwrap().partitions >= 3,
         "characters loads over several connections: {}",

@@ -38,6 +38,16 @@ pub struct Table {
     pub estimated_rows: u64,
     /// The next AUTO_INCREMENT value, so sequences do not reuse ids of deleted rows.
     pub auto_increment: Option<u64>,
+    /// Table CHECK constraints, in the source engine's own SQL: a target of the same engine
+    /// adds them as they are.
+    pub checks: Vec<Check>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Check {
+    pub name: String,
+    /// `CHECK (…)`, as the source engine writes it (PostgreSQL: with `NOT VALID` if so).
+    pub definition: String,
 }
 
 impl Table {

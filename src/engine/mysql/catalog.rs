@@ -115,11 +115,13 @@ pub async fn introspect(conn: &mut Conn, db: &str) -> Result<Catalog> {
 
     // MariaDB's JSON is LONGTEXT plus a CHECK (json_valid(`col`)): find those columns.
     let mut json_checked: BTreeMap<(String, String), ()> = BTreeMap::new();
+    let mut table_checks: Vec<(String, crate::catalog::Check)> = Vec::new();
     if is_mariadb {
         let rows: Vec<Row> = conn
             .exec(
-                "SELECT TABLE_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS \
-                 WHERE CONSTRAINT_SCHEMA = ?",
+                "SELECT TABLE_NAME, CHECK_CLAUSE, CONSTRAINT_NAME \
+                 FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ? \
+                 ORDER BY TABLE_NAME, CONSTRAINT_NAME",
                 (db,),
             )
             .await
@@ -132,8 +134,17 @@ pub async fn introspect(conn: &mut Conn, db: &str) -> Result<Catalog> {
             if let Some(rest) = c.strip_prefix("json_valid(`") {
                 if let Some(col) = rest.strip_suffix("`)") {
                     json_checked.insert((t, col.replace("``", "`")), ());
+                    continue;
                 }
             }
+            // A column's own CHECK becomes a table constraint of the same name.
+            table_checks.push((
+                t,
+                crate::catalog::Check {
+                    name: text(r, 2).unwrap_or_default(),
+                    definition: format!("CHECK ({c})"),
+                },
+            ));
         }
     }
 
@@ -262,6 +273,11 @@ pub async fn introspect(conn: &mut Conn, db: &str) -> Result<Catalog> {
         }
     }
 
+    for (t, c) in table_checks {
+        if let Some(table) = tables.get_mut(&t) {
+            table.checks.push(c);
+        }
+    }
     Ok(Catalog {
         engine: crate::url::Engine::Mysql,
         target: None,

@@ -64,6 +64,10 @@ pub fn create_table_sql(
     // FULLTEXT and SPATIAL keys come with the table: InnoDB adds one FULLTEXT index per
     // ALTER (and rebuilds the table for the first), which the finish's single ALTER cannot.
     parts.extend(index_clauses_of(plan, |i| full || i.kind.is_some()));
+    // A MySQL source's CHECKs, checked as the rows load (adding one later copies the table).
+    for (name, def) in &plan.checks {
+        parts.push(format!("CONSTRAINT {} {def}", quote_ident(name)));
+    }
     let mut sql = format!(
         "CREATE TABLE {}.{} (\n  {}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
         quote_ident(database),

@@ -236,6 +236,22 @@ pub async fn introspect(client: &Client, schema: &str) -> Result<Catalog> {
             },
         });
     }
+    for r in &client
+        .query(
+            "SELECT conrelid, conname::text, pg_get_constraintdef(oid) FROM pg_constraint \
+             WHERE contype = 'c' AND conrelid = ANY($1) ORDER BY conrelid, conname",
+            &[&oids],
+        )
+        .await
+        .ctx("reading check constraints")?
+    {
+        if let Some(t) = tables.get_mut(&r.get::<_, u32>(0)) {
+            t.checks.push(crate::catalog::Check {
+                name: r.get(1),
+                definition: r.get(2),
+            });
+        }
+    }
     let fks = client
         .query(
             "SELECT c.conrelid, c.conname::text, \

@@ -204,11 +204,21 @@ pub fn create_table_sql(schema: &str, name: &str, plan: &TablePlan, full: bool) 
     if full && !plan.primary_key.is_empty() {
         cols.push(primary_key_clause(plan));
     }
+    if full {
+        cols.extend(check_clauses(plan));
+    }
     format!(
         "CREATE TABLE {} (\n  {}\n)",
         qualified(schema, name),
         cols.join(",\n  ")
     )
+}
+
+/// A PostgreSQL source's CHECK constraints, as it defines them.
+fn check_clauses(plan: &TablePlan) -> impl Iterator<Item = String> + '_ {
+    plan.checks
+        .iter()
+        .map(|(name, def)| format!("CONSTRAINT {} {def}", quote_ident(name)))
 }
 
 fn primary_key_clause(plan: &TablePlan) -> String {
@@ -253,6 +263,8 @@ pub fn post_load_sql(schema: &str, plan: &TablePlan, nulls: &[u64]) -> Vec<Strin
     if !plan.primary_key.is_empty() {
         alter.push(format!("ADD {}", primary_key_clause(plan)));
     }
+    // Verified in the same scan as the NOT NULLs and the key.
+    alter.extend(check_clauses(plan).map(|c| format!("ADD {c}")));
     if !alter.is_empty() {
         out.push(format!("ALTER TABLE {t} {}", alter.join(", ")));
     }
