@@ -367,15 +367,33 @@ impl Sink for MysqlSink {
     async fn foreign_keys(&self, plan: &TablePlan, parent_ok: &[bool]) -> Vec<Option<Result<()>>> {
         let mut control = self.control.lock().await;
         let mut out = Vec::new();
-        for item in crate::engine::foreign_keys_to_add(
+        for (item, fk) in crate::engine::foreign_keys_to_add(
             plan,
             ddl::foreign_key_sql(&self.database, plan),
             parent_ok,
-        ) {
-            out.push(match item {
-                None => None,
-                Some((sql, what)) => Some(control.query_drop(sql).await.ctx(what)),
-            });
+        )
+        .into_iter()
+        .zip(&plan.foreign_keys)
+        {
+            let Some((sql, what)) = item else {
+                out.push(None);
+                continue;
+            };
+            // Already there: an earlier, interrupted end of the same run made it (MySQL
+            // would refuse the name again with errno 121).
+            let there: Result<Option<i64>> = control
+                .exec_first(
+                    "SELECT 1 FROM information_schema.TABLE_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ? \
+                     AND TABLE_NAME = ? AND CONSTRAINT_NAME = ? AND CONSTRAINT_TYPE = 'FOREIGN KEY'",
+                    (&self.database, &plan.target, &fk.name),
+                )
+                .await
+                .ctx(what.clone());
+            out.push(Some(match there {
+                Ok(Some(_)) => Ok(()),
+                Ok(None) => control.query_drop(sql).await.ctx(what),
+                Err(e) => Err(e),
+            }));
         }
         out
     }
