@@ -13,8 +13,8 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The lines under a column that say what it loses or refuses.
-fn caveats(out: &mut String, d: &Declared) {
+/// The lines under a column that say what it loses or refuses (`barge inspect` too).
+pub fn caveats(out: &mut String, d: &Declared) {
     if let Some(l) = &d.lossy {
         let _ = writeln!(out, "      lossy: {l}");
     }

@@ -136,11 +136,8 @@ impl Inspection {
                     target_type,
                     notes.join(", ")
                 );
-                if let Some(l) = declared.and_then(|d| d.lossy.as_ref()) {
-                    let _ = writeln!(out, "      lossy: {l}");
-                }
-                if let Some(r) = declared.and_then(|d| d.refuses.as_ref()) {
-                    let _ = writeln!(out, "      refuses: {r}");
+                if let Some(d) = declared {
+                    crate::explain::caveats(&mut out, d);
                 }
             }
             for i in &t.indexes {

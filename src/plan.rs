@@ -881,6 +881,15 @@ fn plan_table(
     let dropped = |c: &str| spec.drop.iter().any(|d| d == c);
     let tname = |c: &str| renamed(specs, &t.name, c).to_string();
     let target = spec.target.clone().unwrap_or_else(|| t.name.clone());
+    // What only a target of the source's own engine takes as the source has it.
+    let same_engine = catalog.target == Some(catalog.engine);
+    let pg_to_pg = same_engine && catalog.engine == crate::url::Engine::Postgres;
+    let my_to_my = same_engine && catalog.engine == crate::url::Engine::Mysql;
+    // Index definitions and CHECKs name the source's columns, and assume their types.
+    let same_columns = spec.cast.is_empty()
+        && t.columns
+            .iter()
+            .all(|c| !dropped(&c.name) && tname(&c.name) == c.name);
     for c in t.columns.iter().filter(|c| !dropped(&c.name)) {
         let cast = spec
             .cast
@@ -910,10 +919,7 @@ fn plan_table(
         }
         // A PostgreSQL enum or domain is created in a PostgreSQL target; other types the
         // source defines itself (composites, domains over them) become text.
-        let recreated = c.user_type
-            && c.type_def.is_some()
-            && catalog.engine == crate::url::Engine::Postgres
-            && catalog.target == Some(crate::url::Engine::Postgres);
+        let recreated = c.user_type && c.type_def.is_some() && pg_to_pg;
         if c.user_type && !recreated && catalog.target == Some(crate::url::Engine::Postgres) {
             warnings.push(format!(
                 "{}.{}: the type {} is not created in the target; the column is text",
@@ -1009,21 +1015,13 @@ fn plan_table(
     }
 
     let mut indexes = Vec::new();
-    // A PostgreSQL index definition names the source's columns: it is kept only where
-    // every column keeps its name.
-    let same_columns = t
-        .columns
-        .iter()
-        .all(|c| !dropped(&c.name) && tname(&c.name) == c.name);
-    let pg_to_pg = catalog.engine == crate::url::Engine::Postgres
-        && catalog.target == Some(crate::url::Engine::Postgres);
     for i in &t.indexes {
         let definition = i.definition.clone().filter(|_| pg_to_pg && same_columns);
         if i.expression && definition.is_none() {
             let why = if !pg_to_pg {
                 "on expressions or partial: only a PostgreSQL target takes it as it is"
             } else if !same_columns {
-                "on expressions or partial, over columns this copy renames or drops"
+                "on expressions or partial, over columns this copy renames, drops or casts"
             } else {
                 "on expressions or partial, naming the source schema's own functions or types"
             };
@@ -1050,8 +1048,6 @@ fn plan_table(
             ));
             continue;
         }
-        let my_to_my = catalog.engine == crate::url::Engine::Mysql
-            && catalog.target == Some(crate::url::Engine::Mysql);
         let kind = matches!(i.kind.as_str(), "FULLTEXT" | "SPATIAL").then(|| i.kind.clone());
         if kind.is_some() && !my_to_my {
             warnings.push(format!(
@@ -1099,11 +1095,9 @@ fn plan_table(
         });
     }
 
-    // A CHECK is the source engine's SQL over the source's columns and types.
-    let same_engine = catalog.target == Some(catalog.engine);
     let mut checks = Vec::new();
     for c in &t.checks {
-        if same_engine && same_columns && spec.cast.is_empty() {
+        if same_engine && same_columns {
             checks.push((c.name.clone(), c.definition.clone()));
         } else {
             let why = if same_engine {
