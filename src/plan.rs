@@ -1588,6 +1588,29 @@ fn plan_expressions(
     })
 }
 
+/// A plan of a one-column table `t` (`id int`, its primary key) with these target columns:
+/// for the engines' DDL tests.
+#[cfg(test)]
+pub fn test_plan(cols: Vec<TargetColumn>) -> TablePlan {
+    let catalog = Catalog {
+        tables: vec![Table {
+            name: "t".into(),
+            columns: vec![crate::catalog::Column {
+                name: "id".into(),
+                data_type: "int".into(),
+                column_type: "int(11)".into(),
+                ..Default::default()
+            }],
+            primary_key: vec!["id".into()],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mut p = plan(&catalog, &Selection::default()).unwrap().remove(0);
+    p.target_columns = cols;
+    p
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -559,20 +559,10 @@ async fn mariadb_uuid_and_inet_arrive_as_postgres_uuid_and_inet() {
     let report = db.copy(&db.options()).await.unwrap();
     assert!(report.ok(), "{}", report.to_text());
     assert_eq!(common::assert_table_identical(&db, "devices").await, 5);
-    let types: Vec<String> = db
-        .pg()
-        .await
-        .query(
-            "SELECT column_name::text || ' ' || data_type::text FROM information_schema.columns \
-             WHERE table_schema = $1 AND table_name = 'devices' ORDER BY ordinal_position",
-            &[&db.name],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    assert_eq!(types, ["id integer", "u uuid", "a6 inet", "a4 inet"]);
+    assert_eq!(
+        db.pg_column_types("devices").await,
+        ["id integer", "u uuid", "a6 inet", "a4 inet"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -204,6 +204,22 @@ impl TestDb {
     }
 
     /// Tables in this test's PostgreSQL schema.
+    /// `column type` of a target table's columns, in order (information_schema's names).
+    pub async fn pg_column_types(&self, table: &str) -> Vec<String> {
+        self.pg()
+            .await
+            .query(
+                "SELECT column_name::text || ' ' || data_type::text FROM information_schema.columns \
+                 WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position",
+                &[&self.name, &table],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    }
+
     pub async fn pg_tables(&self) -> Vec<String> {
         let c = self.pg().await;
         c.query(

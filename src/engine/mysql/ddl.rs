@@ -423,27 +423,7 @@ mod tests {
     use super::*;
     use crate::plan::{NativeColumn, TargetIndex};
 
-    fn plan(cols: Vec<TargetColumn>) -> TablePlan {
-        let catalog = crate::catalog::Catalog {
-            tables: vec![crate::catalog::Table {
-                name: "t".into(),
-                columns: vec![crate::catalog::Column {
-                    name: "id".into(),
-                    data_type: "int".into(),
-                    column_type: "int(11)".into(),
-                    ..Default::default()
-                }],
-                primary_key: vec!["id".into()],
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        let mut p = crate::plan::plan(&catalog, &Default::default())
-            .unwrap()
-            .remove(0);
-        p.target_columns = cols;
-        p
-    }
+    use crate::plan::test_plan as plan;
 
     #[test]
     fn native_declarations_are_kept_and_others_mapped() {

@@ -1148,27 +1148,11 @@ mod tests {
                 default: None,
             },
         };
-        let catalog = crate::catalog::Catalog {
-            tables: vec![crate::catalog::Table {
-                name: "t".into(),
-                columns: vec![crate::catalog::Column {
-                    name: "a".into(),
-                    data_type: "text".into(),
-                    column_type: "text".into(),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        let mut p = crate::plan::plan(&catalog, &Default::default())
-            .unwrap()
-            .remove(0);
-        p.target_columns = vec![
+        let p = crate::plan::test_plan(vec![
             typed("a", mood.clone()),
             typed("b", mood),
             typed("c", email),
-        ];
+        ]);
         let sql = create_types_sql("app", std::slice::from_ref(&p));
         assert_eq!(sql.len(), 2, "{sql:?}");
         assert!(
