@@ -99,6 +99,11 @@ pub enum Error {
     #[error("table {table}: {what} was claimed by another worker after this one's lease ran out; its work here was rolled back")]
     LeaseLost { table: String, what: String },
 
+    /// The run is not in the target's ledger, where this process recorded or found it:
+    /// another process completed it, or removed it (`--restart`, a cleanup).
+    #[error("run {run} is no longer in the target's ledger (schema _barge): another process completed or removed it; rerun the command to see what is in")]
+    LedgerGone { run: String },
+
     /// A mistake in what the user asked for: a job file, an option, an expression.
     #[error("{0}")]
     Config(String),

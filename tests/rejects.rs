@@ -89,7 +89,7 @@ async fn bad_rows_go_to_the_reject_file_and_the_rest_loads() {
 
     // Past --max-rejects the table fails and nothing of it is left.
     let schema = format!("{}_max", db.name);
-    let (code, out, _) = db.copy_cli(
+    let (code, out, err) = db.copy_cli(
         &schema,
         &[
             "--on-error",
@@ -100,7 +100,7 @@ async fn bad_rows_go_to_the_reject_file_and_the_rest_loads() {
             &dir_s,
         ],
     );
-    assert_eq!(code, 1, "{out}");
+    assert_eq!(code, 1, "{out}{err}");
     assert!(
         out.contains("more than 1 rows rejected (--max-rejects)"),
         "{out}"

@@ -721,3 +721,104 @@ async fn partition_checksums_sum_to_a_table_checksum_that_ignores_partitioning()
     let (_, changed) = checksum(&format!("{}_c", db.name), "4");
     assert_ne!(one, changed, "one value changed");
 }
+
+/// A run being recorded while another process removes its own finished run keeps its ledger:
+/// the other process drops `_barge` only once it holds no run, and must see this one. (CI
+/// once lost a run this way, in the window before its partitions were committed, and the
+/// copy panicked.) The test holds that window open with a lock on the ledger's table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_being_recorded_survives_another_run_removing_the_last_ledger_entry() {
+    let _serial = SERIAL.lock().await;
+    let db = TestDb::new("ledgerrace").await;
+    db.mysql()
+        .await
+        .query_drop(
+            "CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t VALUES (1, 1), (2, 2)",
+        )
+        .await
+        .unwrap();
+    // A database of its own: the test locks the ledger's tables, which other tests share.
+    let dbname = format!("{}_ledger", db.name);
+    let pg = db.pg().await;
+    for sql in [
+        format!("DROP DATABASE IF EXISTS \"{dbname}\" WITH (FORCE)"),
+        format!("CREATE DATABASE \"{dbname}\""),
+    ] {
+        pg.batch_execute(&sql).await.unwrap();
+    }
+    let target = format!("{}/{dbname}", db.pg_server.rsplit_once('/').unwrap().0);
+    let source = db.source();
+    let copy = |schema: &'static str, extra: &'static [&'static str]| {
+        let mut args = vec![
+            "copy", "--from", &source, "--to", &target, "--schema", schema,
+        ];
+        args.extend_from_slice(extra);
+        spawn(&args, &[])
+    };
+    // A ledger that exists and holds no run, as another process's finished run leaves it
+    // the instant before it drops it.
+    let (code, out, err) = finish(copy("first", &["--keep-ledger"]));
+    assert_eq!(code, 0, "{out}{err}");
+    let holder = common::connect_pg(&target).await.unwrap();
+    holder
+        .batch_execute("TRUNCATE _barge.runs, _barge.tables, _barge.partitions")
+        .await
+        .unwrap();
+    holder
+        .batch_execute("BEGIN; LOCK TABLE _barge.partitions IN SHARE MODE")
+        .await
+        .unwrap();
+    // Asked outside the holder's transaction, which sees one snapshot of the statistics.
+    let check = common::connect_pg(&target).await.unwrap();
+    let waiting = || async {
+        let n: i64 = check
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
+                &[&dbname],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        n
+    };
+    let wait_for = |n: i64| async move {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while waiting().await < n {
+            assert!(Instant::now() < deadline, "{n} session(s) never waited");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    // The run records its plan and waits on the lock, its transaction open.
+    let run = copy("second", &[]);
+    wait_for(1).await;
+    // Another process removes its run and finds the ledger empty of committed runs.
+    let url = barge::DbUrl::parse(&target).unwrap();
+    let remover = tokio::spawn(async move {
+        barge::engine::open_ledger(&url)
+            .await
+            .unwrap()
+            .remove("another run")
+            .await
+    });
+    wait_for(2).await;
+    holder.batch_execute("COMMIT").await.unwrap();
+    remover.await.unwrap().unwrap();
+    let (code, out, err) = finish(run);
+    assert_eq!(code, 0, "{out}{err}");
+    let rows: i64 = check
+        .query_one("SELECT count(*) FROM second.t", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 2);
+    let left: bool = check
+        .query_one("SELECT to_regnamespace('_barge') IS NOT NULL", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!left, "the last run removed the ledger");
+    drop((holder, check));
+    pg.batch_execute(&format!("DROP DATABASE \"{dbname}\" WITH (FORCE)"))
+        .await
+        .unwrap();
+}

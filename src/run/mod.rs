@@ -767,6 +767,9 @@ async fn copy_inner(
     }
 
     let totals = ledger.totals(&run).await?;
+    if totals.len() != plans.len() {
+        return Err(Error::LedgerGone { run: run.clone() });
+    }
     if opts.ledger.plan_only {
         let tables = plans
             .iter()

@@ -361,12 +361,13 @@ impl Ledger for MysqlLedger {
     }
 
     async fn record(&self, run: &RunRecord) -> Result<()> {
+        // The lock is held until the run is committed: `remove` of another run, which drops
+        // the ledger once it holds no run, must see this one.
         let mut stmts: Vec<String> = vec![
             "SELECT GET_LOCK('barge-ledger', 30)".into(),
             CREATE[0].into(),
             CREATE[1].into(),
             CREATE[2].into(),
-            "DO RELEASE_LOCK('barge-ledger')".into(),
             "START TRANSACTION".into(),
             format!("DELETE FROM {RUNS} WHERE run = {}", lit(&run.run)),
             format!(
@@ -421,12 +422,14 @@ impl Ledger for MysqlLedger {
             ));
         }
         stmts.push("COMMIT".into());
+        stmts.push("DO RELEASE_LOCK('barge-ledger')".into());
         self.with("recording the run's plan", move |c| {
             let stmts = stmts.clone();
             Box::pin(async move {
                 for s in &stmts {
                     if let Err(e) = c.query_drop(s).await {
                         let _ = c.query_drop("ROLLBACK").await;
+                        let _ = c.query_drop("DO RELEASE_LOCK('barge-ledger')").await;
                         return Err(e);
                     }
                 }

@@ -204,7 +204,7 @@ impl PgLedger {
         let rows = self
             .query("SELECT to_regclass('_barge.partitions') IS NOT NULL", &[])
             .await?;
-        Ok(rows[0].get(0))
+        Ok(rows.first().is_some_and(|r| r.get(0)))
     }
 }
 
@@ -302,23 +302,15 @@ impl Ledger for PgLedger {
     }
 
     async fn record(&self, run: &RunRecord) -> Result<()> {
-        // Several processes may create the ledger at once: one at a time.
-        self.batch(&format!(
-            "BEGIN; SELECT pg_advisory_xact_lock(hashtext('barge ledger')); {CREATE}; COMMIT"
-        ))
-        .await
-        .map_err(|e| match e {
-            Error::Postgres { source, .. } => Error::Postgres {
-                context: "creating the ledger (schema _barge) in the target".into(),
-                source,
-            },
-            e => e,
-        })?;
-        // One transaction, built as text: a plan of many partitions in one round trip.
+        // One transaction, built as text: a plan of many partitions in one round trip. The
+        // lock makes processes that create the ledger at once take turns, and it is held
+        // until the run is in: `remove` of another run, which drops the ledger once it
+        // holds no run, takes it too, so it sees this run (READ COMMITTED would not).
         let lit = crate::engine::postgres::write::quote_literal;
         let opt = |s: &Option<String>| s.as_deref().map_or("NULL".into(), lit);
         let mut sql = format!(
-            "BEGIN; DELETE FROM _barge.runs WHERE run = {run}; \
+            "BEGIN; SELECT pg_advisory_xact_lock(hashtext('barge ledger')); {CREATE}; \
+             DELETE FROM _barge.runs WHERE run = {run}; \
              INSERT INTO _barge.runs (run, fingerprint, spec, source, now_micros, snapshot) \
              VALUES ({run}, {}, {}, {}, {}, {});",
             lit(&run.fingerprint),
@@ -363,7 +355,13 @@ impl Ledger for PgLedger {
             }
         }
         sql.push_str("COMMIT");
-        self.batch(&sql).await
+        self.batch(&sql).await.map_err(|e| match e {
+            Error::Postgres { source, .. } => Error::Postgres {
+                context: "recording the run in the ledger (schema _barge) in the target".into(),
+                source,
+            },
+            e => e,
+        })
     }
 
     async fn remove(&self, run: &str) -> Result<()> {
