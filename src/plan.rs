@@ -919,7 +919,7 @@ fn plan_table(
         }
         // A PostgreSQL enum or domain is created in a PostgreSQL target; other types the
         // source defines itself (composites, domains over them) become text.
-        let recreated = c.user_type && c.type_def.is_some() && pg_to_pg;
+        let recreated = c.type_def.is_some() && pg_to_pg;
         if c.user_type && !recreated && catalog.target == Some(crate::url::Engine::Postgres) {
             warnings.push(format!(
                 "{}.{}: the type {} is not created in the target; the column is text",
@@ -1351,7 +1351,7 @@ fn literal_of_cast(d: &str) -> Option<String> {
         }
     }
     let type_name = inner.get(i + 1..)?.strip_prefix("::")?;
-    let plain = |c: char| c.is_alphanumeric() || matches!(c, '_' | '.' | '"' | ' ');
+    let plain = |c: char| c.is_alphanumeric() || matches!(c, '_' | '.' | '"' | ' ' | '[' | ']');
     (!type_name.is_empty() && type_name.chars().all(plain)).then(|| format!("'{}'", &inner[..i]))
 }
 

@@ -361,6 +361,7 @@ async fn postgres_into_postgres_keeps_every_type() {
                     s.0
                 );
                 assert_ne!(d.2, "text", "{t}.{}", s.0);
+                assert!(!d.2.contains(src.as_str()), "{t}.{}: {}", s.0, d.2);
             } else {
                 assert_eq!(s.2, d.2, "{t}.{}", s.0);
             }
@@ -413,16 +414,21 @@ async fn postgres_into_postgres_keeps_every_type() {
         barge::error::pg_message(&e).contains("violates check constraint"),
         "{e}"
     );
-    let default: String = pg
-        .query_one(
-            "SELECT column_default::text FROM information_schema.columns \
-             WHERE table_schema = $1 AND table_name = 'articles' AND column_name = 'state'",
-            &[&db.name],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert!(default.starts_with("'ok'::"), "{default}");
+    for (table, column, literal) in [
+        ("articles", "state", "'ok'::"),
+        ("zoo_arrays", "moods", "'{ok}'::"),
+    ] {
+        let default: String = pg
+            .query_one(
+                "SELECT column_default::text FROM information_schema.columns \
+                 WHERE table_schema = $1 AND table_name = $2 AND column_name = $3",
+                &[&db.name, &table, &column],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(default.starts_with(literal), "{table}.{column}: {default}");
+    }
     // A rerun that replaces the tables finds the types there and keeps them.
     let again = barge::copy(
         &pg_source(&db, &src),

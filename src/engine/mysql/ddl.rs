@@ -231,11 +231,11 @@ pub fn caveat(
     let decl = column_type(plan, c, server).unwrap_or_default();
     let t = col.data_type.as_str();
     out.lossy = match t {
+        _ if t.starts_with('_') => Some("the array type: a JSON array".into()),
         _ if col.user_type && col.labels.is_empty() => Some(format!(
             "the domain {}: its base type, without its CHECK",
             col.column_type
         )),
-        _ if t.starts_with('_') => Some("the array type: a JSON array".into()),
         "timestamptz" => Some("the time zone: the UTC time".into()),
         "bpchar" => Some("the padding: the text without trailing spaces".into()),
         "uuid" if decl == "uuid" => None,

@@ -92,15 +92,21 @@ pub async fn introspect(client: &Client, schema: &str) -> Result<Catalog> {
                     col_description(a.attrelid, a.attnum), \
                     (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e \
                      WHERE e.enumtypid = bt.oid), \
-                    bt.typtype::text, t.typname::text, \
-                    CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END, \
-                    t.typnotnull, t.typdefault, \
+                    bt.typtype::text, u.typname::text, \
+                    CASE WHEN u.typtype = 'd' THEN format_type(u.typbasetype, u.typtypmod) END, \
+                    u.typnotnull, u.typdefault, \
                     ARRAY(SELECT pg_get_constraintdef(k.oid) FROM pg_constraint k \
-                          WHERE k.contypid = t.oid AND k.contype = 'c' ORDER BY k.conname), \
-                    bt.typnamespace = 'pg_catalog'::regnamespace \
+                          WHERE k.contypid = u.oid AND k.contype = 'c' ORDER BY k.conname), \
+                    ub.typnamespace = 'pg_catalog'::regnamespace, \
+                    u.typtype::text, ub.typtype::text, \
+                    (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e \
+                     WHERE e.enumtypid = ub.oid) \
              FROM pg_attribute a \
              JOIN pg_type t ON t.oid = a.atttypid \
              JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END \
+             JOIN pg_type u ON u.oid = CASE WHEN t.typcategory = 'A' AND t.typelem <> 0 \
+                                            THEN t.typelem ELSE t.oid END \
+             JOIN pg_type ub ON ub.oid = CASE WHEN u.typtype = 'd' THEN u.typbasetype ELSE u.oid END \
              LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
              WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped \
              ORDER BY a.attrelid, a.attnum",
@@ -146,10 +152,14 @@ pub async fn introspect(client: &Client, schema: &str) -> Result<Catalog> {
             }
             _ => {}
         }
-        let type_name: String = r.get(13);
-        let type_def = match (typtype.as_str(), base_kind.as_str()) {
+        // The type to create in a PostgreSQL target: the column's own, or its elements'
+        // when it is an array of an enum or domain (`mood[]`).
+        let (type_name, u_type, u_base): (String, String, String) =
+            (r.get(13), r.get(19), r.get(20));
+        let u_labels: Option<Vec<String>> = r.get(21);
+        let type_def = match (u_type.as_str(), u_base.as_str()) {
             ("e", _) => Some(crate::catalog::TypeKind::Enum {
-                labels: labels.clone().unwrap_or_default(),
+                labels: u_labels.unwrap_or_default(),
             }),
             // Over a built-in type only: a domain over another user type stays text.
             ("d", "b") if r.get::<_, bool>(18) => Some(crate::catalog::TypeKind::Domain {
@@ -187,7 +197,11 @@ pub async fn introspect(client: &Client, schema: &str) -> Result<Catalog> {
             json_checked: false,
             non_boolean: None,
             labels: labels.unwrap_or_default(),
-            user_type: matches!(typtype.as_str(), "d" | "e" | "c") || base_kind == "c",
+            // An array of such a type names it too (`mood[]`).
+            user_type: matches!(typtype.as_str(), "d" | "e" | "c")
+                || base_kind == "c"
+                || matches!(u_type.as_str(), "d" | "e" | "c")
+                || u_base == "c",
             refused: None,
             as_text_because: None,
             type_def,

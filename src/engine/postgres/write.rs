@@ -49,6 +49,8 @@ fn retyped(c: &TargetColumn, schema: &str) -> Option<String> {
 /// target schema (`prepare_run`).
 fn native_type(n: &crate::plan::NativeColumn, schema: &str) -> String {
     match &n.type_def {
+        // PostgreSQL writes any array as `[]`, whatever its dimensions.
+        Some(t) if n.declaration.ends_with("[]") => format!("{}[]", qualified(schema, &t.name)),
         Some(t) => qualified(schema, &t.name),
         None => n.declaration.clone(),
     }
