@@ -39,11 +39,16 @@ pub fn inspect(mut catalog: Catalog, target: Engine, schema: &str) -> Inspection
     match crate::plan::plan_each(&catalog, &crate::plan::Selection::default()) {
         Ok((plans, refused)) => {
             for p in &plans {
-                let (columns, refused) =
-                    match crate::engine::declare(target, &catalog, p, schema, None) {
-                        Ok(c) => (c, None),
-                        Err(e) => (Vec::new(), Some(e.to_string())),
-                    };
+                let (columns, refused) = match crate::engine::declare(
+                    target,
+                    &catalog,
+                    p,
+                    schema,
+                    catalog.target_version.as_deref(),
+                ) {
+                    Ok(c) => (c, None),
+                    Err(e) => (Vec::new(), Some(e.to_string())),
+                };
                 mappings.push(TableMapping {
                     table: p.source.clone(),
                     columns,

@@ -823,7 +823,7 @@ async fn run_job(
                     &plans,
                     &refused,
                     &r.options.schema,
-                    None
+                    catalog.target_version.as_deref()
                 )
             );
             if !refused.is_empty() {
@@ -879,8 +879,11 @@ async fn inspect(a: InspectArgs) -> Result<ExitCode> {
         .as_ref()
         .map(|t| t.engine())
         .unwrap_or(barge::url::Engine::Postgres);
-    let catalog = barge::run::catalog(&url).await;
-    let inspection = barge::inspect::inspect(catalog?, target, &a.schema);
+    let mut catalog = barge::run::catalog(&url).await?;
+    if let Some(to) = &to {
+        catalog.target_version = barge::engine::probe_target(to).await.version;
+    }
+    let inspection = barge::inspect::inspect(catalog, target, &a.schema);
     if let Some(path) = &a.emit_job {
         let to = to.context("--emit-job needs --to")?;
         std::fs::write(path, inspection.to_job(&url, &to, &a.schema))

@@ -854,8 +854,14 @@ async fn plan_and_inspect_show_each_mapping_into_mysql_and_mark_lossy_and_refuse
         tags.contains("json") && tags.contains("lossy: the array type"),
         "{tags}"
     );
-    // Exact mappings carry no mark.
+    // Exact mappings carry no mark. The target was asked its version: this MariaDB has a
+    // UUID type, so a uuid is exact too.
     assert_eq!(column_lines(&out, "zoo_numbers", "i8").len(), 1, "{out}");
+    let uid = column_lines(&out, "zoo_text", "uid");
+    assert!(
+        uid.len() == 1 && uid[0].trim_end().ends_with(" uuid"),
+        "{uid:?}"
+    );
     assert!(
         out.contains("refused in MySQL/MariaDB: table shapes, column p: PostgreSQL type point has no MySQL mapping"),
         "{out}"

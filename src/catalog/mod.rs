@@ -13,6 +13,11 @@ pub struct Catalog {
     /// The engine the copy writes to, when known: a source with several ways to read a
     /// type picks the one that target keeps exactly.
     pub target: Option<crate::url::Engine>,
+    /// What the target server says it is (`SELECT VERSION()`), when it could be asked.
+    pub target_version: Option<String>,
+    /// Whether the target's uuid type refuses uuids PostgreSQL accepts (MariaDB's refuses
+    /// version ≥ 8 with variant < 8); None: not known, so a source looks.
+    pub target_strict_uuid: Option<bool>,
     pub database: String,
     pub server_version: String,
     pub tables: Vec<Table>,

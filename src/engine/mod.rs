@@ -130,9 +130,38 @@ pub struct SinkOptions {
     pub drop: bool,
 }
 
+/// What a target server is, as far as a plan depends on it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TargetServer {
+    /// `SELECT VERSION()`, when the server was asked.
+    pub version: Option<String>,
+    /// Whether its uuid type refuses uuids PostgreSQL accepts; None: not known.
+    pub strict_uuid: Option<bool>,
+}
+
+/// Ask a target what it is, touching nothing (`barge plan`). A server that cannot be
+/// reached is not known: the plan then says what depends on it.
+pub async fn probe_target(url: &DbUrl) -> TargetServer {
+    match url.engine() {
+        Engine::Postgres => TargetServer::default(),
+        Engine::Mysql => match mysql::write::probe(url).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!("the target's version is not known: {e}");
+                TargetServer::default()
+            }
+        },
+    }
+}
+
 /// Where rows go.
 #[async_trait::async_trait]
 pub trait Sink: Send + Sync {
+    /// What the connected server is.
+    fn server(&self) -> TargetServer {
+        TargetServer::default()
+    }
+
     /// Whether text may hold NUL characters (PostgreSQL's cannot): otherwise a source
     /// refuses such a value, naming its row.
     fn stores_nul_in_text(&self) -> bool {

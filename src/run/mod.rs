@@ -365,6 +365,7 @@ fn settle_on_update(plans: &mut [TablePlan], opts: &CopyOptions, target: crate::
 /// that is cheap (a MySQL TINYINT(1) holding other values is planned as the integer it is).
 async fn plan_source(
     source: &dyn Source,
+    server: &crate::engine::TargetServer,
     target: crate::url::Engine,
     opts: &CopyOptions,
     now_micros: i64,
@@ -379,6 +380,8 @@ async fn plan_source(
     };
     let mut catalog = source.catalog().await?;
     catalog.target = Some(target);
+    catalog.target_version = server.version.clone();
+    catalog.target_strict_uuid = server.strict_uuid;
     let (mut plans, mut refused) = plan_each(&catalog, &selection)?;
     if source.refine(&mut catalog, &plans).await? {
         (plans, refused) = plan_each(&catalog, &selection)?;
@@ -476,7 +479,15 @@ pub async fn plan_each_table(
     Vec<crate::plan::Refused>,
 )> {
     let source = crate::engine::open_source(from, 1).await?;
-    let result = plan_source(&*source, to.engine(), opts, crate::plan::now_micros()).await;
+    let server = crate::engine::probe_target(to).await;
+    let result = plan_source(
+        &*source,
+        &server,
+        to.engine(),
+        opts,
+        crate::plan::now_micros(),
+    )
+    .await;
     source.close().await;
     result
 }
@@ -537,7 +548,8 @@ async fn copy_inner(
     let now = recorded
         .as_ref()
         .map_or_else(crate::plan::now_micros, |r| r.now_micros);
-    let (_, mut plans, mut refused) = plan_source(&*source, to.engine(), opts, now).await?;
+    let (_, mut plans, mut refused) =
+        plan_source(&*source, &sink.server(), to.engine(), opts, now).await?;
     if opts.fail_fast && !refused.is_empty() {
         return Err(refused.swap_remove(0).error);
     }

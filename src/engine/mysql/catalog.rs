@@ -281,6 +281,8 @@ pub async fn introspect(conn: &mut Conn, db: &str) -> Result<Catalog> {
     Ok(Catalog {
         engine: crate::url::Engine::Mysql,
         target: None,
+        target_version: None,
+        target_strict_uuid: None,
         database: db.to_string(),
         server_version: version,
         tables: tables.into_values().collect(),

@@ -52,6 +52,27 @@ pub struct MysqlSink {
     /// The server has local_infile off: every partition goes by multi-row INSERT.
     insert_only: bool,
     server: ddl::Server,
+    version: String,
+}
+
+/// The server's version and what follows from it, from a session that names no database
+/// (the target's may not exist yet).
+pub async fn probe(url: &DbUrl) -> Result<crate::engine::TargetServer> {
+    let pool = connect::mysql_pool_in(url, 1, None).await?;
+    let version = async {
+        let mut conn = connect::mysql_conn(&pool, url, Side::Target).await?;
+        connect::mysql_version(&mut conn).await
+    }
+    .await;
+    let _ = pool.disconnect().await;
+    Ok(server_of(&version?))
+}
+
+fn server_of(version: &str) -> crate::engine::TargetServer {
+    crate::engine::TargetServer {
+        version: Some(version.to_string()),
+        strict_uuid: Some(ddl::Server::from_version(Some(version)).uuid),
+    }
 }
 
 impl MysqlSink {
@@ -89,6 +110,7 @@ impl MysqlSink {
         let version = connect::mysql_version(&mut control).await?;
         Ok(MysqlSink {
             server: ddl::Server::from_version(Some(&version)),
+            version,
             url: url.clone(),
             database,
             opts,
@@ -114,6 +136,10 @@ impl MysqlSink {
 
 #[async_trait::async_trait]
 impl Sink for MysqlSink {
+    fn server(&self) -> crate::engine::TargetServer {
+        server_of(&self.version)
+    }
+
     fn stores_nul_in_text(&self) -> bool {
         true
     }

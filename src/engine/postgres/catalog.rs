@@ -308,6 +308,8 @@ pub async fn introspect(client: &Client, schema: &str) -> Result<Catalog> {
     Ok(Catalog {
         engine: crate::url::Engine::Postgres,
         target: None,
+        target_version: None,
+        target_strict_uuid: None,
         database: format!("{database}.{schema}"),
         server_version: version,
         tables: tables.into_values().collect(),
