@@ -29,7 +29,7 @@ impl Transform for Slug {
         match input.field_with_name(&self.column) {
             Ok(f) if f.data_type() == &DataType::Utf8 => {}
             _ => {
-                return Err(barge::Error::Invalid(format!(
+                return Err(barge::Error::Transform(format!(
                     "slug: no text column `{}`",
                     self.column
                 )))
@@ -76,7 +76,10 @@ impl Transform for Slug {
         let mut columns = batch.columns().to_vec();
         columns.push(Arc::new(slugs.finish()));
         columns.push(Arc::new(lengths.finish()));
-        RecordBatch::try_new(schema, columns).map_err(|e| barge::Error::Invalid(e.to_string()))
+        RecordBatch::try_new(schema, columns).map_err(|e| barge::Error::User {
+            context: "slug".into(),
+            source: Box::new(e),
+        })
     }
 }
 

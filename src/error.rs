@@ -108,8 +108,38 @@ pub enum Error {
     #[error("{0}")]
     Config(String),
 
+    /// Arrow refused an operation on a batch (building, filtering, casting).
+    #[error("{context}: {source}")]
+    Arrow {
+        context: String,
+        #[source]
+        source: arrow_schema::ArrowError,
+    },
+
+    /// A transform could not apply to a batch: a column it names is missing, or a value
+    /// it must map has no mapping.
     #[error("{0}")]
-    Invalid(String),
+    Transform(String),
+
+    /// `--consistent`: the readers could not be given one snapshot of the source.
+    #[error("{0}")]
+    Snapshot(String),
+
+    /// A task of the run ended without an answer (it panicked or was cancelled).
+    #[error("{what} failed: {source}")]
+    Task {
+        what: String,
+        #[source]
+        source: tokio::task::JoinError,
+    },
+
+    /// A benchmark's peer tool did not do what it was measured for.
+    #[error("bench: {0}")]
+    Bench(String),
+
+    /// A combination the planner should never produce: a bug in barge.
+    #[error("internal error (a bug in barge; please report it): {0}")]
+    Internal(String),
 
     /// An error of the library user's own code (a custom `Transform`, an `Observer`), kept
     /// whole as the source.

@@ -29,7 +29,7 @@ impl FixtureSet {
         match s {
             "legacy" => Ok(FixtureSet::Legacy),
             "type_zoo" | "type-zoo" => Ok(FixtureSet::TypeZoo),
-            other => Err(Error::Invalid(format!(
+            other => Err(Error::Config(format!(
                 "unknown fixture set `{other}` (there are: legacy, type_zoo)"
             ))),
         }
@@ -179,8 +179,10 @@ pub async fn generate(
             }));
         }
         for t in tasks {
-            t.await
-                .map_err(|e| Error::Invalid(format!("generator task failed: {e}")))??;
+            t.await.map_err(|source| Error::Task {
+                what: "a fixture generator".into(),
+                source,
+            })??;
         }
         Ok(())
     }
@@ -200,7 +202,7 @@ impl Generated {
         match table {
             "characters" => Ok(Generated::Characters),
             "posts" => Ok(Generated::Posts),
-            other => Err(Error::Invalid(format!(
+            other => Err(Error::Config(format!(
                 "no generator for table `{other}` (there are: characters, posts)"
             ))),
         }

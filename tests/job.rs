@@ -490,8 +490,12 @@ impl barge::transform::Transform for Double {
         let doubled: arrow_array::Int64Array = p.iter().map(|v| v.map(|v| v as i64 * 2)).collect();
         let mut cols = batch.columns().to_vec();
         cols.push(std::sync::Arc::new(doubled));
-        arrow_array::RecordBatch::try_new(self.output_schema(&batch.schema())?, cols)
-            .map_err(|e| barge::Error::Invalid(e.to_string()))
+        arrow_array::RecordBatch::try_new(self.output_schema(&batch.schema())?, cols).map_err(|e| {
+            barge::Error::User {
+                context: "doubling power_level".into(),
+                source: Box::new(e),
+            }
+        })
     }
 }
 

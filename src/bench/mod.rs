@@ -76,7 +76,7 @@ impl Strategy {
             .into_iter()
             .find(|x| x.name() == s)
             .ok_or_else(|| {
-                Error::Invalid(format!(
+                Error::Config(format!(
                     "unknown strategy `{s}` (there are: {})",
                     Strategy::ALL.map(Strategy::name).join(", ")
                 ))
@@ -223,15 +223,13 @@ async fn run_one(
                 .ctx("counting pgloader's rows")?
                 .get(0);
             if n as u64 != rows {
-                return Err(Error::Invalid(format!(
-                    "pgloader loaded {n} of {rows} rows"
-                )));
+                return Err(Error::Bench(format!("pgloader loaded {n} of {rows} rows")));
             }
             Ok((wall, peak))
         }
         Strategy::DjangoRow | Strategy::DjangoBulk => {
             if p.primary_key.is_empty() {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Bench(format!(
                     "the django strategies need a primary key on {} (a Django model has one)",
                     p.source
                 )));
@@ -266,11 +264,11 @@ async fn run_one(
             // the ORM's insert cost.
             let out: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or(""))
                 .map_err(|e| {
-                    Error::Invalid(format!("{}: unreadable result {stdout:?}: {e}", s.name()))
+                    Error::Bench(format!("{}: unreadable result {stdout:?}: {e}", s.name()))
                 })?;
             let secs = out["seconds"]
                 .as_f64()
-                .ok_or_else(|| Error::Invalid(format!("{}: no time in {stdout:?}", s.name())))?;
+                .ok_or_else(|| Error::Bench(format!("{}: no time in {stdout:?}", s.name())))?;
             Ok((secs, peak))
         }
         Strategy::OrmRow | Strategy::OrmRowTx | Strategy::MultiInsert => {
@@ -332,7 +330,7 @@ async fn django_python() -> Result<PathBuf> {
         Ok(f)
     })
     .await
-    .map_err(|e| Error::Invalid(format!("waiting for the Django virtualenv lock: {e}")))??;
+    .map_err(|e| Error::Bench(format!("waiting for the Django virtualenv lock: {e}")))??;
     if ready.is_file() {
         return Ok(python);
     }
@@ -340,9 +338,9 @@ async fn django_python() -> Result<PathBuf> {
         let out = c
             .output()
             .await
-            .map_err(|e| Error::Invalid(format!("{what}: {e}")))?;
+            .map_err(|e| Error::Bench(format!("{what}: {e}")))?;
         if !out.status.success() {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Bench(format!(
                 "{what} failed: {}",
                 String::from_utf8_lossy(&out.stderr)
                     .lines()
@@ -426,7 +424,7 @@ async fn run_child(
     let started = Instant::now();
     let child = cmd
         .spawn()
-        .map_err(|e| Error::Invalid(format!("cannot run {what}: {e}")))?;
+        .map_err(|e| Error::Bench(format!("cannot run {what}: {e}")))?;
     let pid = child.id();
     let waiting = tokio::spawn(child.wait_with_output());
     let mut peak = None;
@@ -438,13 +436,13 @@ async fn run_child(
     }
     let out = waiting
         .await
-        .map_err(|e| Error::Invalid(format!("{what}: {e}")))??;
+        .map_err(|e| Error::Bench(format!("{what}: {e}")))??;
     let wall = started.elapsed().as_secs_f64();
     if !out.status.success() {
         let mut msg = String::from_utf8_lossy(&out.stderr).into_owned();
         msg.push_str(&String::from_utf8_lossy(&out.stdout));
         let tail: Vec<&str> = msg.lines().rev().take(8).collect();
-        return Err(Error::Invalid(format!(
+        return Err(Error::Bench(format!(
             "{what} failed ({}): {}",
             out.status,
             crate::url::redact(&tail.into_iter().rev().collect::<Vec<_>>().join(" / "))
@@ -602,7 +600,7 @@ async fn orm_insert(
     }
     reader
         .await
-        .map_err(|e| Error::Invalid(format!("reader task failed: {e}")))??;
+        .map_err(|e| Error::Bench(format!("reader task failed: {e}")))??;
     Ok(written)
 }
 

@@ -407,7 +407,12 @@ async fn run_partition(
     );
     let read = match reader.await {
         Ok(read) => read,
-        Err(e) => return Err(Error::Invalid(format!("reader task failed: {e}"))),
+        Err(source) => {
+            return Err(Error::Task {
+                what: format!("the reader of {} partition {}", plan.source, claim.part),
+                source,
+            })
+        }
     };
     // A reader error is the root cause even when the writer then saw a short stream.
     let read = read?;

@@ -20,7 +20,7 @@ impl Compiled {
     fn error(&self, span: crate::expr::parse::Span, message: &str) -> Error {
         match &self.source {
             Some(s) => s.error(span, message),
-            None => Error::Invalid(format!("{}: {message}", self.label)),
+            None => Error::Transform(format!("{}: {message}", self.label)),
         }
     }
 }
@@ -38,7 +38,7 @@ pub struct Compute {
 impl Transform for Compute {
     fn output_schema(&self, input: &SchemaRef) -> Result<SchemaRef> {
         if input.fields().len() < self.keep {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Transform(format!(
                 "compute: {} input columns, expected at least {}",
                 input.fields().len(),
                 self.keep

@@ -22,8 +22,11 @@ pub trait Transform: Send + Sync + std::fmt::Debug {
     fn apply(&self, batch: RecordBatch) -> Result<RecordBatch>;
 }
 
-fn arrow_err(e: arrow_schema::ArrowError) -> Error {
-    Error::Invalid(format!("transform: {e}"))
+fn arrow_err(source: arrow_schema::ArrowError) -> Error {
+    Error::Arrow {
+        context: "transform".into(),
+        source,
+    }
 }
 
 /// Rename columns (`old → new`); other columns pass through.
@@ -36,7 +39,7 @@ impl Transform for Rename {
     fn output_schema(&self, input: &SchemaRef) -> Result<SchemaRef> {
         for (old, _) in &self.pairs {
             if input.field_with_name(old).is_err() {
-                return Err(Error::Invalid(format!("rename: no column `{old}`")));
+                return Err(Error::Transform(format!("rename: no column `{old}`")));
             }
         }
         let fields: Vec<Field> = input
@@ -69,7 +72,7 @@ impl Project {
             .map(|c| {
                 input
                     .index_of(c)
-                    .map_err(|_| Error::Invalid(format!("project: no column `{c}`")))
+                    .map_err(|_| Error::Transform(format!("project: no column `{c}`")))
             })
             .collect()
     }
@@ -143,7 +146,7 @@ pub struct Constant {
 impl Transform for Constant {
     fn output_schema(&self, input: &SchemaRef) -> Result<SchemaRef> {
         if input.field_with_name(&self.name).is_ok() {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Transform(format!(
                 "add: column `{}` already exists",
                 self.name
             )));
@@ -262,14 +265,14 @@ impl KeyRemap {
                 None => out.append_null(),
                 Some(old) => match self.map.get(&old.into()) {
                     Some(&new) => out.append_value(T::Native::try_from(new).map_err(|_| {
-                        Error::Invalid(format!("{}: new key {new} does not fit the column type", self.column))
+                        Error::Transform(format!("{}: new key {new} does not fit the column type", self.column))
                     })?),
                     None if self.null_orphans => {
                         orphans += 1;
                         out.append_null();
                     }
                     None => {
-                        return Err(Error::Invalid(format!(
+                        return Err(Error::Transform(format!(
                             "{} {} has no row in {}; set orphans.{} = \"null\" or \"skip\" to load such rows",
                             self.column,
                             old.into(),
@@ -290,7 +293,7 @@ impl Transform for KeyRemap {
     fn output_schema(&self, input: &SchemaRef) -> Result<SchemaRef> {
         match input.field_with_name(&self.column).map(|f| f.data_type()) {
             Ok(DataType::Int16 | DataType::Int32 | DataType::Int64) => Ok(input.clone()),
-            _ => Err(Error::Invalid(format!(
+            _ => Err(Error::Transform(format!(
                 "remap: `{}` is not an integer key column",
                 self.column
             ))),
@@ -307,7 +310,7 @@ impl Transform for KeyRemap {
             DataType::Int32 => self.remap(col.as_primitive::<Int32Type>())?,
             DataType::Int64 => self.remap(col.as_primitive::<Int64Type>())?,
             t => {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Transform(format!(
                     "remap: `{}` is {t}, not an integer",
                     self.column
                 )))

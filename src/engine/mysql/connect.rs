@@ -35,8 +35,9 @@ pub async fn mysql_pool_in(
         url: url.redacted(),
         reason: e.to_string(),
     })?;
-    let constraints = mysql_async::PoolConstraints::new(0, max_conns.max(1))
-        .ok_or_else(|| Error::Invalid("bad connection pool size".into()))?;
+    let constraints = mysql_async::PoolConstraints::new(0, max_conns.max(1)).ok_or_else(|| {
+        Error::Config(format!("a pool of {max_conns} connections is not possible"))
+    })?;
     // The driver's own `require_ssl=…` parameters, when given, are left to it.
     let driver_tls = opts.ssl_opts().is_some();
     let mut builder = mysql_async::OptsBuilder::from_opts(opts)

@@ -226,8 +226,11 @@ async fn send(
     dropped: &mut Vec<usize>,
 ) -> Result<bool> {
     let arrays: Vec<ArrayRef> = builders.iter_mut().map(ColumnBuilder::finish).collect();
-    let mut batch = RecordBatch::try_new(schema.clone(), arrays)
-        .map_err(|e| Error::Invalid(format!("building a record batch: {e}")))?;
+    let mut batch =
+        RecordBatch::try_new(schema.clone(), arrays).map_err(|source| Error::Arrow {
+            context: "building a record batch".into(),
+            source,
+        })?;
     if !dropped.is_empty() {
         let mut keep = vec![true; batch.num_rows()];
         for &r in dropped.iter() {
@@ -237,7 +240,10 @@ async fn send(
             &batch,
             &arrow_array::BooleanArray::from(keep),
         )
-        .map_err(|e| Error::Invalid(format!("leaving rejected rows out of a batch: {e}")))?;
+        .map_err(|source| Error::Arrow {
+            context: "leaving rejected rows out of a batch".into(),
+            source,
+        })?;
         dropped.clear();
     }
     Ok(tx.send(batch).await.is_ok())
@@ -286,13 +292,19 @@ impl ColumnBuilder {
             (Decode::Decimal, DataType::Decimal128(p, s)) => Self::D128(
                 Decimal128Builder::with_capacity(cap)
                     .with_precision_and_scale(*p, *s)
-                    .map_err(|e| Error::Invalid(e.to_string()))?,
+                    .map_err(|source| Error::Arrow {
+                        context: "a decimal builder".into(),
+                        source,
+                    })?,
                 *s as u8,
             ),
             (Decode::Decimal, DataType::Decimal256(p, s)) => Self::D256(
                 Decimal256Builder::with_capacity(cap)
                     .with_precision_and_scale(*p, *s)
-                    .map_err(|e| Error::Invalid(e.to_string()))?,
+                    .map_err(|source| Error::Arrow {
+                        context: "a decimal builder".into(),
+                        source,
+                    })?,
                 *s as u8,
             ),
             (Decode::Text | Decode::Json, _) => {
@@ -309,7 +321,7 @@ impl ColumnBuilder {
             (Decode::Bits, _) => Self::Bits(UInt64Builder::with_capacity(cap)),
             (Decode::Set, _) => Self::Set(ListBuilder::new(StringBuilder::new())),
             (d, a) => {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Internal(format!(
                     "no reader for {d:?} into Arrow {a}"
                 )))
             }

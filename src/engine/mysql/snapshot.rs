@@ -42,7 +42,7 @@ impl Snapshots {
                 return Ok(c);
             }
             if self.live.load(Ordering::SeqCst) == 0 {
-                return Err(Error::Invalid(
+                return Err(Error::Snapshot(
                     "--consistent: every snapshot connection was lost to earlier failures, so \
                      no later read can see the same moment"
                         .into(),
@@ -85,7 +85,7 @@ pub(super) async fn snapshot_connections(
     .ctx("setting lock_wait_timeout")?;
     let denied = |e: &mysql_async::Error| matches!(e, mysql_async::Error::Server(s) if matches!(s.code, 1044 | 1045 | 1142 | 1227));
     let timed_out = |what: &str, e: &mysql_async::Error| {
-        Error::Invalid(format!(
+        Error::Snapshot(format!(
             "--consistent: {what} did not get its lock within {SNAPSHOT_LOCK_WAIT_S} s (a long \
              query or transaction holds the tables); writers were not held up longer. {e}"
         ))
@@ -102,7 +102,7 @@ pub(super) async fn snapshot_connections(
                 .await
                 .map_err(|e| {
                     if denied(&e) {
-                        Error::Invalid(format!(
+                        Error::Snapshot(format!(
                             "--consistent needs the RELOAD privilege (FLUSH TABLES WITH READ \
                              LOCK: {global}) or LOCK TABLES on the tables read ({e})"
                         ))

@@ -66,7 +66,7 @@ impl PgInt {
 }
 
 fn unsupported(name: &str, arrow: &DataType, pg: &PgType) -> Error {
-    Error::Invalid(format!(
+    Error::Internal(format!(
         "column {name}: no binary COPY encoding from Arrow {arrow} to PostgreSQL {pg}"
     ))
 }
@@ -570,7 +570,7 @@ impl Dec {
         use crate::types::{Decode, PgWire as W};
         use arrow_array::builder::*;
         let Decode::Pg(w) = m.decode else {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Internal(format!(
                 "not a PostgreSQL field: {:?}",
                 m.decode
             )));
@@ -585,13 +585,19 @@ impl Dec {
             (W::Numeric, DataType::Decimal128(p, s)) => Dec::D128(
                 Decimal128Builder::with_capacity(cap)
                     .with_precision_and_scale(*p, *s)
-                    .map_err(|e| Error::Invalid(e.to_string()))?,
+                    .map_err(|source| Error::Arrow {
+                        context: "a decimal builder".into(),
+                        source,
+                    })?,
                 *s as u8,
             ),
             (W::Numeric, DataType::Decimal256(p, s)) => Dec::D256(
                 Decimal256Builder::with_capacity(cap)
                     .with_precision_and_scale(*p, *s)
-                    .map_err(|e| Error::Invalid(e.to_string()))?,
+                    .map_err(|source| Error::Arrow {
+                        context: "a decimal builder".into(),
+                        source,
+                    })?,
                 *s as u8,
             ),
             (W::Text, _) => Dec::Text(StringBuilder::with_capacity(cap, cap * 16), false),
@@ -606,7 +612,7 @@ impl Dec {
             (W::Time, _) => Dec::Duration(DurationMicrosecondBuilder::with_capacity(cap), false),
             (W::Interval, _) => Dec::Duration(DurationMicrosecondBuilder::with_capacity(cap), true),
             (w, a) => {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Internal(format!(
                     "no decoder for {w:?} into Arrow {a}"
                 )))
             }
@@ -958,14 +964,20 @@ impl CopyDecoder {
         }
         self.rows = 0;
         self.bytes = 0;
-        let batch = RecordBatch::try_new(self.schema.clone(), cols)
-            .map_err(|e| Error::Invalid(e.to_string()))?;
+        let batch =
+            RecordBatch::try_new(self.schema.clone(), cols).map_err(|source| Error::Arrow {
+                context: "building a record batch".into(),
+                source,
+            })?;
         if self.dropped.is_empty() {
             return Ok(batch);
         }
         self.dropped.clear();
         arrow_select::filter::filter_record_batch(&batch, &arrow_array::BooleanArray::from(keep))
-            .map_err(|e| Error::Invalid(format!("leaving rejected rows out of a batch: {e}")))
+            .map_err(|source| Error::Arrow {
+                context: "leaving rejected rows out of a batch".into(),
+                source,
+            })
     }
 }
 

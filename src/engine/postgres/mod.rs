@@ -253,7 +253,12 @@ impl Sink for PgSink {
                 return plan
                     .foreign_keys
                     .iter()
-                    .map(|_| Some(Err(Error::Invalid(e.clone()))))
+                    .map(|fk| {
+                        Some(Err(Error::Table {
+                            table: plan.source.clone(),
+                            detail: format!("foreign key {} not created: {e}", fk.name),
+                        }))
+                    })
                     .collect();
             }
         };
