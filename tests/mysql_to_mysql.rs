@@ -372,3 +372,183 @@ async fn a_value_the_target_refuses_fails_its_table_alone_and_leaves_nothing() {
         "the other tables still load"
     );
 }
+
+/// A job file routing this test's database into `target`, removed when dropped.
+struct JobFile(std::path::PathBuf);
+
+impl JobFile {
+    fn new(db: &TestDb, tag: &str, target: &str, routes: &str) -> JobFile {
+        let p = std::env::temp_dir().join(format!("{}-{tag}.toml", db.name));
+        std::fs::write(
+            &p,
+            format!(
+                "[connections.old]\nurl = \"{}\"\n[connections.new]\nurl = \"{target}\"\n\n{routes}",
+                db.source()
+            ),
+        )
+        .unwrap();
+        JobFile(p)
+    }
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for JobFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+async fn sorted_pairs(my: &mut mysql_async::Conn, sql: &str) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = my.query(sql).await.unwrap();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_keys_into_mariadb_chain_through_children_and_keep_the_orphan_policies() {
+    let db = TestDb::new("my2myremap").await;
+    db.load(&[FixtureSet::Legacy]).await;
+    let t = format!("{}_t", db.name);
+    let job = |mode: &str| {
+        JobFile::new(
+            &db,
+            mode,
+            &target_url(&db, &t),
+            &format!(
+                "[[routes]]\ntables = [\"publishers\", \"characters\", \"posts\", \"teams\", \"memberships\"]\n\
+                 from = \"old\"\nto = \"new\"\nmode = \"{mode}\"\n\n\
+                 [tables.publishers]\nnew_keys = true\n[tables.characters]\nnew_keys = true\n\
+                 [tables.teams]\nnew_keys = true\n"
+            ),
+        )
+    };
+    let (code, out, err) = common::barge_exit(&["run", job("schema-only").path()], &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    // The target already holds rows, so every old row gets a new key after them.
+    let mut my = db.mysql().await;
+    my.query_drop(format!(
+        "INSERT INTO `{t}`.publishers (name, created_at, updated_at) VALUES ('Image', NOW(), NOW()), ('Valiant', NOW(), NOW());
+         INSERT INTO `{t}`.characters (name, active, created_at, updated_at) SELECT concat('Existing ', seq), 1, NOW(), NOW() FROM seq_1_to_25;
+         INSERT INTO `{t}`.teams (name, created_at, updated_at) VALUES ('X-Force', NOW(), NOW()), ('Defenders', NOW(), NOW()), ('Titans', NOW(), NOW());"
+    ))
+    .await
+    .unwrap();
+    let (code, out, err) = common::barge_exit(&["run", job("data-only").path()], &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    // Every relationship, by names, as in the source: children, grandchildren, a table
+    // that refers to itself, and a join table between two remapped parents.
+    for sql in [
+        "SELECT c.name, p.name FROM {d}.characters c JOIN {d}.publishers p ON p.id = c.publisher_id",
+        "SELECT p.title, c.name FROM {d}.posts p JOIN {d}.characters c ON c.id = p.character_id",
+        "SELECT t.name, p.name FROM {d}.teams t JOIN {d}.teams p ON p.id = t.parent_id",
+        "SELECT t.name, concat(c.name, '/', coalesce(m.role, '-')) FROM {d}.memberships m \
+         JOIN {d}.teams t ON t.id = m.team_id JOIN {d}.characters c ON c.id = m.character_id",
+    ] {
+        let want = sorted_pairs(&mut my, &sql.replace("{d}", &format!("`{}`", db.name))).await;
+        let got = sorted_pairs(&mut my, &sql.replace("{d}", &format!("`{t}`"))).await;
+        assert!(!want.is_empty(), "{sql}");
+        assert_eq!(got, want, "{sql}");
+    }
+    // New keys come after what the target held, in old-key order.
+    let new: Vec<(i64, String)> = my
+        .query(format!(
+            "SELECT id, name FROM `{t}`.characters WHERE id > 25 ORDER BY id"
+        ))
+        .await
+        .unwrap();
+    let old: Vec<(i64, String)> = my
+        .query(format!(
+            "SELECT id, name FROM `{}`.characters ORDER BY id",
+            db.name
+        ))
+        .await
+        .unwrap();
+    assert_eq!(new.len(), old.len());
+    for (k, ((id, name), (_, was))) in new.iter().zip(&old).enumerate() {
+        assert_eq!((*id, name), (26 + k as i64, was), "row {k}");
+    }
+    let maps: Option<i64> = my
+        .exec_first(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME LIKE '\\_barge%'",
+            (&t,),
+        )
+        .await
+        .unwrap();
+    assert_eq!(maps, Some(0), "key maps and staging tables are gone");
+
+    // An orphan, as Rails data without constraints has them: left out into the reject
+    // file, or loaded with a NULL key, as the job says. The child is remapped as it streams
+    // (its parent's key map is small), or by a join at its finish when it gets new keys
+    // of its own.
+    my.query_drop(format!(
+        "INSERT INTO `{}`.characters (id, name, publisher_id, active, created_at, updated_at) \
+         VALUES (9999, 'Lost Soul', 999, 1, NOW(6), NOW(6))",
+        db.name
+    ))
+    .await
+    .unwrap();
+    let rejects = std::env::temp_dir().join(format!("{}-rejects", db.name));
+    let _ = std::fs::remove_dir_all(&rejects);
+    for (policy, own_keys) in ["skip", "null", "error"]
+        .into_iter()
+        .flat_map(|p| [(p, false), (p, true)])
+    {
+        let target = format!("{}_{policy}_{own_keys}", db.name);
+        let _ = std::fs::remove_dir_all(&rejects);
+        let job = JobFile::new(
+            &db,
+            policy,
+            &target_url(&db, &target),
+            &format!(
+                "[[routes]]\ntables = [\"publishers\", \"characters\"]\nfrom = \"old\"\nto = \"new\"\n\
+                 reject_dir = \"{}\"\n\n[tables.publishers]\nnew_keys = true\n\
+                 [tables.characters]\nnew_keys = {own_keys}\norphans = {{ publisher_id = \"{policy}\" }}\n",
+                rejects.display()
+            ),
+        );
+        let (code, out, err) = common::barge_exit(&["run", job.path()], &[]);
+        let lost: Vec<Option<i64>> = my
+            .query(format!(
+                "SELECT publisher_id FROM `{target}`.characters WHERE name = 'Lost Soul'"
+            ))
+            .await
+            .unwrap_or_default();
+        match policy {
+            "skip" => {
+                assert_eq!(code, 3, "{out}\n{err}");
+                assert!(
+                    out.contains("characters.publisher_id: 1 orphan row(s)"),
+                    "{out}"
+                );
+                assert!(lost.is_empty());
+                let csv = std::fs::read_to_string(rejects.join("characters.csv")).unwrap();
+                let lines: Vec<&str> = csv.lines().collect();
+                assert_eq!(lines.len(), 2, "{csv}");
+                assert!(lines[0].starts_with("id,") && lines[0].ends_with(",barge_reject_reason"));
+                assert!(
+                    lines[1].starts_with("9999,Lost Soul,")
+                        && lines[1].ends_with(",no publishers row for publisher_id"),
+                    "{csv}"
+                );
+            }
+            "null" => {
+                assert_eq!(code, 0, "{out}\n{err}");
+                assert_eq!(lost, [None], "{own_keys}");
+            }
+            _ => {
+                assert_eq!(code, 1, "{out}\n{err}");
+                // As it streams, the first orphan met; at the finish, how many and which.
+                let why = if own_keys {
+                    "1 row(s) have a publisher_id with no row in publishers (e.g. 999)"
+                } else {
+                    "publisher_id 999 has no row in publishers"
+                };
+                assert!(out.contains(why), "{out}");
+                assert!(lost.is_empty());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&rejects);
+}

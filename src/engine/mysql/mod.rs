@@ -8,6 +8,7 @@ pub mod ddl;
 pub mod ledger;
 pub mod load_format;
 pub mod read;
+mod remap;
 pub mod sample;
 mod snapshot;
 pub mod write;

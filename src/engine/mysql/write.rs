@@ -95,7 +95,9 @@ impl MysqlSink {
             drop(conn);
             let _ = pool.disconnect().await;
         }
-        let pool = connect::mysql_pool(url, writers.max(1) + 1).await?;
+        // The writers, the control session, and one for a remapped table's finish (others
+        // wait for it: the writers keep theirs).
+        let pool = connect::mysql_pool(url, writers.max(1) + 2).await?;
         let mut control = connect::mysql_conn(&pool, url, Side::Target).await?;
         control
             .query_drop(WRITER_SESSION[0])
@@ -152,15 +154,6 @@ impl Sink for MysqlSink {
                     "{}: loaded with multi-row INSERT, not LOAD DATA LOCAL INFILE (the target has local_infile off)",
                     p.target
                 ));
-            }
-        }
-        for p in plans.iter() {
-            // Names and types were checked with the plan (`engine::check_plan`).
-            if p.new_keys || !p.remaps.is_empty() {
-                return Err(Error::Config(format!(
-                    "table {}: new keys and key remapping are not supported into MySQL/MariaDB yet",
-                    p.source
-                )));
             }
         }
         for p in plans.iter_mut() {
@@ -371,24 +364,37 @@ impl Sink for MysqlSink {
         &self,
         plan: &TablePlan,
         _nulls: &[u64],
-        _reject_dir: &std::path::Path,
-        _mark: Option<&crate::ledger::FinishMark>,
+        reject_dir: &std::path::Path,
+        mark: Option<&crate::ledger::FinishMark>,
     ) -> Result<RemapOutcome> {
-        Err(Error::Config(format!(
-            "table {}: key remapping is not supported into MySQL/MariaDB yet",
-            plan.source
-        )))
+        let mut conn = connect::mysql_conn(&self.pool, &self.url, Side::Target).await?;
+        for s in WRITER_SESSION {
+            conn.query_drop(*s)
+                .await
+                .ctx("setting up a writer session")?;
+        }
+        let to = super::remap::Target {
+            database: &self.database,
+            mode: self.opts.mode,
+            drop_existing: self.opts.drop,
+            server: self.server,
+        };
+        super::remap::finish_remapped(&mut conn, &to, plan, reject_dir, mark).await
     }
 
     async fn ledger(&self) -> Result<Arc<dyn crate::ledger::Ledger>> {
         Ok(Arc::new(super::ledger::MysqlLedger::open(&self.url).await?))
     }
 
-    async fn key_map(&self, _plan: &TablePlan, _max: u64) -> Option<HashMap<i64, i64>> {
-        None
+    async fn key_map(&self, plan: &TablePlan, max: u64) -> Option<HashMap<i64, i64>> {
+        let mut control = self.control.lock().await;
+        super::remap::key_map(&mut control, &self.database, plan, max).await
     }
 
-    async fn drop_key_maps(&self, _plans: &[&TablePlan]) {}
+    async fn drop_key_maps(&self, plans: &[&TablePlan]) {
+        let mut control = self.control.lock().await;
+        super::remap::drop_key_maps(&mut control, &self.database, plans).await
+    }
 
     async fn foreign_keys(&self, plan: &TablePlan, parent_ok: &[bool]) -> Vec<Option<Result<()>>> {
         let mut control = self.control.lock().await;
