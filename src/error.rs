@@ -133,8 +133,16 @@ pub enum Error {
         source: tokio::task::JoinError,
     },
 
+    /// A program barge runs (a bench peer, a virtualenv's installer) could not be started.
+    #[error("cannot run {what}: {source}")]
+    Spawn {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+
     /// A benchmark's peer tool did not do what it was measured for.
-    #[error("bench: {0}")]
+    #[error("{0}")]
     Bench(String),
 
     /// A combination the planner should never produce: a bug in barge.

@@ -236,7 +236,12 @@ async fn run_one(
             }
             create_orm_table(client, &schema, p).await?;
             let python = django_python().await?;
-            let dir = std::env::temp_dir().join(format!("barge-django-{}", std::process::id()));
+            // One directory per run and strategy: runs in one process (tests) remove their own.
+            let dir = std::env::temp_dir().join(format!(
+                "barge-django-{}-{schema}-{}",
+                std::process::id(),
+                s.name()
+            ));
             std::fs::create_dir_all(&dir)?;
             let script = dir.join("django_bench.py");
             std::fs::write(&script, DJANGO_SCRIPT)?;
@@ -330,15 +335,18 @@ async fn django_python() -> Result<PathBuf> {
         Ok(f)
     })
     .await
-    .map_err(|e| Error::Bench(format!("waiting for the Django virtualenv lock: {e}")))??;
+    .map_err(|source| Error::Task {
+        what: "waiting for the Django virtualenv lock".into(),
+        source,
+    })??;
     if ready.is_file() {
         return Ok(python);
     }
     let run = |mut c: tokio::process::Command, what: String| async move {
-        let out = c
-            .output()
-            .await
-            .map_err(|e| Error::Bench(format!("{what}: {e}")))?;
+        let out = c.output().await.map_err(|source| Error::Spawn {
+            what: what.clone(),
+            source,
+        })?;
         if !out.status.success() {
             return Err(Error::Bench(format!(
                 "{what} failed: {}",
@@ -422,9 +430,10 @@ async fn run_child(
     cmd.stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let started = Instant::now();
-    let child = cmd
-        .spawn()
-        .map_err(|e| Error::Bench(format!("cannot run {what}: {e}")))?;
+    let child = cmd.spawn().map_err(|source| Error::Spawn {
+        what: what.to_string(),
+        source,
+    })?;
     let pid = child.id();
     let waiting = tokio::spawn(child.wait_with_output());
     let mut peak = None;
@@ -434,9 +443,10 @@ async fn run_child(
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let out = waiting
-        .await
-        .map_err(|e| Error::Bench(format!("{what}: {e}")))??;
+    let out = waiting.await.map_err(|source| Error::Task {
+        what: what.to_string(),
+        source,
+    })??;
     let wall = started.elapsed().as_secs_f64();
     if !out.status.success() {
         let mut msg = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -598,9 +608,10 @@ async fn orm_insert(
     if s != Strategy::OrmRow {
         client.batch_execute("COMMIT").await.ctx(ctx())?;
     }
-    reader
-        .await
-        .map_err(|e| Error::Bench(format!("reader task failed: {e}")))??;
+    reader.await.map_err(|source| Error::Task {
+        what: "the bench's reader".into(),
+        source,
+    })??;
     Ok(written)
 }
 

@@ -660,6 +660,9 @@ async fn copy_inner(
             ledger.reopen(&run).await?;
         }
         let totals = ledger.totals(&run).await?;
+        if totals.len() != plans.len() {
+            return Err(Error::LedgerGone { run: run.clone() });
+        }
         for (p, t) in plans.iter_mut().zip(&totals) {
             p.resumed = t.done > 0 || t.state != TableState::Loading;
         }
@@ -951,6 +954,10 @@ async fn copy_inner(
         }
         if w > 0 {
             let totals = ledger.totals(&run).await?;
+            if totals.len() != shared.plans.len() {
+                // Another worker completed the run and removed it: the report says so.
+                break;
+            }
             for (t, p) in shared.plans.iter().enumerate() {
                 let done = totals[t].state == TableState::Done;
                 shared.done[t].store(done, Ordering::SeqCst);

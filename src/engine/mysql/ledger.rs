@@ -188,6 +188,7 @@ impl MysqlLedger {
                 // The ledger is gone: the run was completed (and removed) by another process.
                 Err(mysql_async::Error::Server(s)) if s.code == 1146 => {
                     let _ = c.query_drop("ROLLBACK").await;
+                    let _ = c.query_drop("DO RELEASE_LOCK('barge-ledger')").await;
                     return Ok(T::default());
                 }
                 Err(e) if tries < 3 && retryable(&e) => {
@@ -241,6 +242,18 @@ impl MysqlLedger {
             )
             .await?;
         Ok(n.first().and_then(|r| r.get::<i64, _>(0)).unwrap_or(0) > 0)
+    }
+}
+
+/// The lock under which the ledger is created, recorded into and dropped; an error when
+/// another process held it for 30 s (GET_LOCK says 0) rather than going on without it.
+async fn take_lock(c: &mut Conn) -> std::result::Result<(), mysql_async::Error> {
+    let got: Option<Option<i64>> = c.query_first("SELECT GET_LOCK('barge-ledger', 30)").await?;
+    match got.flatten() {
+        Some(1) => Ok(()),
+        _ => Err(mysql_async::Error::Other(
+            "the ledger's lock (GET_LOCK('barge-ledger')) was not granted within 30 s".into(),
+        )),
     }
 }
 
@@ -364,7 +377,6 @@ impl Ledger for MysqlLedger {
         // The lock is held until the run is committed: `remove` of another run, which drops
         // the ledger once it holds no run, must see this one.
         let mut stmts: Vec<String> = vec![
-            "SELECT GET_LOCK('barge-ledger', 30)".into(),
             CREATE[0].into(),
             CREATE[1].into(),
             CREATE[2].into(),
@@ -426,6 +438,7 @@ impl Ledger for MysqlLedger {
         self.with("recording the run's plan", move |c| {
             let stmts = stmts.clone();
             Box::pin(async move {
+                take_lock(c).await?;
                 for s in &stmts {
                     if let Err(e) = c.query_drop(s).await {
                         let _ = c.query_drop("ROLLBACK").await;
@@ -447,7 +460,7 @@ impl Ledger for MysqlLedger {
             .await?;
         self.with("removing the ledger", |c| {
             Box::pin(async move {
-                c.query_drop("SELECT GET_LOCK('barge-ledger', 30)").await?;
+                take_lock(c).await?;
                 let left: Option<i64> = c
                     .query_first(format!("SELECT COUNT(*) FROM {RUNS}"))
                     .await?;

@@ -53,15 +53,36 @@ pub(super) async fn finish_remapped(
             "its staging table {staging} is gone: rerun with --restart to load it again"
         )));
     }
+    // MySQL's DDL commits as it goes: the table this finish makes is its own until the rows
+    // commit, and a failure takes it away again. With --drop the table it replaces waits
+    // under another name, and comes back on a failure.
+    let old_name = crate::plan::truncate_ident(&format!("_barge_old_{}", plan.target));
+    let old = to.table(&old_name);
     let mut ddl_stmts = Vec::new();
-    if to.mode != Mode::DataOnly {
+    let owns_target = to.mode != Mode::DataOnly;
+    let mut set_aside = false;
+    if owns_target {
         if to.drop_existing {
-            ddl_stmts.push(format!("DROP TABLE IF EXISTS {target}"));
+            if table_exists(conn, to.database, &old_name).await? {
+                // An interrupted finish set the table aside; what is at the name is its own.
+                ddl_stmts.push(format!("DROP TABLE IF EXISTS {target}"));
+                set_aside = true;
+            } else if table_exists(conn, to.database, &plan.target).await? {
+                ddl_stmts.push(format!("RENAME TABLE {target} TO {old}"));
+                set_aside = true;
+            }
         }
         // With every index: the rows go in by one INSERT … SELECT, in key order.
         let create = ddl::create_table_sql(to.database, &plan.target, plan, true, to.server)?;
         ddl_stmts.push(create.replacen("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1));
     }
+    let undo = Undo {
+        owns_target,
+        set_aside,
+        target: &target,
+        old: &old,
+        plan,
+    };
     let mut select: Vec<String> = plan
         .target_columns
         .iter()
@@ -98,7 +119,12 @@ pub(super) async fn finish_remapped(
         joins.push(format!("JOIN {km} km0 ON km0.old = s.{k}"));
     }
     for s in &ddl_stmts {
-        run(conn, plan, s).await?;
+        if let Err(e) = run(conn, plan, s).await {
+            if !e.is_transient() {
+                undo.run(conn).await;
+            }
+            return Err(e);
+        }
     }
     let mut orphan_conds = Vec::new();
     for (n, r) in plan.remaps.iter().enumerate() {
@@ -161,9 +187,12 @@ pub(super) async fn finish_remapped(
             };
             counts.insert(r.column.clone(), n as u64);
         }
+        // Only columns that have orphans: no reject file when nothing is left out.
         let skipped: Vec<_> = orphan_conds
             .iter()
-            .filter(|(r, _)| r.policy == OrphanPolicy::Skip)
+            .filter(|(r, _)| {
+                r.policy == OrphanPolicy::Skip && out.orphans_skipped.contains_key(&r.column)
+            })
             .collect();
         let mut where_clause = String::new();
         if !skipped.is_empty() {
@@ -216,20 +245,44 @@ pub(super) async fn finish_remapped(
         Ok(out)
     }
     .await;
-    match result {
-        Ok(out) => {
-            run(conn, plan, "COMMIT").await?;
-            // The rows are in with their mark: the staging table is only a leftover now.
-            if let Err(e) = run(conn, plan, &format!("DROP TABLE IF EXISTS {staging}")).await {
-                tracing::warn!("{}: the staging table stays: {e}", plan.target);
-            }
-            Ok(out)
-        }
+    let result = match result {
+        Ok(out) => run(conn, plan, "COMMIT").await.map(|()| out),
         Err(e) => {
             let _ = conn.query_drop("ROLLBACK").await;
             Err(e)
         }
+    };
+    let out = match result {
+        Ok(out) => out,
+        Err(e) => {
+            // A lost session is retried by a new finish, which finds what this one made.
+            if !e.is_transient() {
+                undo.run(conn).await;
+            }
+            return Err(e);
+        }
+    };
+    // The rows are in with their mark: what is left is cleanup, and a key counter that
+    // keeps ids of rows the source deleted unused (as a table that is not remapped).
+    let mut after = vec![
+        format!("DROP TABLE IF EXISTS {staging}"),
+        format!("DROP TABLE IF EXISTS {old}"),
+    ];
+    if let Some(floor) = plan
+        .sequence_floor
+        .filter(|_| !plan.new_keys && plan.target_columns.iter().any(|c| c.identity))
+    {
+        after.push(format!(
+            "ALTER TABLE {target} AUTO_INCREMENT = {}",
+            floor + 1
+        ));
     }
+    for s in after {
+        if let Err(e) = run(conn, plan, &s).await {
+            tracing::warn!("{}: after the finish: {e}", plan.target);
+        }
+    }
+    Ok(out)
 }
 
 /// A parent's key map, when it holds at most `max` keys: its children are remapped as
@@ -269,6 +322,32 @@ pub(super) async fn drop_key_maps(conn: &mut Conn, database: &str, plans: &[&Tab
         );
         if let Err(e) = conn.query_drop(format!("DROP TABLE IF EXISTS {km}")).await {
             tracing::warn!("could not drop key map {km}: {e}");
+        }
+    }
+}
+
+/// What a failed finish takes back: the table it made, and the one it set aside.
+struct Undo<'a> {
+    owns_target: bool,
+    set_aside: bool,
+    target: &'a str,
+    old: &'a str,
+    plan: &'a TablePlan,
+}
+
+impl Undo<'_> {
+    async fn run(&self, conn: &mut Conn) {
+        if !self.owns_target {
+            return;
+        }
+        let mut stmts = vec![format!("DROP TABLE IF EXISTS {}", self.target)];
+        if self.set_aside {
+            stmts.push(format!("RENAME TABLE {} TO {}", self.old, self.target));
+        }
+        for s in stmts {
+            if let Err(e) = conn.query_drop(&s).await {
+                tracing::warn!("{}: undoing a failed finish: {s}: {e}", self.plan.target);
+            }
         }
     }
 }

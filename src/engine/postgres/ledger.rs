@@ -191,13 +191,17 @@ impl PgLedger {
             g = self.client.lock().await;
         }
         let c = g.as_ref().expect("connected above");
-        c.batch_execute(sql).await.map_err(|source| {
-            let _ = c.is_closed();
-            Error::Postgres {
-                context: "ledger".into(),
-                source,
+        match c.batch_execute(sql).await {
+            Ok(()) => Ok(()),
+            Err(source) => {
+                // A failed statement leaves its transaction open and aborted.
+                let _ = c.batch_execute("ROLLBACK").await;
+                Err(Error::Postgres {
+                    context: "ledger".into(),
+                    source,
+                })
             }
-        })
+        }
     }
 
     async fn exists(&self) -> Result<bool> {
