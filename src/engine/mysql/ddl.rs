@@ -133,6 +133,15 @@ pub fn foreign_key_sql(database: &str, plan: &TablePlan) -> Vec<String> {
         .collect()
 }
 
+/// The target columns, quoted and in order, as an INSERT names them.
+pub fn column_list(plan: &TablePlan) -> String {
+    plan.target_columns
+        .iter()
+        .map(|c| quote_ident(&c.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn idents(cols: &[String]) -> String {
     cols.iter()
         .map(|c| quote_ident(c))

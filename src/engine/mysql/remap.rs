@@ -219,12 +219,7 @@ pub(super) async fn finish_remapped(
             out.rejects_file = Some(file);
             where_clause = format!(" WHERE NOT ({any})");
         }
-        let cols = plan
-            .target_columns
-            .iter()
-            .map(|c| quote_ident(&c.name))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let cols = ddl::column_list(plan);
         let insert = format!(
             "INSERT INTO {target} ({cols}) SELECT {} FROM {from}{where_clause}",
             select.join(", ")

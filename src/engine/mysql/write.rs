@@ -833,12 +833,7 @@ impl Writer for MysqlWriter {
         let mut stmts = Vec::new();
         match self.opts.mode {
             Mode::DataOnly => {
-                let cols = plan
-                    .target_columns
-                    .iter()
-                    .map(|c| quote_ident(&c.name))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let cols = ddl::column_list(plan);
                 // The rows and the mark commit together; the staging table goes after.
                 stmts.push("START TRANSACTION".into());
                 stmts.push(format!(
