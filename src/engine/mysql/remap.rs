@@ -48,7 +48,7 @@ pub(super) async fn finish_remapped(
         table: plan.source.clone(),
         detail,
     };
-    if !table_exists(conn, to.database, &staging_name(&plan.target)).await? {
+    if !super::write::table_exists(conn, to.database, &staging_name(&plan.target)).await? {
         return Err(fail(format!(
             "its staging table {staging} is gone: rerun with --restart to load it again"
         )));
@@ -56,18 +56,18 @@ pub(super) async fn finish_remapped(
     // MySQL's DDL commits as it goes: the table this finish makes is its own until the rows
     // commit, and a failure takes it away again. With --drop the table it replaces waits
     // under another name, and comes back on a failure.
-    let old_name = crate::plan::truncate_ident(&format!("_barge_old_{}", plan.target));
+    let old_name = super::write::old_name(&plan.target);
     let old = to.table(&old_name);
     let mut ddl_stmts = Vec::new();
     let owns_target = to.mode != Mode::DataOnly;
     let mut set_aside = false;
     if owns_target {
         if to.drop_existing {
-            if table_exists(conn, to.database, &old_name).await? {
+            if super::write::table_exists(conn, to.database, &old_name).await? {
                 // An interrupted finish set the table aside; what is at the name is its own.
                 ddl_stmts.push(format!("DROP TABLE IF EXISTS {target}"));
                 set_aside = true;
-            } else if table_exists(conn, to.database, &plan.target).await? {
+            } else if super::write::table_exists(conn, to.database, &plan.target).await? {
                 ddl_stmts.push(format!("RENAME TABLE {target} TO {old}"));
                 set_aside = true;
             }
@@ -366,17 +366,6 @@ async fn run(conn: &mut Conn, plan: &TablePlan, sql: &str) -> Result<()> {
             }
         }
     })
-}
-
-async fn table_exists(conn: &mut Conn, database: &str, table: &str) -> Result<bool> {
-    let n: Option<i64> = conn
-        .exec_first(
-            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
-            (database, table),
-        )
-        .await
-        .ctx("looking up a target table")?;
-    Ok(n.unwrap_or(0) > 0)
 }
 
 /// The rows of `sql` as CSV with a header, as PostgreSQL's `COPY … CSV HEADER` writes them

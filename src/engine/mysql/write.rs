@@ -39,7 +39,7 @@ const WRITER_SESSION: &[&str] = &[
     "SET SESSION foreign_key_checks = 0",
 ];
 
-fn old_name(target: &str) -> String {
+pub(super) fn old_name(target: &str) -> String {
     crate::plan::truncate_ident(&format!("_barge_old_{target}"))
 }
 
@@ -53,6 +53,22 @@ pub struct MysqlSink {
     insert_only: bool,
     server: ddl::Server,
     version: String,
+}
+
+/// Whether `database` holds `table`.
+pub(super) async fn table_exists(
+    conn: &mut mysql_async::Conn,
+    database: &str,
+    table: &str,
+) -> Result<bool> {
+    let n: Option<i64> = conn
+        .exec_first(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+            (database, table),
+        )
+        .await
+        .ctx("looking up a target table")?;
+    Ok(n.unwrap_or(0) > 0)
 }
 
 /// The server's version and what follows from it, from a session that names no database
@@ -933,15 +949,7 @@ impl MysqlWriter {
     }
 
     async fn exists(&mut self, table: &str) -> Result<bool> {
-        let n: Option<i64> = self
-            .conn
-            .exec_first(
-                "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
-                (&self.database, table),
-            )
-            .await
-            .ctx("looking up a target table")?;
-        Ok(n.unwrap_or(0) > 0)
+        table_exists(&mut self.conn, &self.database, table).await
     }
 
     /// Whether the table has an index besides its primary key.
