@@ -803,13 +803,13 @@ async fn run_job(
     let mut json = Vec::new();
     for (i, r) in job.routes.iter().enumerate() {
         let head = format!(
-            "route {}: {} ({}) → {} ({}), schema {}",
+            "route {}: {} ({}) → {} ({}), {}",
             i + 1,
             r.from_name,
             r.from,
             r.to_name,
             r.to,
-            r.options.schema
+            r.to.destination(&r.options.schema)
         );
         if plan_only {
             let (catalog, plans, refused) = barge::run::plan_each_table(&r.from, &r.to, &r.options)

@@ -57,7 +57,10 @@ pub struct TableReport {
 pub struct Report {
     pub source: String,
     pub target: String,
+    /// The PostgreSQL schema or the MySQL database the tables went to.
     pub schema: String,
+    /// The same, for people: `schema NAME` or `database NAME`.
+    pub destination: String,
     pub mode: String,
     pub tables: Vec<TableReport>,
     /// Problems outside any single table (e.g. a foreign key that could not be created).
@@ -236,8 +239,8 @@ impl Report {
         ]);
         let _ = writeln!(
             out,
-            "{} → {} (schema {}, {})",
-            self.source, self.target, self.schema, self.mode
+            "{} → {} ({}, {})",
+            self.source, self.target, self.destination, self.mode
         );
         let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
         let right = [

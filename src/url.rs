@@ -155,6 +155,15 @@ impl DbUrl {
         }
     }
 
+    /// Where tables copied into this URL go, for reports: a PostgreSQL target puts them in
+    /// `schema` (from `--schema` or `?schema=`), a MySQL one in the database of its path.
+    pub fn destination(&self, schema: &str) -> String {
+        match self.engine {
+            Engine::Postgres => format!("schema {schema}"),
+            Engine::Mysql => format!("database {}", self.database().unwrap_or_default()),
+        }
+    }
+
     /// The same server with another database in the path.
     pub fn with_database(&self, db: &str) -> DbUrl {
         let mut url = self.url.clone();
@@ -309,5 +318,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!err.contains("topsecret"), "{err}");
+    }
+
+    #[test]
+    fn names_where_tables_go_by_engine() {
+        let my = DbUrl::parse("mysql://u@h/shop").unwrap();
+        assert_eq!(my.destination("public"), "database shop");
+        let pg = DbUrl::parse("postgres://u@h/db?schema=app").unwrap();
+        assert_eq!(pg.destination("app"), "schema app");
     }
 }

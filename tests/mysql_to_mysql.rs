@@ -571,3 +571,83 @@ async fn new_keys_into_mariadb_chain_through_children_and_keep_the_orphan_polici
     }
     let _ = std::fs::remove_dir_all(&rejects);
 }
+
+/// `--drop` replaces remapped tables that a table outside the copy refers to, through a
+/// crash inside the remapping finish and a rerun. The outside table's foreign key is
+/// dropped, as the report says, rather than left pointing at the set-aside table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replacing_remapped_tables_survives_a_crash_and_leaves_no_dangling_foreign_key() {
+    let db = TestDb::new("my2mydropmap").await;
+    db.load(&[FixtureSet::Legacy]).await;
+    let t = format!("{}_t", db.name);
+    let job = |mode: &str| {
+        JobFile::new(
+            &db,
+            mode,
+            &target_url(&db, &t),
+            &format!(
+                "[[routes]]\ntables = [\"publishers\", \"characters\"]\nfrom = \"old\"\nto = \"new\"\n\
+                 mode = \"{mode}\"\n\n[tables.publishers]\nnew_keys = true\n\
+                 [tables.characters]\nnew_keys = true\n"
+            ),
+        )
+    };
+    let first = job("create");
+    let (code, out, err) = common::barge_exit(&["run", first.path()], &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let mut my = db.mysql().await;
+    my.query_drop(format!(
+        "CREATE TABLE `{t}`.fans (id INT PRIMARY KEY, character_id BIGINT, \
+         CONSTRAINT fans_character FOREIGN KEY (character_id) REFERENCES `{t}`.characters (id));
+         INSERT INTO `{t}`.fans VALUES (1, 1)"
+    ))
+    .await
+    .unwrap();
+    let replace = job("drop");
+    let (code, out, err) = common::barge_exit(
+        &["run", replace.path()],
+        &[("BARGE_FAILPOINT", "remap-applied:2")],
+    );
+    assert_eq!(code, barge::failpoint::EXIT, "{out}\n{err}");
+    let (code, out, err) = common::barge_exit(&["run", replace.path()], &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    // A MySQL target names its database, where a PostgreSQL one names a schema.
+    assert!(out.contains(&format!("/{t}), database {t}\n")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "(database {t}, create, replacing existing tables)"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("the foreign key fans_character that fans (not part of this copy) holds on it is dropped"),
+        "{out}"
+    );
+    let sql = "SELECT c.name, p.name FROM {d}.characters c JOIN {d}.publishers p ON p.id = c.publisher_id";
+    let want = sorted_pairs(&mut my, &sql.replace("{d}", &format!("`{}`", db.name))).await;
+    let got = sorted_pairs(&mut my, &sql.replace("{d}", &format!("`{t}`"))).await;
+    assert!(!want.is_empty());
+    assert_eq!(got, want);
+    let left: Vec<(String, String)> = my
+        .exec(
+            "SELECT TABLE_NAME, CONSTRAINT_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS \
+             WHERE CONSTRAINT_SCHEMA = ? AND (TABLE_NAME = 'fans' OR REFERENCED_TABLE_NAME LIKE '\\_barge%')",
+            (&t,),
+        )
+        .await
+        .unwrap();
+    assert_eq!(left, [], "no foreign key on a set-aside table");
+    let barge_tables: Vec<String> = my
+        .exec(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME LIKE '\\_barge%'",
+            (&t,),
+        )
+        .await
+        .unwrap();
+    assert_eq!(barge_tables, Vec::<String>::new());
+    let fans: Option<i64> = my
+        .query_first(format!("SELECT COUNT(*) FROM `{t}`.fans"))
+        .await
+        .unwrap();
+    assert_eq!(fans, Some(1), "the outside table keeps its rows");
+}

@@ -492,7 +492,7 @@ pub async fn plan_each_table(
     result
 }
 
-/// Copy tables from one database into another (MySQL/MariaDB into PostgreSQL today).
+/// Copy tables from one database into another, MySQL/MariaDB or PostgreSQL at either end.
 ///
 /// Returns `Err` for problems found before any data moved (connection, selection, types,
 /// existing targets). Problems during the load are in the report: check `Report::ok()`.
@@ -1245,6 +1245,7 @@ fn finish_report(
             crate::url::Engine::Postgres => opts.schema.clone(),
             crate::url::Engine::Mysql => to.database().unwrap_or_default(),
         },
+        destination: to.destination(&opts.schema),
         mode: match (opts.mode, opts.drop) {
             (Mode::Create, false) => "create",
             (Mode::Create, true) => "create, replacing existing tables",

@@ -71,6 +71,35 @@ pub(super) async fn table_exists(
     Ok(n.unwrap_or(0) > 0)
 }
 
+/// `ALTER TABLE … DROP FOREIGN KEY` for each foreign key that another table holds on
+/// `table`. A RENAME takes them along, so they would dangle once the renamed table is
+/// dropped.
+pub(super) async fn drop_foreign_keys_on(
+    conn: &mut mysql_async::Conn,
+    database: &str,
+    table: &str,
+) -> Result<Vec<String>> {
+    let held: Vec<(String, String)> = conn
+        .exec(
+            "SELECT TABLE_NAME, CONSTRAINT_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS \
+             WHERE CONSTRAINT_SCHEMA = ? AND REFERENCED_TABLE_NAME = ?",
+            (database, table),
+        )
+        .await
+        .ctx(format!("looking up the foreign keys held on {table}"))?;
+    Ok(held
+        .into_iter()
+        .map(|(child, fk)| {
+            format!(
+                "ALTER TABLE {}.{} DROP FOREIGN KEY {}",
+                quote_ident(database),
+                quote_ident(&child),
+                quote_ident(&fk)
+            )
+        })
+        .collect())
+}
+
 /// The server's version and what follows from it, from a session that names no database
 /// (the target's may not exist yet).
 pub async fn probe(url: &DbUrl) -> Result<crate::engine::TargetServer> {
@@ -210,12 +239,15 @@ impl Sink for MysqlSink {
                 if names.contains(&child.to_lowercase()) {
                     continue;
                 }
-                if let Some(p) = plans
-                    .iter_mut()
-                    .find(|p| p.target.eq_ignore_ascii_case(&parent))
-                {
+                // A finish that crashed left the replaced table set aside, and the
+                // foreign key with it.
+                if let Some(p) = plans.iter_mut().find(|p| {
+                    p.target.eq_ignore_ascii_case(&parent)
+                        || old_name(&p.target).eq_ignore_ascii_case(&parent)
+                }) {
                     p.warnings.push(format!(
-                        "--drop replaces {parent}: the foreign key {fk} that {child} (not part of this copy) holds on it is dropped and not recreated"
+                        "--drop replaces {}: the foreign key {fk} that {child} (not part of this copy) holds on it is dropped and not recreated",
+                        p.target
                     ));
                 }
             }
@@ -886,24 +918,10 @@ impl Writer for MysqlWriter {
                     stmts.push(format!("ALTER TABLE {staging} {}", alter.join(", ")));
                 }
                 if self.opts.drop {
-                    // Foreign keys on the replaced table would follow it in the RENAME and
-                    // dangle once it is dropped: drop them first (see prepare_run's warning).
-                    let held: Vec<(String, String)> = self
-                        .conn
-                        .exec(
-                            "SELECT TABLE_NAME, CONSTRAINT_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS \
-                             WHERE CONSTRAINT_SCHEMA = ? AND REFERENCED_TABLE_NAME = ?",
-                            (&self.database, &plan.target),
-                        )
-                        .await
-                        .ctx(ctx())?;
-                    for (child, fk) in held {
-                        stmts.push(format!(
-                            "ALTER TABLE {} DROP FOREIGN KEY {}",
-                            self.table(&child),
-                            quote_ident(&fk)
-                        ));
-                    }
+                    // See prepare_run's warning.
+                    stmts.extend(
+                        drop_foreign_keys_on(&mut self.conn, &self.database, &plan.target).await?,
+                    );
                     // One RENAME swaps both names atomically, but needs the old one to exist.
                     stmts.push(format!(
                         "CREATE TABLE IF NOT EXISTS {target} (barge_placeholder int)"
