@@ -40,6 +40,10 @@ pub struct TargetColumn {
     /// The values travel as their text (a type barge does not decode); a target of the
     /// source's engine turns them back into the native type after the load.
     pub as_text: bool,
+    /// The CHECKs of the source's own type (a PostgreSQL domain's, in its SQL, `VALUE` for
+    /// the value), when the column is copied as it is and the target does not create that
+    /// type: a target of another engine holds those it can say in its own SQL.
+    pub type_checks: Vec<String>,
 }
 
 /// A column as the source engine declared it.
@@ -68,6 +72,7 @@ impl TargetColumn {
             deferred_not_null: false,
             native: None,
             as_text: false,
+            type_checks: Vec::new(),
         }
     }
 }
@@ -998,6 +1003,16 @@ fn plan_table(
             check,
             comment: c.comment.clone(),
             as_text: m.read_as.is_some() && cast.is_none() && (!c.user_type || recreated),
+            type_checks: match &c.type_def {
+                Some(crate::catalog::TypeDef {
+                    kind: crate::catalog::TypeKind::Domain { checks, .. },
+                    ..
+                // An array of the domain (`email[]`) holds its values in one JSON value.
+                }) if cast.is_none() && !recreated && !c.data_type.starts_with('_') => {
+                    checks.clone()
+                }
+                _ => Vec::new(),
+            },
             // A type the source database defines itself exists in the target only if created.
             native: (cast.is_none() && (!c.user_type || recreated) && c.as_text_because.is_none())
                 .then(|| NativeColumn {

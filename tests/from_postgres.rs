@@ -162,6 +162,34 @@ async fn postgres_into_mariadb_value_for_value() {
         .await
         .unwrap();
     assert_eq!(uid.as_deref(), Some("uuid"));
+    // The domain `email` becomes its base type with its CHECK (VALUE LIKE '%@%').
+    let refused = my
+        .exec_drop(
+            format!(
+                "INSERT INTO `{}`.zoo_text (id, mail) VALUES (100, 'nope')",
+                db.name
+            ),
+            (),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("zoo_text_mail_check"), "{refused}");
+    my.exec_drop(
+        format!(
+            "INSERT INTO `{}`.zoo_text (id, mail) VALUES (100, 'a@b')",
+            db.name
+        ),
+        (),
+    )
+    .await
+    .unwrap();
+    my.exec_drop(
+        format!("DELETE FROM `{}`.zoo_text WHERE id = 100", db.name),
+        (),
+    )
+    .await
+    .unwrap();
     let mut values = 0;
     for t in TABLES {
         let cols = pg_columns(&pg, &src, t).await;
@@ -866,6 +894,8 @@ async fn plan_and_inspect_show_each_mapping_into_mysql_and_mark_lossy_and_refuse
         out.contains("refused in MySQL/MariaDB: table shapes, column p: PostgreSQL type point has no MySQL mapping"),
         "{out}"
     );
+    // A domain whose CHECK MySQL can say is its base type with that CHECK: nothing lost.
+    assert_eq!(column_lines(&out, "zoo_text", "mail").len(), 1, "{out}");
     // Into PostgreSQL, the enum and the domain are created in the target schema.
     let (ok, out, _) = common::barge(&["inspect", &from, "--schema", "app"]);
     assert!(ok);

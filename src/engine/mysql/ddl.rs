@@ -68,6 +68,7 @@ pub fn create_table_sql(
     for (name, def) in &plan.checks {
         parts.push(format!("CONSTRAINT {} {def}", quote_ident(name)));
     }
+    parts.extend(type_checks(plan).into_iter().filter_map(|(_, c)| c.ok()));
     let mut sql = format!(
         "CREATE TABLE {}.{} (\n  {}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
         quote_ident(database),
@@ -78,6 +79,28 @@ pub fn create_table_sql(
         sql.push_str(&format!(" COMMENT={}", quote_literal(c)));
     }
     Ok(sql)
+}
+
+/// The CHECKs of a PostgreSQL domain, on each column of that type, as table constraints
+/// named after the target table and column: `Ok` in MySQL's SQL, or `Err` with the
+/// definition MySQL cannot say the same way.
+pub fn type_checks(plan: &TablePlan) -> Vec<(&str, Result<String, String>)> {
+    let mut out = Vec::new();
+    for c in &plan.target_columns {
+        for (i, def) in c.type_checks.iter().enumerate() {
+            let n = if i == 0 {
+                String::new()
+            } else {
+                (i + 1).to_string()
+            };
+            let name = crate::plan::truncate_ident(&format!("{}_{}_check{n}", plan.target, c.name));
+            let clause = super::pg_check::translate(def, &c.name)
+                .map(|cond| format!("CONSTRAINT {} CHECK ({cond})", quote_ident(&name)))
+                .ok_or_else(|| def.clone());
+            out.push((c.name.as_str(), clause));
+        }
+    }
+    out
 }
 
 /// `UNIQUE KEY …`, `KEY …` for the secondary indexes built after the data (FULLTEXT and
@@ -241,10 +264,35 @@ pub fn caveat(
     let t = col.data_type.as_str();
     out.lossy = match t {
         _ if t.starts_with('_') => Some("the array type: a JSON array".into()),
-        _ if col.user_type && col.labels.is_empty() => Some(format!(
-            "the domain {}: its base type, without its CHECK",
-            col.column_type
-        )),
+        _ if col.user_type && col.labels.is_empty() => {
+            let left_out: Vec<&String> = match &col.type_def {
+                Some(crate::catalog::TypeDef {
+                    kind: crate::catalog::TypeKind::Domain { checks, .. },
+                    ..
+                }) => checks
+                    .iter()
+                    .filter(|d| super::pg_check::translate(d, &c.name).is_none())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            match (&col.type_def, left_out.is_empty()) {
+                // Its CHECKs come along as table constraints.
+                (Some(_), true) => None,
+                (Some(_), false) => Some(format!(
+                    "the domain {}: its base type, without {}",
+                    col.column_type,
+                    left_out
+                        .iter()
+                        .map(|d| d.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+                (None, _) => Some(format!(
+                    "the domain {}: its base type, without its CHECK",
+                    col.column_type
+                )),
+            }
+        }
         "timestamptz" => Some("the time zone: the UTC time".into()),
         "bpchar" => Some("the padding: the text without trailing spaces".into()),
         "uuid" if decl == "uuid" => None,

@@ -7,6 +7,7 @@ pub mod connect;
 pub mod ddl;
 pub mod ledger;
 pub mod load_format;
+mod pg_check;
 pub mod read;
 mod remap;
 pub mod sample;

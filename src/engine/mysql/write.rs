@@ -202,6 +202,17 @@ impl Sink for MysqlSink {
             }
         }
         for p in plans.iter_mut() {
+            let left_out: Vec<String> = ddl::type_checks(p)
+                .into_iter()
+                .filter_map(|(c, check)| {
+                    let def = check.err()?;
+                    Some(format!(
+                        "{}.{c}: the CHECK of its PostgreSQL domain is left out (no MySQL form): {def}",
+                        p.target
+                    ))
+                })
+                .collect();
+            p.warnings.extend(left_out);
             let lost: Vec<String> = p
                 .target_columns
                 .iter()
