@@ -148,6 +148,9 @@ pub struct TablePlan {
     pub on_update_now: Vec<String>,
     /// Same engine: the source's CHECK constraints, `(name, CHECK (…))` in its own SQL.
     pub checks: Vec<(String, String)>,
+    /// PostgreSQL into MySQL: the source's CHECK constraints in PostgreSQL's SQL, which the
+    /// target holds where it can say them the same way in its own.
+    pub foreign_checks: Vec<(String, String)>,
     pub warnings: Vec<String>,
     /// What barge changed or added on the way that the user should know (not a problem).
     pub notes: Vec<String>,
@@ -1111,9 +1114,14 @@ fn plan_table(
     }
 
     let mut checks = Vec::new();
+    let mut foreign_checks = Vec::new();
+    let pg_to_my = catalog.engine == crate::url::Engine::Postgres
+        && catalog.target == Some(crate::url::Engine::Mysql);
     for c in &t.checks {
         if same_engine && same_columns {
             checks.push((c.name.clone(), c.definition.clone()));
+        } else if pg_to_my && same_columns {
+            foreign_checks.push((c.name.clone(), c.definition.clone()));
         } else {
             let why = if same_engine {
                 "over columns this copy renames, drops or casts"
@@ -1228,6 +1236,7 @@ fn plan_table(
         estimated_rows: t.estimated_rows,
         on_update_now,
         checks,
+        foreign_checks,
         warnings,
         notes: vec![],
         resumed: false,

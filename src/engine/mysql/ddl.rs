@@ -69,6 +69,7 @@ pub fn create_table_sql(
         parts.push(format!("CONSTRAINT {} {def}", quote_ident(name)));
     }
     parts.extend(type_checks(plan).into_iter().filter_map(|(_, c)| c.ok()));
+    parts.extend(foreign_checks(plan).into_iter().filter_map(Result::ok));
     let mut sql = format!(
         "CREATE TABLE {}.{} (\n  {}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
         quote_ident(database),
@@ -101,6 +102,24 @@ pub fn type_checks(plan: &TablePlan) -> Vec<(&str, Result<String, String>)> {
         }
     }
     out
+}
+
+/// A PostgreSQL source's table CHECKs: `Ok` as MySQL constraints of the same names, or
+/// `Err` with the name, the definition and why MySQL does not get it.
+pub fn foreign_checks(plan: &TablePlan) -> Vec<Result<String, String>> {
+    let is_column = |n: &str| plan.target_columns.iter().any(|c| c.name == n);
+    plan.foreign_checks
+        .iter()
+        .map(|(name, def)| match super::pg_check::translate_table(def, &is_column) {
+            Some(cond) => Ok(format!("CONSTRAINT {} CHECK ({cond})", quote_ident(name))),
+            None if def.trim_end().ends_with("NOT VALID") => Err(format!(
+                "CHECK constraint {name} is not carried (it is NOT VALID in the source, which may hold rows that break it): {def}"
+            )),
+            None => Err(format!(
+                "CHECK constraint {name} is not carried (no MySQL form): {def}"
+            )),
+        })
+        .collect()
 }
 
 /// `UNIQUE KEY …`, `KEY …` for the secondary indexes built after the data (FULLTEXT and

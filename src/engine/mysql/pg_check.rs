@@ -1,4 +1,4 @@
-//! A PostgreSQL domain's CHECK in MySQL's SQL, where it means the same there.
+//! A PostgreSQL CHECK (a domain's or a table's) in MySQL's SQL, where it means the same there.
 //!
 //! `pg_get_constraintdef` prints a small, regular language: parentheses around everything,
 //! casts (`'a'::text`), `~~` for LIKE, `= ANY (ARRAY[…])` for IN. This translates the part of
@@ -20,6 +20,8 @@ enum Tok {
     Cast,
     Op(&'static str),
     Word(String),
+    /// A quoted identifier: `"Name"`.
+    Ident(String),
     Str(String),
     Num(String),
 }
@@ -45,6 +47,22 @@ fn tokens(s: &str) -> Option<Vec<Tok>> {
             b':' if b.get(i + 1) == Some(&b':') => (out.push(Tok::Cast), i += 2).1,
             b'-' => (out.push(Tok::Op("-")), i += 1).1,
             b'*' => (out.push(Tok::Op("*")), i += 1).1,
+            b'"' => {
+                let mut v = String::new();
+                i += 1;
+                loop {
+                    let end = i + s[i..].find('"')?;
+                    v.push_str(&s[i..end]);
+                    if b.get(end + 1) == Some(&b'"') {
+                        v.push('"');
+                        i = end + 2;
+                    } else {
+                        i = end + 1;
+                        break;
+                    }
+                }
+                out.push(Tok::Ident(v));
+            }
             b'\'' => {
                 let mut v = String::new();
                 i += 1;
@@ -93,8 +111,8 @@ fn tokens(s: &str) -> Option<Vec<Tok>> {
 /// Types whose casts can go: MySQL compares the column's own value, and a literal of the
 /// same kind, the same way.
 const TEXT_TYPES: [&str; 5] = ["text", "varchar", "character", "bpchar", "name"];
-const NUMBER_TYPES: [&str; 8] = [
-    "integer", "int", "int4", "bigint", "int8", "smallint", "int2", "numeric",
+const NUMBER_TYPES: [&str; 10] = [
+    "integer", "int", "int4", "bigint", "int8", "smallint", "int2", "numeric", "real", "float8",
 ];
 
 /// What an operand is, so that an IN list or a regular expression can ask.
@@ -118,17 +136,35 @@ impl Val {
 struct Parser<'a> {
     toks: Vec<Tok>,
     at: usize,
-    column: &'a str,
+    /// A domain's CHECK: the column `VALUE` stands for.
+    value: Option<&'a str>,
+    /// A table's CHECK: whether a name is one of the table's columns.
+    is_column: &'a dyn Fn(&str) -> bool,
 }
 
-/// The condition of `def` (`CHECK (…)` with `VALUE` for the value) on `column`, in MySQL.
+/// The condition of a domain's `def` (`CHECK (…)` with `VALUE` for the value) on `column`,
+/// in MySQL.
 pub fn translate(def: &str, column: &str) -> Option<String> {
+    parse(def, Some(column), &|_| false)
+}
+
+/// The condition of a table's `def`, over columns for which `is_column` holds (named the
+/// same in the target), in MySQL.
+pub fn translate_table(def: &str, is_column: &dyn Fn(&str) -> bool) -> Option<String> {
+    parse(def, None, is_column)
+}
+
+fn parse(def: &str, value: Option<&str>, is_column: &dyn Fn(&str) -> bool) -> Option<String> {
     let body = def.trim().strip_prefix("CHECK")?.trim();
-    let body = body.strip_suffix("NOT VALID").unwrap_or(body).trim();
+    // Rows the source holds may break a NOT VALID one, and MySQL checks every row it loads.
+    if body.ends_with("NOT VALID") {
+        return None;
+    }
     let mut p = Parser {
         toks: tokens(body)?,
         at: 0,
-        column,
+        value,
+        is_column,
     };
     let out = p.or()?.sql()?;
     (p.at == p.toks.len()).then_some(out)
@@ -278,8 +314,9 @@ impl Parser<'_> {
                 Tok::Num(n) => Val::Sql(format!("-{n}")),
                 _ => return None,
             },
+            Tok::Ident(name) if (self.is_column)(&name) => Val::Sql(quote_ident(&name)),
             Tok::Word(w) => match w.as_str() {
-                "value" => Val::Sql(quote_ident(self.column)),
+                "value" if self.value.is_some() => Val::Sql(quote_ident(self.value?)),
                 "null" => Val::Sql("NULL".into()),
                 "true" => Val::Sql("TRUE".into()),
                 "false" => Val::Sql("FALSE".into()),
@@ -295,6 +332,12 @@ impl Parser<'_> {
                         }
                     }
                     Val::List(items)
+                }
+                name if self.peek() != Some(&Tok::LParen) => {
+                    if !(self.is_column)(name) {
+                        return None;
+                    }
+                    Val::Sql(quote_ident(name))
                 }
                 f => {
                     let mysql = match f {
@@ -330,6 +373,18 @@ impl Parser<'_> {
         if (name == "character" || name == "char") && self.word("varying") {
             name = "varchar".into();
         }
+        if name == "double" && self.word("precision") {
+            name = "numeric".into();
+        }
+        if name == "timestamp" {
+            // `with time zone` compares instants, which a DATETIME does not hold.
+            if self.word("with") {
+                return None;
+            }
+            if self.word("without") && !(self.word("time") && self.word("zone")) {
+                return None;
+            }
+        }
         if self.peek() == Some(&Tok::LParen) {
             self.at += 1;
             while !matches!(self.next()?, Tok::RParen) {}
@@ -344,6 +399,9 @@ impl Parser<'_> {
         let v = match v {
             Val::List(items) if array && (text || number) => Val::List(items),
             Val::Text(t) if text && !array => Val::Text(t),
+            // '2020-01-01'::date: MySQL compares a date or datetime column with the text as
+            // a date or datetime.
+            Val::Text(t) if (name == "date" || name == "timestamp") && !array => Val::Text(t),
             // '1000000'::numeric: the number itself, so MySQL compares numbers.
             Val::Text(t) if number && !array => {
                 let n: &str = t.trim();
@@ -416,9 +474,43 @@ mod tests {
             Some("(`mail` NOT IN (1, -2))")
         );
         assert_eq!(
-            t("CHECK (NOT (VALUE IS NULL)) NOT VALID").as_deref(),
+            t("CHECK (NOT (VALUE IS NULL))").as_deref(),
             Some("(NOT (`mail` IS NULL))")
         );
+    }
+
+    #[test]
+    fn a_tables_check_names_its_columns() {
+        let cols = ["title", "published_on", "Starts At", "ends_at", "value"];
+        let t = |d: &str| super::translate_table(d, &|c| cols.contains(&c));
+        assert_eq!(
+            t("CHECK (((title)::text <> ''::text))").as_deref(),
+            Some("(`title` <> '')")
+        );
+        assert_eq!(
+            t(r#"CHECK ((ends_at > "Starts At"))"#).as_deref(),
+            Some("(`ends_at` > `Starts At`)")
+        );
+        assert_eq!(
+            t("CHECK ((published_on >= '2020-01-01'::date))").as_deref(),
+            Some("(`published_on` >= '2020-01-01')")
+        );
+        // In a table's CHECK, `value` is a column like any other.
+        assert_eq!(t("CHECK ((value > 0))").as_deref(), Some("(`value` > 0)"));
+        assert_eq!(
+            t("CHECK ((ends_at > '2020-01-01 00:00:00'::timestamp without time zone))").as_deref(),
+            Some("(`ends_at` > '2020-01-01 00:00:00')")
+        );
+        for def in [
+            // Rows the source holds may break it.
+            "CHECK ((published_on >= '2020-01-01'::date)) NOT VALID",
+            // A column the table does not have under that name, a zone-aware instant.
+            "CHECK ((subtitle <> ''::text))",
+            "CHECK ((ends_at > '2020-01-01 00:00:00+00'::timestamp with time zone))",
+            "CHECK ((ends_at > CURRENT_DATE))",
+        ] {
+            assert_eq!(t(def), None, "{def}");
+        }
     }
 
     #[test]
@@ -430,6 +522,10 @@ mod tests {
             // PostgreSQL's own regular-expression escapes, a pattern from a column.
             r"CHECK ((VALUE ~ '\mword\M'::text))",
             "CHECK ((VALUE ~ VALUE))",
+            // Not yet validated: rows the source holds may break it.
+            "CHECK ((VALUE > 0)) NOT VALID",
+            // A column name in a domain's CHECK.
+            "CHECK ((title <> ''::text))",
             // Integer division truncates in PostgreSQL only; E'' strings; subqueries.
             "CHECK (((VALUE / 2) > 1))",
             "CHECK ((VALUE = E'\\n'))",

@@ -213,6 +213,11 @@ impl Sink for MysqlSink {
                 })
                 .collect();
             p.warnings.extend(left_out);
+            let left_out: Vec<String> = ddl::foreign_checks(p)
+                .into_iter()
+                .filter_map(|c| Some(format!("{}: {}", p.target, c.err()?)))
+                .collect();
+            p.warnings.extend(left_out);
             let lost: Vec<String> = p
                 .target_columns
                 .iter()
