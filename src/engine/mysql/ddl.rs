@@ -87,14 +87,32 @@ pub fn create_table_sql(
 /// definition MySQL cannot say the same way.
 pub fn type_checks(plan: &TablePlan) -> Vec<(&str, Result<String, String>)> {
     let mut out = Vec::new();
+    // Unique in the table, also against its own CHECKs (PostgreSQL names a column's CHECK
+    // `<table>_<column>_check` too), and within MySQL's 64 characters.
+    let mut taken: std::collections::HashSet<String> = plan
+        .checks
+        .iter()
+        .chain(&plan.foreign_checks)
+        .map(|(n, _)| n.to_lowercase())
+        .collect();
     for c in &plan.target_columns {
-        for (i, def) in c.type_checks.iter().enumerate() {
-            let n = if i == 0 {
-                String::new()
-            } else {
-                (i + 1).to_string()
-            };
-            let name = crate::plan::truncate_ident(&format!("{}_{}_check{n}", plan.target, c.name));
+        for def in &c.type_checks {
+            let base = format!("{}_{}", plan.target, c.name);
+            let name = (1..)
+                .map(|n: u32| {
+                    let suffix = if n == 1 {
+                        "_check".to_string()
+                    } else {
+                        format!("_check{n}")
+                    };
+                    let mut end = base.len().min(64 - suffix.len());
+                    while !base.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    format!("{}{suffix}", &base[..end])
+                })
+                .find(|n| taken.insert(n.to_lowercase()))
+                .unwrap_or_default();
             let clause = super::pg_check::translate(def, &c.name)
                 .map(|cond| format!("CONSTRAINT {} CHECK ({cond})", quote_ident(&name)))
                 .ok_or_else(|| def.clone());
@@ -281,37 +299,39 @@ pub fn caveat(
     }
     let decl = column_type(plan, c, server).unwrap_or_default();
     let t = col.data_type.as_str();
-    out.lossy = match t {
-        _ if t.starts_with('_') => Some("the array type: a JSON array".into()),
-        _ if col.user_type && col.labels.is_empty() => {
-            let left_out: Vec<&String> = match &col.type_def {
-                Some(crate::catalog::TypeDef {
-                    kind: crate::catalog::TypeKind::Domain { checks, .. },
-                    ..
-                }) => checks
+    // A domain loses the CHECKs MySQL cannot say, besides what its base type loses.
+    let domain_loss = if col.user_type && col.labels.is_empty() && !t.starts_with('_') {
+        let left_out: Vec<&String> = match &col.type_def {
+            Some(crate::catalog::TypeDef {
+                kind: crate::catalog::TypeKind::Domain { checks, .. },
+                ..
+            }) => checks
+                .iter()
+                .filter(|d| super::pg_check::translate(d, &c.name).is_none())
+                .collect(),
+            _ => Vec::new(),
+        };
+        match (&col.type_def, left_out.is_empty()) {
+            (Some(_), true) => None,
+            (Some(_), false) => Some(format!(
+                "the domain {}: its base type, without {}",
+                col.column_type,
+                left_out
                     .iter()
-                    .filter(|d| super::pg_check::translate(d, &c.name).is_none())
-                    .collect(),
-                _ => Vec::new(),
-            };
-            match (&col.type_def, left_out.is_empty()) {
-                // Its CHECKs come along as table constraints.
-                (Some(_), true) => None,
-                (Some(_), false) => Some(format!(
-                    "the domain {}: its base type, without {}",
-                    col.column_type,
-                    left_out
-                        .iter()
-                        .map(|d| d.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-                (None, _) => Some(format!(
-                    "the domain {}: its base type, without its CHECK",
-                    col.column_type
-                )),
-            }
+                    .map(|d| d.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            (None, _) => Some(format!(
+                "the domain {}: its base type, without its CHECK",
+                col.column_type
+            )),
         }
+    } else {
+        None
+    };
+    out.lossy = domain_loss.or_else(|| match t {
+        _ if t.starts_with('_') => Some("the array type: a JSON array".into()),
         "timestamptz" => Some("the time zone: the UTC time".into()),
         "bpchar" => Some("the padding: the text without trailing spaces".into()),
         "uuid" if decl == "uuid" => None,
@@ -325,7 +345,7 @@ pub fn caveat(
             Some("the type: its text".into())
         }
         _ => None,
-    };
+    });
     out.refuses = match t {
         "date" | "timestamp" | "timestamptz" => {
             Some("infinity, and years before 1000 or after 9999".into())

@@ -111,14 +111,19 @@ fn tokens(s: &str) -> Option<Vec<Tok>> {
 /// Types whose casts can go: MySQL compares the column's own value, and a literal of the
 /// same kind, the same way.
 const TEXT_TYPES: [&str; 5] = ["text", "varchar", "character", "bpchar", "name"];
-const NUMBER_TYPES: [&str; 10] = [
-    "integer", "int", "int4", "bigint", "int8", "smallint", "int2", "numeric", "real", "float8",
+const NUMBER_TYPES: [&str; 8] = [
+    "integer", "int", "int4", "bigint", "int8", "smallint", "int2", "numeric",
 ];
 
 /// What an operand is, so that an IN list or a regular expression can ask.
 enum Val {
     Sql(String),
-    List(Vec<String>),
+    /// An expression PostgreSQL compares as text (a cast to text).
+    TextSql(String),
+    /// A number literal.
+    Num(String),
+    /// `ARRAY[…]`, and whether it holds text.
+    List(Vec<String>, bool),
     /// A string literal: a pattern can be rewritten.
     Text(String),
 }
@@ -126,11 +131,21 @@ enum Val {
 impl Val {
     fn sql(self) -> Option<String> {
         match self {
-            Val::Sql(s) => Some(s),
+            Val::Sql(s) | Val::TextSql(s) | Val::Num(s) => Some(s),
             Val::Text(t) => Some(quote_literal(&t)),
-            Val::List(_) => None,
+            Val::List(..) => None,
         }
     }
+
+    fn is_text(&self) -> bool {
+        matches!(self, Val::Text(_) | Val::TextSql(_))
+    }
+}
+
+/// Text compared byte for byte: utf8mb4_bin ignores trailing spaces (`'a ' = 'a'`), which
+/// PostgreSQL does not.
+fn bytes(sql: String) -> String {
+    format!("CAST({sql} AS BINARY)")
 }
 
 struct Parser<'a> {
@@ -246,8 +261,14 @@ impl Parser<'_> {
         if let Some(q) = quantified {
             self.at += 1;
             self.expect(Tok::LParen)?;
-            let Val::List(items) = self.sum()? else {
+            let Val::List(items, text_items) = self.sum()? else {
                 return None;
+            };
+            let text = text_items || left.is_text();
+            let items: Vec<String> = if text {
+                items.into_iter().map(bytes).collect()
+            } else {
+                items
             };
             self.expect(Tok::RParen)?;
             let not = match (op, q.as_str()) {
@@ -255,15 +276,22 @@ impl Parser<'_> {
                 ("<>" | "!=", "all") => "NOT ",
                 _ => return None,
             };
-            return Some(Val::Sql(format!(
-                "({} {not}IN ({}))",
-                left.sql()?,
-                items.join(", ")
-            )));
+            let l = left.sql()?;
+            let l = if text { bytes(l) } else { l };
+            return Some(Val::Sql(format!("({l} {not}IN ({}))", items.join(", "))));
         }
         let right = self.sum()?;
+        let text = left.is_text() || right.is_text();
         let l = left.sql()?;
         let sql = match op {
+            // Text order follows the source database's collation, which MySQL's is not.
+            "<" | "<=" | ">" | ">=" if text => return None,
+            "=" | "<>" | "!=" if text => format!(
+                "({} {} {})",
+                bytes(l),
+                if op == "=" { "=" } else { "<>" },
+                bytes(right.sql()?)
+            ),
             "=" | "<>" | "<" | "<=" | ">" | ">=" => format!("({l} {op} {})", right.sql()?),
             "!=" => format!("({l} <> {})", right.sql()?),
             "~~" => format!("({l} LIKE {})", right.sql()?),
@@ -273,15 +301,17 @@ impl Parser<'_> {
                 if op == "!~~*" { "NOT " } else { "" },
                 right.sql()?
             ),
-            "~" | "!~" | "~*" | "!~*" => {
+            // Not `!~`: MySQL's `$` also matches before a final newline, so the negation
+            // would be stricter than PostgreSQL's.
+            "~" | "~*" => {
                 let Val::Text(pattern) = right else {
                     return None;
                 };
                 let pattern = portable_pattern(&pattern)?;
-                let flags = if op.ends_with('*') { "(?i)" } else { "" };
-                let not = if op.starts_with('!') { "NOT " } else { "" };
+                // PostgreSQL's `.` matches a newline by default.
+                let flags = if op.ends_with('*') { "(?si)" } else { "(?s)" };
                 format!(
-                    "({l} {not}REGEXP {})",
+                    "({l} REGEXP {})",
                     quote_literal(&format!("{flags}{pattern}"))
                 )
             }
@@ -309,9 +339,9 @@ impl Parser<'_> {
                 inner
             }
             Tok::Str(s) => Val::Text(s),
-            Tok::Num(n) => Val::Sql(n),
+            Tok::Num(n) => Val::Num(n),
             Tok::Op("-") => match self.next()? {
-                Tok::Num(n) => Val::Sql(format!("-{n}")),
+                Tok::Num(n) => Val::Num(format!("-{n}")),
                 _ => return None,
             },
             Tok::Ident(name) if (self.is_column)(&name) => Val::Sql(quote_ident(&name)),
@@ -323,15 +353,18 @@ impl Parser<'_> {
                 "array" => {
                     self.expect(Tok::LBracket)?;
                     let mut items = Vec::new();
+                    let mut text = false;
                     loop {
-                        items.push(self.sum()?.sql()?);
+                        let item = self.sum()?;
+                        text |= item.is_text();
+                        items.push(item.sql()?);
                         match self.next()? {
                             Tok::Comma => continue,
                             Tok::RBracket => break,
                             _ => return None,
                         }
                     }
-                    Val::List(items)
+                    Val::List(items, text)
                 }
                 name if self.peek() != Some(&Tok::LParen) => {
                     if !(self.is_column)(name) {
@@ -386,6 +419,10 @@ impl Parser<'_> {
             }
         }
         if self.peek() == Some(&Tok::LParen) {
+            // A length or precision rounds or cuts values, which a dropped cast would not.
+            if !matches!(v, Val::Text(_) | Val::Num(_)) {
+                return None;
+            }
             self.at += 1;
             while !matches!(self.next()?, Tok::RParen) {}
         }
@@ -397,20 +434,25 @@ impl Parser<'_> {
         let text = TEXT_TYPES.contains(&name.as_str());
         let number = NUMBER_TYPES.contains(&name.as_str());
         let v = match v {
-            Val::List(items) if array && (text || number) => Val::List(items),
+            Val::List(items, t) if array && (text || number) => Val::List(items, t || text),
             Val::Text(t) if text && !array => Val::Text(t),
             // '2020-01-01'::date: MySQL compares a date or datetime column with the text as
-            // a date or datetime.
-            Val::Text(t) if (name == "date" || name == "timestamp") && !array => Val::Text(t),
+            // a date or datetime. Only ISO dates: 'infinity', 'today', BC dates are not.
+            Val::Text(t) if (name == "date" || name == "timestamp") && !array && iso_date(&t) => {
+                Val::Sql(quote_literal(&t))
+            }
             // '1000000'::numeric: the number itself, so MySQL compares numbers.
             Val::Text(t) if number && !array => {
                 let n: &str = t.trim();
                 n.parse::<f64>().ok()?;
                 n.bytes()
                     .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
-                    .then(|| Val::Sql(n.to_string()))?
+                    .then(|| Val::Num(n.to_string()))?
             }
-            Val::Sql(s) if (text || number) && !array => Val::Sql(s),
+            Val::Num(n) if number && !array => Val::Num(n),
+            // A value compared as text in PostgreSQL: MySQL compares its bytes.
+            Val::Sql(s) | Val::TextSql(s) if text && !array => Val::TextSql(s),
+            // A cast of a column to a number rounds (10.4::integer is 10).
             _ => return None,
         };
         self.cast(v)
@@ -421,6 +463,13 @@ impl Parser<'_> {
 /// punctuation and the classes `\d \s \w` (and their negations); PostgreSQL's own escapes
 /// (`\m`, `\y`, …) are refused.
 fn portable_pattern(p: &str) -> Option<&str> {
+    // Word boundaries, collating elements, equivalence classes, embedded options, directors.
+    if ["[[:<:]]", "[[:>:]]", "[[.", "[[=", "(?", "***"]
+        .iter()
+        .any(|s| p.contains(s))
+    {
+        return None;
+    }
     let mut chars = p.chars();
     while let Some(c) = chars.next() {
         if c == '\\' {
@@ -431,6 +480,22 @@ fn portable_pattern(p: &str) -> Option<&str> {
         }
     }
     Some(p)
+}
+
+/// `YYYY-MM-DD`, optionally with ` hh:mm:ss[.f]`.
+fn iso_date(t: &str) -> bool {
+    let shape = t
+        .bytes()
+        .map(|b| if b.is_ascii_digit() { b'9' } else { b })
+        .collect::<Vec<u8>>();
+    let (date, time) = shape.split_at(shape.len().min(10));
+    date == b"9999-99-99"
+        && (time.is_empty()
+            || time.starts_with(b" 99:99:99")
+                && (time.len() == 9
+                    || (time.len() > 10
+                        && time[9] == b'.'
+                        && time[10..].iter().all(|&b| b == b'9'))))
 }
 
 #[cfg(test)]
@@ -450,7 +515,7 @@ mod tests {
         );
         assert_eq!(
             t("CHECK (((VALUE)::text = ANY ((ARRAY['a'::character varying, 'b'::character varying])::text[])))").as_deref(),
-            Some("(`mail` IN ('a', 'b'))")
+            Some("(CAST(`mail` AS BINARY) IN (CAST('a' AS BINARY), CAST('b' AS BINARY)))")
         );
         assert_eq!(
             t("CHECK ((char_length((VALUE)::text) >= 1))").as_deref(),
@@ -458,7 +523,7 @@ mod tests {
         );
         assert_eq!(
             t("CHECK (((VALUE ~* '^[a-z]+$'::text) OR (VALUE IS NULL)))").as_deref(),
-            Some("((`mail` REGEXP '(?i)^[a-z]+$') OR (`mail` IS NULL))")
+            Some("((`mail` REGEXP '(?si)^[a-z]+$') OR (`mail` IS NULL))")
         );
         assert_eq!(
             t("CHECK (((VALUE >= (0)::numeric) AND (VALUE <= '1000000'::numeric)))").as_deref(),
@@ -467,7 +532,7 @@ mod tests {
         // Backslashes are doubled for MySQL's string syntax; `\d` means the same in both.
         assert_eq!(
             t(r"CHECK ((VALUE ~ '^\d{3}$'::text))").as_deref(),
-            Some(r"(`mail` REGEXP '^\\d{3}$')")
+            Some(r"(`mail` REGEXP '(?s)^\\d{3}$')")
         );
         assert_eq!(
             t("CHECK ((VALUE <> ALL (ARRAY[1, -2])))").as_deref(),
@@ -485,7 +550,7 @@ mod tests {
         let t = |d: &str| super::translate_table(d, &|c| cols.contains(&c));
         assert_eq!(
             t("CHECK (((title)::text <> ''::text))").as_deref(),
-            Some("(`title` <> '')")
+            Some("(CAST(`title` AS BINARY) <> CAST('' AS BINARY))")
         );
         assert_eq!(
             t(r#"CHECK ((ends_at > "Starts At"))"#).as_deref(),
@@ -522,6 +587,16 @@ mod tests {
             // PostgreSQL's own regular-expression escapes, a pattern from a column.
             r"CHECK ((VALUE ~ '\mword\M'::text))",
             "CHECK ((VALUE ~ VALUE))",
+            // Stricter or different in MySQL: a negated regex (`$` before a final newline),
+            // text order (the source's collation), a cast that rounds or cuts, a date that
+            // is not ISO, PostgreSQL's own regex syntax.
+            "CHECK ((VALUE !~ 'x'::text))",
+            "CHECK (((VALUE)::text < 'm'::text))",
+            "CHECK (((VALUE)::integer <= 10))",
+            "CHECK (((VALUE)::character varying(3) = 'abc'::text))",
+            "CHECK ((VALUE >= 'infinity'::date))",
+            "CHECK ((VALUE ~ '[[:<:]]x'::text))",
+            "CHECK ((VALUE = '0.1'::real))",
             // Not yet validated: rows the source holds may break it.
             "CHECK ((VALUE > 0)) NOT VALID",
             // A column name in a domain's CHECK.

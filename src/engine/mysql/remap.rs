@@ -259,16 +259,12 @@ pub(super) async fn finish_remapped(
     };
     // The rows are in with their mark: what is left is cleanup, and a key counter that
     // keeps ids of rows the source deleted unused (as a table that is not remapped).
-    let mut after = vec![format!("DROP TABLE IF EXISTS {staging}")];
-    if set_aside {
-        // Other tables' foreign keys followed the replaced table to its set-aside name
-        // (and go back with it when a finish fails): they go with it now.
-        match super::write::drop_foreign_keys_on(conn, to.database, &old_name).await {
-            Ok(stmts) => after.extend(stmts),
-            Err(e) => tracing::warn!("{}: after the finish: {e}", plan.target),
-        }
+    // Other tables' foreign keys followed the replaced table to its set-aside name (and go
+    // back with it when a finish fails): they go with it now.
+    if let Err(e) = super::write::drop_set_aside(conn, to.database, &plan.target).await {
+        tracing::warn!("{}: after the finish: {e}", plan.target);
     }
-    after.push(format!("DROP TABLE IF EXISTS {old}"));
+    let mut after = vec![format!("DROP TABLE IF EXISTS {staging}")];
     if let Some(floor) = plan
         .sequence_floor
         .filter(|_| !plan.new_keys && plan.target_columns.iter().any(|c| c.identity))

@@ -100,6 +100,29 @@ pub(super) async fn drop_foreign_keys_on(
         .collect())
 }
 
+/// Drop the table a `--drop` set aside for `target` (`_barge_old_<target>`), if there is
+/// one, with the foreign keys that followed it there. Stops before the drop when one of
+/// them cannot go, so that none is left pointing at a table that is gone.
+pub(super) async fn drop_set_aside(
+    conn: &mut mysql_async::Conn,
+    database: &str,
+    target: &str,
+) -> Result<()> {
+    let old = old_name(target);
+    let mut stmts = drop_foreign_keys_on(conn, database, &old).await?;
+    stmts.push(format!(
+        "DROP TABLE IF EXISTS {}.{}",
+        quote_ident(database),
+        quote_ident(&old)
+    ));
+    for s in stmts {
+        conn.query_drop(&s)
+            .await
+            .ctx(format!("dropping the replaced table of {target}: {s}"))?;
+    }
+    Ok(())
+}
+
 /// The server's version and what follows from it, from a session that names no database
 /// (the target's may not exist yet).
 pub async fn probe(url: &DbUrl) -> Result<crate::engine::TargetServer> {
@@ -376,12 +399,9 @@ impl Sink for MysqlSink {
     async fn prepare(&self, plan: &TablePlan) -> Result<()> {
         let mut control = self.control.lock().await;
         let staging = staging_name(&plan.target);
+        drop_set_aside(&mut control, &self.database, &plan.target).await?;
         let sql = [
             format!("DROP TABLE IF EXISTS {}", self.table(&staging)),
-            format!(
-                "DROP TABLE IF EXISTS {}",
-                self.table(&old_name(&plan.target))
-            ),
             ddl::create_table_sql(&self.database, &staging, plan, false, self.server)?,
         ];
         for s in sql {
@@ -883,8 +903,7 @@ impl Writer for MysqlWriter {
         let staged = self.exists(&staging_name(&plan.target)).await?;
         if mark.is_some() && !staged {
             if self.opts.mode != Mode::DataOnly && self.exists(&plan.target).await? {
-                let s = format!("DROP TABLE IF EXISTS {old}");
-                self.conn.query_drop(&s).await.ctx(ctx())?;
+                drop_set_aside(&mut self.conn, &self.database, &plan.target).await?;
                 return self.record_finish(plan, mark).await;
             }
             return Err(Error::Table {
