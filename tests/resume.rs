@@ -822,3 +822,40 @@ async fn a_run_being_recorded_survives_another_run_removing_the_last_ledger_entr
         .await
         .unwrap();
 }
+
+/// Two processes ending their runs at once each remove their run, and the last one out drops
+/// the ledger: the other, which waited for the ledger's lock, must find it gone and succeed
+/// (it used to fail the run, whose rows were all in, on `relation "_barge.runs" does not
+/// exist`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_removed_at_once_by_two_processes_both_succeed() {
+    let _serial = SERIAL.lock().await;
+    let db = TestDb::new("ledger_race").await;
+    for url in [common::pg_server_url(), db.source()] {
+        let url = barge::url::DbUrl::parse(&url).unwrap();
+        for round in 0..20 {
+            let (a, b) = (
+                barge::engine::open_ledger(&url).await.unwrap(),
+                barge::engine::open_ledger(&url).await.unwrap(),
+            );
+            let record = |run: String| barge::ledger::RunRecord {
+                run,
+                fingerprint: "f".into(),
+                spec: "s".into(),
+                source: "src".into(),
+                now_micros: 0,
+                snapshot: None,
+                tables: vec![],
+            };
+            let (ra, rb) = (
+                format!("{}_a_{round}", db.name),
+                format!("{}_b_{round}", db.name),
+            );
+            a.record(&record(ra.clone())).await.unwrap();
+            b.record(&record(rb.clone())).await.unwrap();
+            let (x, y) = tokio::join!(a.remove(&ra), b.remove(&rb));
+            x.unwrap_or_else(|e| panic!("{url:?} round {round}: {e}"));
+            y.unwrap_or_else(|e| panic!("{url:?} round {round}: {e}"));
+        }
+    }
+}

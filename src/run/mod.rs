@@ -1108,7 +1108,10 @@ async fn end_run(
                 sink.drop_key_maps(&remapped).await;
             }
             if !opts.ledger.keep {
-                ledger.remove(run).await?;
+                // The rows are in: a ledger left behind only keeps a done run.
+                if let Err(e) = ledger.remove(run).await {
+                    tracing::warn!("the run is done, but its ledger could not be removed: {e}");
+                }
             }
         }
     }

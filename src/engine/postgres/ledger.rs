@@ -374,10 +374,15 @@ impl Ledger for PgLedger {
         }
         self.query("DELETE FROM _barge.runs WHERE run = $1", &[&run])
             .await?;
-        // The last run gone: leave nothing of barge behind.
+        // The last run gone: leave nothing of barge behind. Another process may have dropped
+        // the ledger while this one waited for the lock: look again under it.
         self.batch(
             "BEGIN; SELECT pg_advisory_xact_lock(hashtext('barge ledger')); \
-             DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM _barge.runs) THEN DROP SCHEMA _barge CASCADE; END IF; END $$; \
+             DO $$ BEGIN \
+               IF to_regclass('_barge.runs') IS NOT NULL THEN \
+                 IF NOT EXISTS (SELECT 1 FROM _barge.runs) THEN DROP SCHEMA _barge CASCADE; END IF; \
+               END IF; \
+             END $$; \
              COMMIT",
         )
         .await
