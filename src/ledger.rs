@@ -138,6 +138,11 @@ pub struct PartitionStats {
     pub dates: Vec<[u64; 3]>,
     /// The rows written, as `content_hash` sums them: a table's is its partitions' sum.
     pub checksum: u64,
+    /// The files holding the rows left out (`rejects::Rejects::stage`), written before the
+    /// rows commit: the mark names the attempt's own, so a crash between the two leaves no
+    /// line of an attempt that did not commit.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reject_parts: Vec<String>,
 }
 
 impl PartitionStats {
@@ -148,6 +153,7 @@ impl PartitionStats {
         self.written += o.written;
         self.bytes += o.bytes;
         self.checksum = self.checksum.wrapping_add(o.checksum);
+        self.reject_parts.extend(o.reject_parts.iter().cloned());
         add_each(&mut self.nulls, &o.nulls, |a, b| *a += b);
         add_each(&mut self.dates, &o.dates, |a, b| {
             for i in 0..3 {

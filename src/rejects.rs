@@ -35,17 +35,18 @@ pub enum Rejected<'a> {
     Text(String),
 }
 
-/// One table's reject file, shared by its partitions. A partition's rejects are held in
-/// its `Rejects` and appended only once the partition has committed, so a partition that
-/// fails and is retried, or a run resumed or shared by other processes, writes each
-/// rejected row once. A fresh run (not a resume) starts the file anew.
+/// One table's reject file, shared by its partitions. A partition attempt's rejects are
+/// written to a file of their own under `<table>.pending/` before its rows commit, and the
+/// commit's mark names that file; the table's file is made from the files its done marks
+/// name. So a partition that fails and is retried, a crash between a write and its commit,
+/// or a run resumed or shared by other processes, leaves each rejected row once, in the
+/// order of the partitions. A fresh run (not a resume) starts the file anew.
 pub struct RejectFile {
     table: String,
     path: std::path::PathBuf,
+    pending: std::path::PathBuf,
     /// Rows rejected by this process: committed, plus those of partitions in flight.
     count: AtomicU64,
-    /// Appends, one partition at a time.
-    append: Mutex<()>,
     max: Option<u64>,
 }
 
@@ -53,14 +54,16 @@ impl RejectFile {
     /// `fresh`: a new run, whose file replaces an older run's.
     pub fn new(table: &str, dir: &std::path::Path, max: Option<u64>, fresh: bool) -> RejectFile {
         let path = dir.join(format!("{table}.jsonl"));
+        let pending = dir.join(format!("{table}.pending"));
         if fresh {
             let _ = std::fs::remove_file(&path);
+            let _ = std::fs::remove_dir_all(&pending);
         }
         RejectFile {
             table: table.to_string(),
             path,
+            pending,
             count: AtomicU64::new(0),
-            append: Mutex::new(()),
             max,
         }
     }
@@ -83,10 +86,54 @@ impl RejectFile {
             lines: Mutex::new(Vec::new()),
         }
     }
+
+    /// Make the table's file from the committed attempts' files (`parts`, as the done marks
+    /// name them), in partition order, replacing it whole. False when a part is gone: the
+    /// file was made from them already and they were cleaned up.
+    pub fn publish(&self, parts: &[String]) -> Result<bool> {
+        let mut parts: Vec<&String> = parts.iter().collect();
+        parts.sort();
+        let mut text = Vec::new();
+        for name in parts {
+            match std::fs::read(self.pending.join(name)) {
+                Ok(b) => text.extend_from_slice(&b),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if text.is_empty() {
+            // None of the committed attempts left a row out: an older attempt's file (of a
+            // failed table loaded again) must not stand for this one.
+            match std::fs::remove_file(&self.path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => return Ok(true),
+            }
+        }
+        // Another process may publish the same table at once: each writes its own file.
+        let tmp = self
+            .path
+            .with_extension(format!("jsonl.{}.tmp", std::process::id()));
+        write_synced(&tmp, &text)?;
+        std::fs::rename(&tmp, &self.path)?;
+        Ok(true)
+    }
+
+    /// Remove the committed attempts' files, once the table's file is made and the table is
+    /// done.
+    pub fn clean_pending(&self) {
+        let _ = std::fs::remove_dir_all(&self.pending);
+    }
 }
 
-/// One partition attempt's rejected rows, held until `commit`; dropped without it (the
-/// partition failed), they are forgotten.
+/// Write a file whole and flush it to disk, so a rename of it survives a crash with its bytes.
+fn write_synced(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = std::fs::File::create(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// One partition attempt's rejected rows, held until `stage`; dropped without `committed`
+/// (the partition failed), they are forgotten.
 pub struct Rejects {
     file: std::sync::Arc<RejectFile>,
     lines: Mutex<Vec<String>>,
@@ -104,26 +151,30 @@ impl Rejects {
         self.lines.lock().map(|l| l.len()).unwrap_or(0) as u64
     }
 
-    /// Append the partition's rejects to the table's file: after its commit.
-    pub fn commit(&self) -> Result<()> {
-        let lines = std::mem::take(&mut *self.lines.lock().unwrap());
+    /// Write the attempt's rejects to a file of its own, on disk before its rows commit, and
+    /// name it for the commit's mark. `None` when it has none.
+    pub fn stage(&self, part: u32, epoch: i64) -> Result<Option<String>> {
+        let lines = self.lines.lock().unwrap();
         if lines.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
-        let _one = self.file.append.lock().unwrap();
-        if let Some(dir) = self.file.path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
+        let dir = &self.file.pending;
+        std::fs::create_dir_all(dir)?;
+        // Zero-padded: the names sort in partition order.
+        let name = format!("{part:010}-{epoch}.jsonl");
         let mut text = lines.join("\n");
         text.push('\n');
-        // One write of whole lines: other processes may append to the same file.
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.file.path)?;
-        f.write_all(text.as_bytes())?;
-        f.flush()?;
-        Ok(())
+        let tmp = dir.join(format!("{name}.tmp"));
+        write_synced(&tmp, text.as_bytes())?;
+        std::fs::rename(&tmp, dir.join(&name))?;
+        // The new name must be on disk too before the mark that names it commits.
+        std::fs::File::open(dir)?.sync_all()?;
+        Ok(Some(name))
+    }
+
+    /// The attempt committed: its rows stay counted.
+    pub fn committed(&self) {
+        self.lines.lock().unwrap().clear();
     }
 
     /// Write one rejected row read from MySQL (see `record_value`).
@@ -213,5 +264,82 @@ impl Rejects {
             }),
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn reject(r: &Rejects, key: &str) {
+        r.record_value(
+            Some(("id", key.into())),
+            "body",
+            "NUL",
+            Rejected::Text("x".into()),
+        )
+        .unwrap();
+    }
+
+    fn keys(path: &std::path::Path) -> Vec<String> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["key"]["id"].as_str().unwrap().to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_file_holds_the_committed_attempts_once_in_partition_order() {
+        let dir = std::env::temp_dir().join(format!("barge-rejects-unit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let file = Arc::new(RejectFile::new("notes", &dir, None, true));
+        // Partition 1 commits; partition 0's first attempt is staged, then lost (a crash
+        // before its commit), and its second attempt commits.
+        let p1 = file.partition();
+        reject(&p1, "900");
+        let p1_name = p1.stage(1, 5).unwrap().unwrap();
+        p1.committed();
+        let lost = file.partition();
+        reject(&lost, "10");
+        reject(&lost, "11");
+        lost.stage(0, 6).unwrap().unwrap();
+        drop(lost);
+        let p0 = file.partition();
+        reject(&p0, "10");
+        let p0_name = p0.stage(0, 7).unwrap().unwrap();
+        p0.committed();
+        assert_eq!(file.count(), 2, "the lost attempt's rows are not counted");
+        assert!(
+            file.path().is_none(),
+            "nothing is published before the finish"
+        );
+        let parts = vec![p1_name, p0_name];
+        assert!(file.publish(&parts).unwrap());
+        assert_eq!(keys(&dir.join("notes.jsonl")), ["10", "900"]);
+        // Published again (a finish retried, or the end of another worker's run): the same.
+        assert!(file.publish(&parts).unwrap());
+        assert_eq!(keys(&dir.join("notes.jsonl")), ["10", "900"]);
+        file.clean_pending();
+        assert!(
+            !file.publish(&parts).unwrap(),
+            "made already and cleaned up"
+        );
+        assert_eq!(keys(&dir.join("notes.jsonl")), ["10", "900"]);
+        // No committed attempt left a row out: an older file goes.
+        assert!(file.publish(&[]).unwrap());
+        assert!(file.path().is_none());
+        // A resume keeps what is there; a fresh run starts anew.
+        let p = file.partition();
+        reject(&p, "1");
+        let name = p.stage(0, 8).unwrap().unwrap();
+        file.publish(&[name]).unwrap();
+        assert!(RejectFile::new("notes", &dir, None, false).path().is_some());
+        assert!(RejectFile::new("notes", &dir, None, true).path().is_none());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -315,17 +315,37 @@ async fn a_crash_and_a_resume_leave_each_rejected_row_once() {
         &dir_s,
     ];
     // Killed after a second partition's rows are written, before it commits: its rejects
-    // must not be in the file, and those of a partition committed before must stay.
-    let (code, out, err) = common::barge_exit(&args, &[("BARGE_FAILPOINT", "partition-written:2")]);
-    assert_eq!(code, 86, "the failpoint ends the first run: {out}{err}");
-    let (code, out, err) = common::barge_exit(&args, &[]);
-    assert_eq!(code, 3, "resumed, done with rejects: {out}{err}");
-    let lines = reject_lines(&dir.join("notes.jsonl"));
-    let keys: Vec<&str> = lines
-        .iter()
-        .map(|l| l["key"]["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(keys, ["10", "70000", "140000"], "each once: {lines:?}");
+    // must not be in the file, and those of a partition committed before must stay. Then
+    // killed right after the first commit: that partition's rejects must not be lost.
+    for (i, point) in ["partition-written:2", "partition-committed:1"]
+        .into_iter()
+        .enumerate()
+    {
+        let schema = format!("{}_{i}", db.name);
+        let mut run = args.to_vec();
+        run[6] = &schema;
+        let (code, out, err) = common::barge_exit(&run, &[("BARGE_FAILPOINT", point)]);
+        assert_eq!(code, 86, "{point} ends the first run: {out}{err}");
+        let (code, out, err) = common::barge_exit(&run, &[]);
+        assert_eq!(
+            code, 3,
+            "resumed after {point}, done with rejects: {out}{err}"
+        );
+        let lines = reject_lines(&dir.join("notes.jsonl"));
+        let keys: Vec<&str> = lines
+            .iter()
+            .map(|l| l["key"]["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            keys,
+            ["10", "70000", "140000"],
+            "after {point}, each once: {lines:?}"
+        );
+        assert!(
+            !dir.join("notes.pending").exists(),
+            "the pending files go once the table is done"
+        );
+    }
     // A new run starts the file anew.
     let again = format!("{}_again", db.name);
     let mut fresh = args.to_vec();

@@ -1023,6 +1023,13 @@ async fn end_run(
                 .to_string(),
         );
     }
+    // A table that did not reach its finish still shows the rows its committed partitions
+    // left out (its pending files stay for a resume).
+    for (i, t) in totals.iter().enumerate() {
+        if t.state != TableState::Done && !t.stats.reject_parts.is_empty() {
+            worker::publish_rejects(shared, i, &t.stats.reject_parts);
+        }
+    }
     // A failed table is rolled back alone: its staging goes (a rerun loads it whole). So
     // does the empty staging of a table nobody started; a rerun makes it again.
     for (p, t) in shared.plans.iter().zip(&totals) {

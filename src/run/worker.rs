@@ -185,10 +185,16 @@ async fn finish(shared: &Arc<Shared>, writer: &mut Box<dyn Writer>, mark: Finish
     shared.held.lock().unwrap().1.push(key);
     let result = finish_table(shared, writer, &plan, &mark, &stats).await;
     shared.held.lock().unwrap().1.retain(|k| *k != key);
+    // The rows left out are facts of what was read, whether or not the table went in.
+    let published = publish_rejects(shared, t, &stats.reject_parts);
     match result {
         Ok(outcome) => {
             if let Err(e) = shared.ledger.finished(&mark).await {
                 tracing::warn!("ledger: {e}");
+            } else if published {
+                if let Some(f) = &shared.rejects[t] {
+                    f.clean_pending();
+                }
             }
             shared.finished_ok(t, &stats, outcome);
             false
@@ -226,6 +232,24 @@ async fn finish(shared: &Arc<Shared>, writer: &mut Box<dyn Writer>, mark: Finish
             }
             shared.failed(t, msg);
             e.is_transient()
+        }
+    }
+}
+
+/// Make table `t`'s reject file from the committed partitions' files; false when it could
+/// not (said in the log: the rows are in, only the file of the rows left out is missing).
+pub(super) fn publish_rejects(shared: &Shared, t: usize, parts: &[String]) -> bool {
+    let Some(file) = &shared.rejects[t] else {
+        return true;
+    };
+    match file.publish(parts) {
+        Ok(done) => done,
+        Err(e) => {
+            tracing::error!(
+                "{}: the reject file could not be written: {e}",
+                shared.plans[t].source
+            );
+            false
         }
     }
 }
@@ -429,6 +453,16 @@ async fn run_partition(
         .map(|n| [n.zero, n.partial, n.impossible])
         .collect();
     crate::failpoint::hit("partition-written");
+    if let Some(r) = &rejects {
+        let staged = r.stage(claim.part, claim.epoch).map_err(|e| Error::Table {
+            table: plan.source.clone(),
+            detail: format!(
+                "the rejected rows of partition {} could not be written to the reject file: {e}",
+                claim.part
+            ),
+        })?;
+        stats.reject_parts.extend(staged);
+    }
     let mark = Mark {
         run: shared.run.clone(),
         table: claim.table,
@@ -439,15 +473,9 @@ async fn run_partition(
     writer
         .commit(&plan, shared.ledger.durable().then_some(&mark))
         .await?;
+    crate::failpoint::hit("partition-committed");
     if let Some(r) = &rejects {
-        // The rows are in and counted; only the file of the rows left out can fail here.
-        if let Err(e) = r.commit() {
-            tracing::error!(
-                "{}: the rejected rows of partition {} could not be written to the reject file: {e}",
-                plan.source,
-                claim.part
-            );
-        }
+        r.committed();
     }
     shared.ledger.done(&mark).await?;
     tracing::debug!(
