@@ -88,7 +88,7 @@ pub fn render(
         for i in &p.indexes {
             let how = match &i.definition {
                 Some(d) => d.clone(),
-                None => format!("({})", i.keys.join(", ")),
+                None => crate::engine::index_keys(target, p, i),
             };
             let unique = if i.unique { "unique " } else { "" };
             let _ = writeln!(out, "  {unique}index {} {how}", i.name);

@@ -36,7 +36,11 @@ pub fn inspect(mut catalog: Catalog, target: Engine, schema: &str) -> Inspection
     let (load_order, _) = load_order(&names, &rels.relationships);
     catalog.target = Some(target);
     let mut mappings = Vec::new();
-    match crate::plan::plan_each(&catalog, &crate::plan::Selection::default()) {
+    match crate::plan::plan_each(
+        &catalog,
+        crate::engine::source_types(catalog.engine),
+        &crate::plan::Selection::default(),
+    ) {
         Ok((plans, refused)) => {
             for p in &plans {
                 let (columns, refused) = match crate::engine::declare(

@@ -3,9 +3,8 @@
 //! stops the run before any data moves.
 
 use crate::catalog::{Catalog, Column, DefaultKind, Table};
-use crate::engine::postgres::write::{quote_ident, quote_literal};
 use crate::error::{Error, Result};
-use crate::types::{map_column, Decode, Mapping, PgType};
+use crate::types::{Decode, Mapping, PgType, SourceTypes};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -26,10 +25,12 @@ pub struct TargetColumn {
     pub name: String,
     pub pg: PgType,
     pub not_null: bool,
-    pub default_sql: Option<String>,
+    pub default: Option<TargetDefault>,
     /// MySQL AUTO_INCREMENT: becomes an identity column after the load.
     pub identity: bool,
-    pub check: Option<String>,
+    /// The only values the column may hold (a source ENUM's labels, with the '' MySQL
+    /// stores for an invalid one), when the target has no such type: a CHECK there.
+    pub allowed: Option<Vec<String>>,
     pub comment: Option<String>,
     /// A NOT NULL temporal column: created nullable, made NOT NULL after the load unless
     /// zero dates had to become NULL.
@@ -44,6 +45,28 @@ pub struct TargetColumn {
     /// the value), when the column is copied as it is and the target does not create that
     /// type: a target of another engine holds those it can say in its own SQL.
     pub type_checks: Vec<String>,
+}
+
+/// A column's default in the target, as a value or as one engine's SQL: each target says
+/// it in its own.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetDefault {
+    /// A constant, as text the column's type reads (`true`, `12.50`, `2020-01-01`, `a`).
+    Value(String),
+    /// An array of text (a MySQL SET's members).
+    Values(Vec<String>),
+    /// The current time, with the time zone (`timestamptz`).
+    Now,
+    /// The current time without a time zone (`timestamp`).
+    LocalNow,
+    /// The current date.
+    Today,
+    /// SQL of the source's engine, which a target of that engine takes as it is.
+    Sql {
+        engine: crate::url::Engine,
+        text: String,
+    },
 }
 
 /// A column as the source engine declared it.
@@ -65,9 +88,9 @@ impl TargetColumn {
             name: name.to_string(),
             pg,
             not_null: false,
-            default_sql: None,
+            default: None,
             identity: false,
-            check: None,
+            allowed: None,
             comment: None,
             deferred_not_null: false,
             native: None,
@@ -81,8 +104,6 @@ impl TargetColumn {
 pub struct TargetIndex {
     pub name: String,
     pub unique: bool,
-    /// Quoted column names or expressions (prefix indexes become `left(col, n)`).
-    pub keys: Vec<String>,
     /// The target columns, with a key prefix length where the source index had one.
     pub columns: Vec<(String, Option<u32>)>,
     /// PostgreSQL → PostgreSQL: the source's own definition after the table name (`USING
@@ -331,34 +352,21 @@ fn reader_schema_of(
     ))
 }
 
-/// The PostgreSQL type for a column a user's transform creates.
-pub fn pg_type_for_arrow(t: &arrow_schema::DataType) -> Option<PgType> {
-    use arrow_schema::{DataType as D, TimeUnit};
-    Some(match t {
-        D::Boolean => PgType::Boolean,
-        D::Int16 => PgType::SmallInt,
-        D::Int32 => PgType::Integer,
-        D::Int64 => PgType::BigInt,
-        D::UInt64 => PgType::Numeric(Some((20, 0))),
-        D::Float32 => PgType::Real,
-        D::Float64 => PgType::Double,
-        D::Utf8 => PgType::Text,
-        D::Binary => PgType::Bytea,
-        D::Date32 => PgType::Date,
-        D::Timestamp(TimeUnit::Microsecond, None) => PgType::Timestamp(6),
-        D::Timestamp(TimeUnit::Microsecond, Some(_)) => PgType::Timestamptz(6),
-        D::Duration(TimeUnit::Microsecond) => PgType::Interval(6),
-        D::Decimal128(p, s) | D::Decimal256(p, s) if *s >= 0 => {
-            PgType::Numeric(Some((*p as u32, *s as u32)))
-        }
-        D::List(f) if f.data_type() == &D::Utf8 => PgType::TextArray,
-        _ => return None,
-    })
+/// How the source reads a column (`types`, its engine's table), unless the catalog refused it.
+fn map_column(types: SourceTypes, catalog: &Catalog, col: &Column) -> Option<Mapping> {
+    col.refused
+        .is_none()
+        .then(|| types(col, catalog.target))
+        .flatten()
 }
 
 /// Choose the tables and plan each one.
-pub fn plan(catalog: &Catalog, selection: &Selection) -> Result<Vec<TablePlan>> {
-    let (plans, refused) = plan_each(catalog, selection)?;
+pub fn plan(
+    catalog: &Catalog,
+    types: SourceTypes,
+    selection: &Selection,
+) -> Result<Vec<TablePlan>> {
+    let (plans, refused) = plan_each(catalog, types, selection)?;
     match refused.into_iter().next() {
         Some(r) => Err(r.error),
         None => Ok(plans),
@@ -377,6 +385,7 @@ pub struct Refused {
 /// one by one. A mistake in the selection or the job is still an error for the whole plan.
 pub fn plan_each(
     catalog: &Catalog,
+    types: SourceTypes,
     selection: &Selection,
 ) -> Result<(Vec<TablePlan>, Vec<Refused>)> {
     let names: BTreeSet<&str> = catalog.tables.iter().map(|t| t.name.as_str()).collect();
@@ -432,7 +441,7 @@ pub fn plan_each(
     for t in chosen {
         let spec = selection.specs.get(&t.name).unwrap_or(&empty);
         match plan_table(
-            catalog,
+            Read { catalog, types },
             t,
             spec,
             &selection.specs,
@@ -858,8 +867,15 @@ fn renamed<'a>(specs: &'a BTreeMap<String, TableSpec>, table: &str, column: &'a 
         .unwrap_or(column)
 }
 
+/// What a table is read from: the catalog, and its engine's type table.
+#[derive(Clone, Copy)]
+struct Read<'a> {
+    catalog: &'a Catalog,
+    types: SourceTypes,
+}
+
 fn plan_table(
-    catalog: &Catalog,
+    read: Read<'_>,
     t: &Table,
     spec: &TableSpec,
     specs: &BTreeMap<String, TableSpec>,
@@ -867,6 +883,7 @@ fn plan_table(
     index_name_uses: &BTreeMap<&str, usize>,
     now_micros: i64,
 ) -> Result<TablePlan> {
+    let Read { catalog, types } = read;
     let mut warnings = Vec::new();
     let mut columns = Vec::new();
     let mut target_columns = Vec::new();
@@ -904,7 +921,7 @@ fn plan_table(
             .iter()
             .find(|(col, _)| *col == c.name)
             .map(|(_, ty)| ty);
-        let mut m = map_column(catalog, c).ok_or_else(|| Error::UnsupportedType {
+        let mut m = map_column(types, catalog, c).ok_or_else(|| Error::UnsupportedType {
             table: t.name.clone(),
             column: c.name.clone(),
             sql_type: match &c.refused {
@@ -944,7 +961,11 @@ fn plan_table(
                 t.name, c.name
             ));
         }
-        let default_sql = match catalog.engine {
+        let pg_sql = |text: String| TargetDefault::Sql {
+            engine: crate::url::Engine::Postgres,
+            text,
+        };
+        let default = match catalog.engine {
             crate::url::Engine::Mysql => translate_default(c, &m, &mut warnings, &t.name),
             // Already PostgreSQL SQL; a serial's nextval() names a sequence the target does
             // not have (the column becomes an identity instead).
@@ -958,9 +979,9 @@ fn plan_table(
                         t.name, c.name
                     ));
                 }
-                literal
+                literal.map(pg_sql)
             }),
-            crate::url::Engine::Postgres => c.default.clone(),
+            crate::url::Engine::Postgres => c.default.clone().map(pg_sql),
         };
         if let Some(on_update) = &c.on_update {
             let now = ["current_timestamp", "now(", "localtimestamp", "localtime"]
@@ -975,23 +996,13 @@ fn plan_table(
                 ));
             }
         }
-        let check = m.enum_values.as_ref().filter(|_| !recreated).map(|vals| {
+        let allowed = m.enum_values.as_ref().filter(|_| !recreated).map(|vals| {
+            let mut list = vals.clone();
             // MySQL stores '' for an invalid ENUM value in non-strict mode, so allow it.
-            let mut list: Vec<String> = vals.iter().map(|v| quote_literal(v)).collect();
             if catalog.engine == crate::url::Engine::Mysql && !vals.iter().any(String::is_empty) {
-                list.push("''".into());
+                list.push(String::new());
             }
-            // Named after the target table: the staging table's name would stick otherwise.
-            format!(
-                "CONSTRAINT {} CHECK ({} IN ({}))",
-                quote_ident(&truncate_ident(&format!(
-                    "{}_{}_check",
-                    target,
-                    tname(&c.name)
-                ))),
-                quote_ident(&tname(&c.name)),
-                list.join(", ")
-            )
+            list
         });
         let temporal = matches!(m.decode, Decode::Date | Decode::DateTime);
         let pg = cast.cloned().unwrap_or_else(|| m.pg.clone());
@@ -1000,10 +1011,10 @@ fn plan_table(
             pg,
             not_null: !c.nullable && !temporal,
             deferred_not_null: !c.nullable && temporal,
-            default_sql,
+            default,
             identity: c.auto_increment
                 && matches!(m.pg, PgType::SmallInt | PgType::Integer | PgType::BigInt),
-            check,
+            allowed,
             comment: c.comment.clone(),
             as_text: m.read_as.is_some() && cast.is_none() && (!c.user_type || recreated),
             type_checks: match &c.type_def {
@@ -1074,26 +1085,6 @@ fn plan_table(
             ));
             continue;
         }
-        let keys = i
-            .columns
-            .iter()
-            .map(|ic| {
-                let q = quote_ident(&tname(&ic.name));
-                match (ic.prefix, t.column(&ic.name).map(|c| c.data_type.as_str())) {
-                    (
-                        Some(n),
-                        Some(
-                            "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob"
-                            | "longblob",
-                        ),
-                    ) => {
-                        format!("(substring({q} from 1 for {n}))")
-                    }
-                    (Some(n), _) => format!("(left({q}, {n}))"),
-                    (None, _) => q,
-                }
-            })
-            .collect();
         let name = if index_name_uses.get(i.name.as_str()).copied().unwrap_or(0) > 1 {
             format!("{}_{}", target, i.name)
         } else {
@@ -1104,7 +1095,6 @@ fn plan_table(
             kind,
             name: truncate_ident(&name),
             unique: i.unique,
-            keys,
             columns: i
                 .columns
                 .iter()
@@ -1178,7 +1168,15 @@ fn plan_table(
         t.primary_key.iter().map(|c| tname(c)).collect()
     };
     let mut transforms: Vec<std::sync::Arc<dyn crate::transform::Transform>> = Vec::new();
-    let computed = plan_expressions(catalog, t, spec, &columns, &mut target_columns, now_micros)?;
+    let computed = plan_expressions(
+        catalog,
+        types,
+        t,
+        spec,
+        &columns,
+        &mut target_columns,
+        now_micros,
+    )?;
     let mut schema = reader_schema_of(&columns, &target_columns, &computed.extra_reads);
     if let Some(op) = &computed.op {
         schema = crate::transform::Transform::output_schema(op, &schema)?;
@@ -1265,7 +1263,7 @@ fn apply_custom(
             Some(c) => out.push(c.clone()),
             None => out.push(TargetColumn::plain(
                 f.name(),
-                pg_type_for_arrow(f.data_type()).ok_or_else(|| {
+                PgType::for_arrow(f.data_type()).ok_or_else(|| {
                     err(format!(
                         "column {} of Arrow type {} has no PostgreSQL type",
                         f.name(),
@@ -1296,7 +1294,7 @@ fn translate_default(
     m: &Mapping,
     warnings: &mut Vec<String>,
     table: &str,
-) -> Option<String> {
+) -> Option<TargetDefault> {
     let raw = c.default.as_deref()?;
     let mut skip = |why: &str| {
         warnings.push(format!(
@@ -1311,18 +1309,18 @@ fn translate_default(
             .iter()
             .any(|p| lc.starts_with(p));
         return match (&m.pg, is_now) {
-            (PgType::Timestamptz(_), true) => Some("CURRENT_TIMESTAMP".into()),
-            (PgType::Timestamp(_), true) => Some("LOCALTIMESTAMP".into()),
+            (PgType::Timestamptz(_), true) => Some(TargetDefault::Now),
+            (PgType::Timestamp(_), true) => Some(TargetDefault::LocalNow),
             (PgType::Date, _) if lc.starts_with("curdate") || lc.starts_with("current_date") => {
-                Some("CURRENT_DATE".into())
+                Some(TargetDefault::Today)
             }
             _ => skip("an expression barge does not translate"),
         };
     }
     match &m.pg {
         PgType::Boolean => match (m.decode, lc.as_str()) {
-            (_, "0" | "b'0'") => Some("false".into()),
-            (_, "1" | "b'1'") => Some("true".into()),
+            (_, "0" | "b'0'") => Some(TargetDefault::Value("false".into())),
+            (_, "1" | "b'1'") => Some(TargetDefault::Value("true".into())),
             _ => skip("not a boolean literal"),
         },
         PgType::SmallInt
@@ -1332,7 +1330,7 @@ fn translate_default(
         | PgType::Real
         | PgType::Double => {
             if raw.parse::<f64>().is_ok() {
-                Some(raw.to_string())
+                Some(TargetDefault::Value(raw.to_string()))
             } else {
                 skip("not a number")
             }
@@ -1341,21 +1339,21 @@ fn translate_default(
             if raw.starts_with("0000") || raw.contains("-00") {
                 skip("a zero date, which PostgreSQL cannot store")
             } else {
-                Some(format!("{}::{}", quote_literal(raw), m.pg))
+                Some(TargetDefault::Value(raw.to_string()))
             }
         }
-        PgType::Varchar(_) | PgType::Text => Some(quote_literal(raw)),
-        PgType::TextArray => {
-            let items: Vec<String> = if raw.is_empty() {
-                vec![]
-            } else {
-                raw.split(',').map(quote_literal).collect()
-            };
-            Some(format!("ARRAY[{}]::text[]", items.join(", ")))
-        }
-        PgType::Interval(_) => Some(format!("{}::interval", quote_literal(raw))),
-        PgType::Uuid | PgType::Inet => Some(format!("{}::{}", quote_literal(raw), m.pg)),
-        PgType::Jsonb => Some(format!("{}::jsonb", quote_literal(raw))),
+        // A SET's default lists its members.
+        PgType::TextArray => Some(TargetDefault::Values(if raw.is_empty() {
+            vec![]
+        } else {
+            raw.split(',').map(str::to_string).collect()
+        })),
+        PgType::Varchar(_)
+        | PgType::Text
+        | PgType::Interval(_)
+        | PgType::Uuid
+        | PgType::Inet
+        | PgType::Jsonb => Some(TargetDefault::Value(raw.to_string())),
         PgType::Bit(_) => skip("bit defaults are not translated"),
         PgType::Bytea => skip("binary defaults are not translated"),
     }
@@ -1418,6 +1416,7 @@ fn column_class(m: &Mapping) -> crate::expr::pushdown::ColumnClass {
 /// does the rest.
 fn plan_expressions(
     catalog: &Catalog,
+    types: SourceTypes,
     t: &Table,
     spec: &TableSpec,
     columns: &[(String, Mapping)],
@@ -1435,7 +1434,7 @@ fn plan_expressions(
         .columns
         .iter()
         .filter(|c| !columns.iter().any(|(n, _)| *n == c.name))
-        .filter_map(|c| map_column(catalog, c).map(|m| (c.name.clone(), m)))
+        .filter_map(|c| map_column(types, catalog, c).map(|m| (c.name.clone(), m)))
         .collect();
     let scope_of = |extra: &[(String, Mapping)]| -> Vec<(String, DataType)> {
         columns
@@ -1548,7 +1547,7 @@ fn plan_expressions(
         let bad = |m: String| Error::Selection(format!("{label}: {m}"));
         let (expr, source, pg) = match &a.value {
             AddedValue::Literal(l) => (
-                crate::expr::compile::literal_expr(l),
+                crate::expr::compile::constant_expr(l.array(1)),
                 None,
                 a.pg.clone().unwrap_or_else(|| l.pg_type()),
             ),
@@ -1562,7 +1561,7 @@ fn plan_expressions(
                 let pg = match declared {
                     Some(p) => p,
                     None if e.ty == DataType::Null => PgType::Text,
-                    None => pg_type_for_arrow(&e.ty).ok_or_else(|| {
+                    None => PgType::for_arrow(&e.ty).ok_or_else(|| {
                         src.error(
                             src.ast.span,
                             &format!(
@@ -1630,7 +1629,13 @@ pub fn test_plan(cols: Vec<TargetColumn>) -> TablePlan {
         }],
         ..Default::default()
     };
-    let mut p = plan(&catalog, &Selection::default()).unwrap().remove(0);
+    let mut p = plan(
+        &catalog,
+        crate::engine::source_types(catalog.engine),
+        &Selection::default(),
+    )
+    .unwrap()
+    .remove(0);
     p.target_columns = cols;
     p
 }
@@ -1688,7 +1693,12 @@ mod tests {
             ],
             ..Catalog::default()
         };
-        let mut plans = plan(&catalog, &Selection::default()).unwrap();
+        let mut plans = plan(
+            &catalog,
+            crate::engine::source_types(catalog.engine),
+            &Selection::default(),
+        )
+        .unwrap();
         // `t` is a table, `t_t` too, so the index `t` of t becomes t_t_2.
         assert_eq!(
             names(&plans),
@@ -1726,7 +1736,12 @@ mod tests {
             tables: vec![table(&long, &[&long])],
             ..Catalog::default()
         };
-        let plans = plan(&catalog, &Selection::default()).unwrap();
+        let plans = plan(
+            &catalog,
+            crate::engine::source_types(catalog.engine),
+            &Selection::default(),
+        )
+        .unwrap();
         assert!(
             names(&plans).iter().all(|n| n.len() <= 63),
             "{:?}",

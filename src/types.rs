@@ -133,6 +133,31 @@ impl fmt::Display for PgType {
 }
 
 impl PgType {
+    /// The type for a column a user's transform creates, from its Arrow type.
+    pub fn for_arrow(t: &DataType) -> Option<PgType> {
+        use DataType as D;
+        Some(match t {
+            D::Boolean => PgType::Boolean,
+            D::Int16 => PgType::SmallInt,
+            D::Int32 => PgType::Integer,
+            D::Int64 => PgType::BigInt,
+            D::UInt64 => PgType::Numeric(Some((20, 0))),
+            D::Float32 => PgType::Real,
+            D::Float64 => PgType::Double,
+            D::Utf8 => PgType::Text,
+            D::Binary => PgType::Bytea,
+            D::Date32 => PgType::Date,
+            D::Timestamp(TimeUnit::Microsecond, None) => PgType::Timestamp(6),
+            D::Timestamp(TimeUnit::Microsecond, Some(_)) => PgType::Timestamptz(6),
+            D::Duration(TimeUnit::Microsecond) => PgType::Interval(6),
+            D::Decimal128(p, s) | D::Decimal256(p, s) if *s >= 0 => {
+                PgType::Numeric(Some((*p as u32, *s as u32)))
+            }
+            D::List(f) if f.data_type() == &D::Utf8 => PgType::TextArray,
+            _ => return None,
+        })
+    }
+
     /// Parse a type name as written in a job file (`varchar(255)`, `numeric(10,2)`, `bigint`…).
     pub fn parse(s: &str) -> Option<PgType> {
         let s = s.trim().to_ascii_lowercase();
@@ -211,16 +236,9 @@ fn m(decode: Decode, arrow: DataType, pg: PgType) -> Option<Mapping> {
     })
 }
 
-/// The mapping of a catalog column, by the engine the catalog was read from.
-pub fn map_column(catalog: &crate::catalog::Catalog, col: &Column) -> Option<Mapping> {
-    if col.refused.is_some() {
-        return None;
-    }
-    match catalog.engine {
-        crate::url::Engine::Mysql => map_mysql(col),
-        crate::url::Engine::Postgres => crate::engine::postgres::types::map_pg(col, catalog.target),
-    }
-}
+/// A source engine's type table: how it reads a column, given the engine written to (when
+/// known). Each engine has its own (`engine::source_types`).
+pub type SourceTypes = fn(&Column, Option<crate::url::Engine>) -> Option<Mapping>;
 
 /// A TINYINT read as the small integer it is (also a TINYINT(1) that is no boolean).
 pub fn tinyint_integer() -> Mapping {

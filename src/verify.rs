@@ -453,10 +453,14 @@ pub async fn verify(
                         tables: vec![p.target.clone()],
                         ..Default::default()
                     };
-                    tp = crate::plan::plan_each(&catalog, &tsel)?
-                        .0
-                        .into_iter()
-                        .next();
+                    tp = crate::plan::plan_each(
+                        &catalog,
+                        crate::engine::source_types(catalog.engine),
+                        &tsel,
+                    )?
+                    .0
+                    .into_iter()
+                    .next();
                 }
                 if let Some(tp) = &tp {
                     check.target_rows = Some(target.count(tp, 1, u64::MAX / 4).await?.0);

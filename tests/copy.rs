@@ -575,7 +575,12 @@ async fn content_checksums_agree_across_servers_and_catch_a_changed_value() {
     let catalog = barge::engine::mysql::catalog::introspect(&mut my, &db.name)
         .await
         .unwrap();
-    let plans = barge::plan::plan(&catalog, &Selection::default()).unwrap();
+    let plans = barge::plan::plan(
+        &catalog,
+        barge::engine::source_types(catalog.engine),
+        &Selection::default(),
+    )
+    .unwrap();
     for p in &plans {
         let s = barge::verify::mysql_checksum(&mut my, &db.name, &p.source, &p.columns, None)
             .await

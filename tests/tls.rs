@@ -348,7 +348,7 @@ async fn a_url_that_says_nothing_prefers_tls() {
     };
     // barge's own connection, as the library opens it, to a server that offers TLS.
     let url = barge::url::DbUrl::parse(&db.target()).unwrap();
-    assert_eq!(url.tls().mode, barge::tls::TlsMode::Prefer);
+    assert_eq!(url.tls().mode, barge::url::tls::TlsMode::Prefer);
     let client = barge::engine::postgres::connect::pg_connect(&url, barge::error::Side::Target)
         .await
         .unwrap();

@@ -124,6 +124,7 @@ pub async fn run(opts: &BenchOptions) -> Result<BenchReport> {
     let catalog = introspect(&mut conn, &database).await?;
     let plans = plan(
         &catalog,
+        crate::engine::source_types(catalog.engine),
         &Selection {
             tables: opts.tables.clone(),
             exclude: vec![],

@@ -277,6 +277,22 @@ pub async fn open_sink(url: &DbUrl, opts: SinkOptions, writers: usize) -> Result
     }
 }
 
+/// An index's keys as the target declares them.
+pub fn index_keys(target: Engine, plan: &TablePlan, i: &crate::plan::TargetIndex) -> String {
+    match target {
+        Engine::Postgres => postgres::write::index_keys(plan, i),
+        Engine::Mysql => mysql::ddl::index_keys(i),
+    }
+}
+
+/// The type table of the engine a catalog was read from: what the plan maps columns with.
+pub fn source_types(engine: Engine) -> crate::types::SourceTypes {
+    match engine {
+        Engine::Mysql => |c, _| crate::types::map_mysql(c),
+        Engine::Postgres => postgres::types::map_pg,
+    }
+}
+
 /// The ledger of runs kept in the database a URL names (`barge work`, `barge status`).
 pub async fn open_ledger(url: &DbUrl) -> Result<Arc<dyn crate::ledger::Ledger>> {
     Ok(match url.engine() {

@@ -44,7 +44,7 @@ pub fn type_name(t: &D) -> String {
         D::Decimal128(p, s) | D::Decimal256(p, s) => format!("numeric({p},{s})"),
         D::Duration(_) => "interval".into(),
         D::List(_) => "text[]".into(),
-        _ => crate::plan::pg_type_for_arrow(t)
+        _ => PgType::for_arrow(t)
             .map(|p| p.to_string())
             .unwrap_or_else(|| t.to_string()),
     }
@@ -860,9 +860,9 @@ impl Compiler<'_> {
     }
 }
 
-/// A literal from a job file's constant.
-pub fn literal_expr(l: &crate::transform::Literal) -> Expr {
-    literal(l.array(1), (0, 0))
+/// A constant: the one value of `a` (a job file's constant, `Literal::array(1)`).
+pub fn constant_expr(a: ArrayRef) -> Expr {
+    literal(a, (0, 0))
 }
 
 /// Give an expression's values type `to` (an explicit conversion, e.g. an added column's

@@ -382,9 +382,17 @@ async fn plan_source(
     catalog.target = Some(target);
     catalog.target_version = server.version.clone();
     catalog.target_strict_uuid = server.strict_uuid;
-    let (mut plans, mut refused) = plan_each(&catalog, &selection)?;
+    let (mut plans, mut refused) = plan_each(
+        &catalog,
+        crate::engine::source_types(catalog.engine),
+        &selection,
+    )?;
     if source.refine(&mut catalog, &plans).await? {
-        (plans, refused) = plan_each(&catalog, &selection)?;
+        (plans, refused) = plan_each(
+            &catalog,
+            crate::engine::source_types(catalog.engine),
+            &selection,
+        )?;
     }
     // A table the target cannot hold (a name too long, a type it has not) is refused alone.
     let mut kept = Vec::with_capacity(plans.len());

@@ -1,7 +1,7 @@
 //! Opening MySQL/MariaDB connections, with errors that name the server (redacted).
 
 use crate::error::{Error, Result, Side};
-use crate::tls::{Roots, TlsMode, TlsSettings};
+use crate::url::tls::{Roots, TlsMode, TlsSettings};
 use crate::url::{DbUrl, Engine};
 use mysql_async::prelude::Queryable;
 
@@ -141,7 +141,7 @@ async fn probe(
             );
             Probed::Plain
         }
-        Err(e) => match crate::tls::find_rustls(&e) {
+        Err(e) => match crate::url::tls::find_rustls(&e) {
             Some(r) if chain_only => match presented_name(r) {
                 Some(name) => Probed::TlsNamed(name),
                 None => return Probed::Tls,
@@ -210,8 +210,8 @@ pub fn connect_error(e: mysql_async::Error, url: &DbUrl, side: Side) -> Error {
         url: url.redacted(),
         message,
     };
-    if let Some(r) = crate::tls::find_rustls(&e) {
-        return tls(crate::tls::explain_rustls(
+    if let Some(r) = crate::url::tls::find_rustls(&e) {
+        return tls(crate::url::tls::explain_rustls(
             r,
             url.tls(),
             Engine::Mysql,

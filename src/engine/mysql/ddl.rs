@@ -154,23 +154,28 @@ fn index_clauses_of(
         .iter()
         .filter(|i| which(i))
         .map(|i| {
-            let cols: Vec<String> = i
-                .columns
-                .iter()
-                // MariaDB reports a SPATIAL key's part as a prefix (32) it does not take back.
-                .map(|(c, prefix)| match prefix.filter(|_| i.kind.is_none()) {
-                    Some(n) => format!("{}({n})", quote_ident(c)),
-                    None => quote_ident(c),
-                })
-                .collect();
             let kind = match &i.kind {
                 Some(k) => format!("{k} "),
                 None if i.unique => "UNIQUE ".into(),
                 None => String::new(),
             };
-            format!("{kind}KEY {} ({})", quote_ident(&i.name), cols.join(", "))
+            format!("{kind}KEY {} {}", quote_ident(&i.name), index_keys(i))
         })
         .collect()
+}
+
+/// An index's key parts, with their prefix lengths: `(`title`(20), `id`)`.
+pub fn index_keys(i: &crate::plan::TargetIndex) -> String {
+    let cols: Vec<String> = i
+        .columns
+        .iter()
+        // MariaDB reports a SPATIAL key's part as a prefix (32) it does not take back.
+        .map(|(c, prefix)| match prefix.filter(|_| i.kind.is_none()) {
+            Some(n) => format!("{}({n})", quote_ident(c)),
+            None => quote_ident(c),
+        })
+        .collect();
+    format!("({})", cols.join(", "))
 }
 
 pub fn foreign_key_sql(database: &str, plan: &TablePlan) -> Vec<String> {
@@ -558,7 +563,6 @@ mod tests {
             kind: None,
             name: "by_name".into(),
             unique: true,
-            keys: vec![],
             columns: vec![("name".into(), None)],
         });
         let sql = create_table_sql("d", "_barge_t", &p, false, Server::default()).unwrap();

@@ -2,7 +2,7 @@
 
 use super::tls::PgTls;
 use crate::error::{pg_message, Error, Result, Side};
-use crate::tls::TlsMode;
+use crate::url::tls::TlsMode;
 use crate::url::{DbUrl, Engine};
 use tokio_postgres::config::SslMode;
 
@@ -41,7 +41,7 @@ pub async fn pg_connect(url: &DbUrl, side: Side) -> Result<tokio_postgres::Clien
             let tls = PgTls::new(settings).map_err(refused)?;
             match config.connect(tls).await {
                 // prefer, as libpq: no TLS when it cannot be set up.
-                Err(e) if mode == TlsMode::Prefer && crate::tls::find_rustls(&e).is_some() => {
+                Err(e) if mode == TlsMode::Prefer && crate::url::tls::find_rustls(&e).is_some() => {
                     tracing::warn!(
                         "{}: TLS could not be set up ({}); connecting without (sslmode=prefer)",
                         url.place(),
@@ -54,8 +54,8 @@ pub async fn pg_connect(url: &DbUrl, side: Side) -> Result<tokio_postgres::Clien
             }
         }
     };
-    connected.map_err(|e| match crate::tls::find_rustls(&e) {
-        Some(r) => refused(crate::tls::explain_rustls(
+    connected.map_err(|e| match crate::url::tls::find_rustls(&e) {
+        Some(r) => refused(crate::url::tls::explain_rustls(
             r,
             settings,
             Engine::Postgres,

@@ -648,16 +648,14 @@ impl Dec {
             Dec::F64(b) => b.append_value(f64::from_be_bytes(be(f)?)),
             Dec::D128(b, scale) => {
                 numeric_text(f, scratch)?;
-                let v = crate::engine::mysql::read::parse_decimal::<i128>(scratch, *scale)
+                let v = crate::decimal::parse_decimal::<i128>(scratch, *scale)
                     .ok_or_else(|| format!("{} does not fit", String::from_utf8_lossy(scratch)))?;
                 b.append_value(v)
             }
             Dec::D256(b, scale) => {
                 numeric_text(f, scratch)?;
-                let v = crate::engine::mysql::read::parse_decimal::<arrow_buffer::i256>(
-                    scratch, *scale,
-                )
-                .ok_or_else(|| format!("{} does not fit", String::from_utf8_lossy(scratch)))?;
+                let v = crate::decimal::parse_decimal::<arrow_buffer::i256>(scratch, *scale)
+                    .ok_or_else(|| format!("{} does not fit", String::from_utf8_lossy(scratch)))?;
                 b.append_value(v)
             }
             Dec::Text(b, jsonb) => {

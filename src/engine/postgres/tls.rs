@@ -1,7 +1,7 @@
 //! TLS for tokio-postgres through rustls (ring), checking the server's certificate as the
 //! URL's `sslmode` asks: not at all, its chain only (verify-ca), or its chain and host name.
 
-use crate::tls::{Roots, TlsSettings};
+use crate::url::tls::{Roots, TlsSettings};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};

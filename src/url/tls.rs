@@ -64,9 +64,9 @@ impl TlsSettings {
     }
 
     /// The setting's name in `key=value` form, as a message about it should spell it.
-    pub fn describe(&self, engine: crate::url::Engine) -> String {
+    pub fn describe(&self, engine: super::Engine) -> String {
         let mut s = match engine {
-            crate::url::Engine::Postgres => format!(
+            super::Engine::Postgres => format!(
                 "sslmode={}",
                 match self.mode {
                     TlsMode::Disable => "disable",
@@ -76,7 +76,7 @@ impl TlsSettings {
                     TlsMode::VerifyFull => "verify-full",
                 }
             ),
-            crate::url::Engine::Mysql => format!(
+            super::Engine::Mysql => format!(
                 "ssl-mode={}",
                 match self.mode {
                     TlsMode::Disable => "DISABLED",
@@ -89,8 +89,8 @@ impl TlsSettings {
         };
         if let Some(Roots::File(f)) = &self.roots {
             let key = match engine {
-                crate::url::Engine::Postgres => "sslrootcert",
-                crate::url::Engine::Mysql => "ssl-ca",
+                super::Engine::Postgres => "sslrootcert",
+                super::Engine::Mysql => "ssl-ca",
             };
             s.push_str(&format!(" {key}={}", f.display()));
         }
@@ -99,12 +99,12 @@ impl TlsSettings {
 }
 
 /// The query keys that are TLS settings for `engine`: taken out of the URL given to the driver.
-pub fn is_tls_key(engine: crate::url::Engine, key: &str) -> bool {
+pub fn is_tls_key(engine: super::Engine, key: &str) -> bool {
     match engine {
-        crate::url::Engine::Postgres => {
+        super::Engine::Postgres => {
             matches!(key, "sslmode" | "sslrootcert" | "sslcert" | "sslkey")
         }
-        crate::url::Engine::Mysql => matches!(
+        super::Engine::Mysql => matches!(
             key.replace('-', "_").as_str(),
             "ssl_mode" | "ssl_ca" | "ssl_cert" | "ssl_key"
         ),
@@ -294,13 +294,13 @@ pub fn find_rustls<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&
 pub fn explain_rustls(
     error: &rustls::Error,
     settings: &TlsSettings,
-    engine: crate::url::Engine,
+    engine: super::Engine,
     host: &str,
 ) -> String {
     use rustls::CertificateError as C;
     let (root_key, verify_ca) = match engine {
-        crate::url::Engine::Postgres => ("sslrootcert", "sslmode=verify-ca"),
-        crate::url::Engine::Mysql => ("ssl-ca", "ssl-mode=VERIFY_CA"),
+        super::Engine::Postgres => ("sslrootcert", "sslmode=verify-ca"),
+        super::Engine::Mysql => ("ssl-ca", "ssl-mode=VERIFY_CA"),
     };
     let roots = match &settings.roots {
         Some(Roots::File(f)) => format!("{root_key}={}", f.display()),

@@ -3,6 +3,8 @@
 //! Passwords may come from the URL or, when the URL has none, from where the engine's own
 //! clients keep them (`credentials`), so they need not be on a command line.
 
+pub mod tls;
+
 use crate::error::{Error, Result};
 use std::fmt;
 
@@ -40,7 +42,7 @@ pub struct DbUrl {
     /// PostgreSQL: the schema named by `?schema=NAME` (not passed to the driver).
     schema: Option<String>,
     /// TLS as the URL (or the files and variables it was completed from) asks for it.
-    tls: crate::tls::TlsSettings,
+    tls: tls::TlsSettings,
 }
 
 impl DbUrl {
@@ -92,8 +94,8 @@ impl DbUrl {
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
         let tls = match engine {
-            Engine::Postgres => crate::tls::postgres(&query, &crate::tls::PgDefaults::from_home()),
-            Engine::Mysql => crate::tls::mysql(&query),
+            Engine::Postgres => tls::postgres(&query, &tls::PgDefaults::from_home()),
+            Engine::Mysql => tls::mysql(&query),
         }
         .map_err(|m| bad(&m))?;
         Ok(DbUrl {
@@ -105,7 +107,7 @@ impl DbUrl {
     }
 
     /// The TLS the connection asks for.
-    pub fn tls(&self) -> &crate::tls::TlsSettings {
+    pub fn tls(&self) -> &tls::TlsSettings {
         &self.tls
     }
 
@@ -121,7 +123,7 @@ impl DbUrl {
         let kept: Vec<(String, String)> = self
             .url
             .query_pairs()
-            .filter(|(k, _)| !crate::tls::is_tls_key(engine, k))
+            .filter(|(k, _)| !tls::is_tls_key(engine, k))
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
         let mut url = self.url.clone();
