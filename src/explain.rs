@@ -103,6 +103,16 @@ pub fn render(
                 fk.ref_columns.join(", ")
             );
         }
+        for c in crate::engine::check_clauses(target, p) {
+            match c {
+                Ok(clause) => {
+                    let _ = writeln!(out, "  {}", one_line(&clause));
+                }
+                Err(why) => {
+                    let _ = writeln!(out, "  warning: {}", one_line(&why));
+                }
+            }
+        }
         if let Some(f) = &p.filter_text {
             let _ = writeln!(out, "  rows where {}", one_line(f));
         }

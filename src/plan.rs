@@ -516,16 +516,19 @@ pub fn fnv64(bytes: &[u8]) -> u64 {
 
 /// `_barge_<target>`, cut to PostgreSQL's 63 bytes with a hash of the whole name.
 pub fn staging_name(target: &str) -> String {
-    let name = format!("_barge_{target}");
+    prefixed_name("_barge_", target)
+}
+
+/// `<prefix><target>`, within 63 bytes (PostgreSQL's limit, and within MySQL's 64
+/// characters): a longer one is cut on a character boundary and ends in a hash of the whole
+/// target name, so two long names that share a beginning stay apart.
+pub fn prefixed_name(prefix: &str, target: &str) -> String {
+    let name = format!("{prefix}{target}");
     if name.len() <= 63 {
         return name;
     }
     let hash = fnv64(target.as_bytes());
-    format!(
-        "{}_{:08x}",
-        truncate_ident(&name[..50.min(name.len())]),
-        hash as u32
-    )
+    format!("{}_{:08x}", truncate_to(&name, 50), hash as u32)
 }
 
 /// MySQL index names are per table; PostgreSQL's share one namespace per schema with
@@ -1644,6 +1647,24 @@ pub fn test_plan(cols: Vec<TargetColumn>) -> TablePlan {
 mod tests {
     use super::*;
     use crate::catalog::{Index, IndexColumn};
+
+    #[test]
+    fn long_prefixed_names_stay_apart_and_cut_on_a_character() {
+        let a = format!("{}_a", "x".repeat(60));
+        let b = format!("{}_b", "x".repeat(60));
+        let (na, nb) = (
+            prefixed_name("_barge_old_", &a),
+            prefixed_name("_barge_old_", &b),
+        );
+        assert_ne!(na, nb);
+        assert!(na.len() <= 63 && na.starts_with("_barge_old_xxx"), "{na}");
+        assert_eq!(prefixed_name("_barge_", "posts"), "_barge_posts");
+        // Two-byte characters: byte 50 falls inside one.
+        let cyrillic = "д".repeat(40);
+        let n = prefixed_name("_barge_old_", &cyrillic);
+        assert!(n.len() <= 63 && n.chars().count() <= 64, "{n}");
+        assert_eq!(staging_name(&cyrillic), prefixed_name("_barge_", &cyrillic));
+    }
 
     fn table(name: &str, indexes: &[&str]) -> Table {
         let col = |n: &str| Column {

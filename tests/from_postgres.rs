@@ -935,6 +935,14 @@ async fn plan_and_inspect_show_each_mapping_into_mysql_and_mark_lossy_and_refuse
         "{tz}\n{out}"
     );
     assert!(out.contains("table shapes: refused: "), "{out}");
+    // The CHECKs MySQL gets, and the one it does not, with why.
+    assert!(
+        out.contains("CONSTRAINT `title_not_blank` CHECK (")
+            && out.contains(
+                "warning: CHECK constraint published_from_2020 is not carried (it is NOT VALID"
+            ),
+        "{out}"
+    );
     assert!(!out.contains("barge-test"), "password in plan output");
     let mut my = db.mysql().await;
     let tables: Vec<String> = my

@@ -285,6 +285,15 @@ pub fn index_keys(target: Engine, plan: &TablePlan, i: &crate::plan::TargetIndex
     }
 }
 
+/// The CHECK constraints a table gets in the target, as it declares them, and (`Err`) those
+/// it leaves out, with why.
+pub fn check_clauses(target: Engine, plan: &TablePlan) -> Vec<std::result::Result<String, String>> {
+    match target {
+        Engine::Postgres => postgres::write::check_clauses(plan).map(Ok).collect(),
+        Engine::Mysql => mysql::ddl::check_clauses(plan),
+    }
+}
+
 /// The type table of the engine a catalog was read from: what the plan maps columns with.
 pub fn source_types(engine: Engine) -> crate::types::SourceTypes {
     match engine {

@@ -64,12 +64,8 @@ pub fn create_table_sql(
     // FULLTEXT and SPATIAL keys come with the table: InnoDB adds one FULLTEXT index per
     // ALTER (and rebuilds the table for the first), which the finish's single ALTER cannot.
     parts.extend(index_clauses_of(plan, |i| full || i.kind.is_some()));
-    // A MySQL source's CHECKs, checked as the rows load (adding one later copies the table).
-    for (name, def) in &plan.checks {
-        parts.push(format!("CONSTRAINT {} {def}", quote_ident(name)));
-    }
-    parts.extend(type_checks(plan).into_iter().filter_map(|(_, c)| c.ok()));
-    parts.extend(foreign_checks(plan).into_iter().filter_map(Result::ok));
+    // CHECKs are checked as the rows load (adding one later copies the table).
+    parts.extend(check_clauses(plan).into_iter().filter_map(Result::ok));
     let mut sql = format!(
         "CREATE TABLE {}.{} (\n  {}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
         quote_ident(database),
@@ -80,6 +76,21 @@ pub fn create_table_sql(
         sql.push_str(&format!(" COMMENT={}", quote_literal(c)));
     }
     Ok(sql)
+}
+
+/// Every CHECK the table gets: a MySQL source's own, and a PostgreSQL source's domain and
+/// table CHECKs, `Ok` as MySQL constraints, or `Err` saying which is left out and why.
+pub fn check_clauses(plan: &TablePlan) -> Vec<Result<String, String>> {
+    let own = plan
+        .checks
+        .iter()
+        .map(|(name, def)| Ok(format!("CONSTRAINT {} {def}", quote_ident(name))));
+    let domains = type_checks(plan).into_iter().map(|(column, c)| {
+        c.map_err(|def| {
+            format!("column {column}: the CHECK of its PostgreSQL domain is left out (no MySQL form): {def}")
+        })
+    });
+    own.chain(domains).chain(foreign_checks(plan)).collect()
 }
 
 /// The CHECKs of a PostgreSQL domain, on each column of that type, as table constraints

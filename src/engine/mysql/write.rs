@@ -39,8 +39,9 @@ const WRITER_SESSION: &[&str] = &[
     "SET SESSION foreign_key_checks = 0",
 ];
 
+/// Where `--drop` sets the replaced table aside: `_barge_old_<target>`.
 pub(super) fn old_name(target: &str) -> String {
-    crate::plan::truncate_ident(&format!("_barge_old_{target}"))
+    crate::plan::prefixed_name("_barge_old_", target)
 }
 
 pub struct MysqlSink {
@@ -225,18 +226,7 @@ impl Sink for MysqlSink {
             }
         }
         for p in plans.iter_mut() {
-            let left_out: Vec<String> = ddl::type_checks(p)
-                .into_iter()
-                .filter_map(|(c, check)| {
-                    let def = check.err()?;
-                    Some(format!(
-                        "{}.{c}: the CHECK of its PostgreSQL domain is left out (no MySQL form): {def}",
-                        p.target
-                    ))
-                })
-                .collect();
-            p.warnings.extend(left_out);
-            let left_out: Vec<String> = ddl::foreign_checks(p)
+            let left_out: Vec<String> = ddl::check_clauses(p)
                 .into_iter()
                 .filter_map(|c| Some(format!("{}: {}", p.target, c.err()?)))
                 .collect();

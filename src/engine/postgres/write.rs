@@ -290,7 +290,7 @@ pub fn create_table_sql(schema: &str, name: &str, plan: &TablePlan, full: bool) 
 }
 
 /// A PostgreSQL source's CHECK constraints, as it defines them.
-fn check_clauses(plan: &TablePlan) -> impl Iterator<Item = String> + '_ {
+pub fn check_clauses(plan: &TablePlan) -> impl Iterator<Item = String> + '_ {
     plan.checks
         .iter()
         .map(|(name, def)| format!("CONSTRAINT {} {def}", quote_ident(name)))
