@@ -549,6 +549,21 @@ impl Job {
                 }
             };
             let defaults = CopyOptions::default();
+            // A PostgreSQL target's connection may name the schema, as a source's does.
+            let url_schema = to
+                .schema()
+                .filter(|_| to.engine() == crate::url::Engine::Postgres);
+            let schema = match (o.schema.clone(), url_schema) {
+                (Some(a), Some(b)) if a != b => {
+                    return Err(Error::Config(format!(
+                        "routes[{i}]: the connection `{}` names schema {b}, and the route's schema is {a}: name one",
+                        r.to
+                    )))
+                }
+                (a, b) => a
+                    .or(b.map(str::to_string))
+                    .unwrap_or(defaults.schema.clone()),
+            };
             routes.push(Route {
                 from_name: r.from.clone(),
                 to_name: r.to.clone(),
@@ -562,7 +577,7 @@ impl Job {
                         relationships: rules.clone(),
                         now_micros: None,
                     },
-                    schema: o.schema.unwrap_or(defaults.schema.clone()),
+                    schema,
                     jobs: o.jobs.unwrap_or(defaults.jobs).max(1),
                     batch_rows: o.batch_rows.unwrap_or(defaults.batch_rows).max(1),
                     mode,
@@ -635,6 +650,28 @@ filter = "active = 1"
         assert_eq!(
             spec.filter.as_ref().map(|f| f.text.as_str()),
             Some("active = 1")
+        );
+    }
+
+    #[test]
+    fn a_postgres_target_connection_may_name_the_schema() {
+        let job = |route_schema: &str| {
+            format!(
+                "[connections.a]\nurl = \"mysql://h/x\"\n[connections.b]\nurl = \"postgres://h/app?schema=v3\"\n\
+                 [[routes]]\ntables = \"*\"\nfrom = \"a\"\nto = \"b\"\n{route_schema}"
+            )
+        };
+        let parsed = Job::parse(&job(""), "j.toml").unwrap();
+        assert_eq!(parsed.routes[0].options.schema, "v3");
+        let same = Job::parse(&job("schema = \"v3\"\n"), "j.toml").unwrap();
+        assert_eq!(same.routes[0].options.schema, "v3");
+        let e = Job::parse(&job("schema = \"v2\"\n"), "j.toml")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("the connection `b` names schema v3, and the route's schema is v2"),
+            "{e}"
         );
     }
 

@@ -170,12 +170,12 @@ struct VerifyArgs {
     /// The source: mysql://… or postgres://…?schema=NAME
     #[arg(long, env = "BARGE_FROM")]
     from: String,
-    /// The target: postgres://… (the schema is --schema) or mysql://…/database
+    /// The target: postgres://…[?schema=NAME] or mysql://…/database
     #[arg(long, env = "BARGE_TO")]
     to: String,
-    /// The target schema of a PostgreSQL target.
-    #[arg(long, default_value = "public")]
-    schema: String,
+    /// The target schema of a PostgreSQL target (default: the URL's ?schema=NAME, or public).
+    #[arg(long)]
+    schema: Option<String>,
     /// Only these tables (comma-separated).
     #[arg(long, value_delimiter = ',')]
     tables: Vec<String>,
@@ -269,10 +269,10 @@ struct CopyArgs {
     /// Leave these tables out (comma-separated).
     #[arg(long, value_delimiter = ',')]
     exclude: Vec<String>,
-    /// Target schema of a PostgreSQL target; created if it does not exist. (A MySQL
-    /// target's database is the one in its URL.)
-    #[arg(long, default_value = "public")]
-    schema: String,
+    /// Target schema of a PostgreSQL target; created if it does not exist (default: the
+    /// URL's ?schema=NAME, or public). A MySQL target's database is the one in its URL.
+    #[arg(long)]
+    schema: Option<String>,
     /// Connections on each side (and partitions loaded at once).
     #[arg(long, short = 'j', default_value_t = 4)]
     jobs: usize,
@@ -447,7 +447,8 @@ async fn verify(a: VerifyArgs) -> Result<ExitCode> {
         exclude: a.exclude,
         ..Default::default()
     };
-    let report = barge::verify::verify(&from, &to, &a.schema, &selection).await?;
+    let schema = target_schema(&to, a.schema)?;
+    let report = barge::verify::verify(&from, &to, &schema, &selection).await?;
     let code = if report.ok() { exit::OK } else { exit::FAILED };
     Ok(print_report(
         a.json,
@@ -603,6 +604,22 @@ fn split_outside_parentheses(items: &[String]) -> Vec<String> {
     out
 }
 
+/// The target schema: `--schema`, else the PostgreSQL target URL's `?schema=NAME`, else
+/// public. Both, naming different schemas, is an error.
+fn target_schema(to: &DbUrl, flag: Option<String>) -> Result<String> {
+    let in_url = to
+        .schema()
+        .filter(|_| to.engine() == barge::url::Engine::Postgres);
+    match (flag, in_url) {
+        (Some(a), Some(b)) if a != b => {
+            bail!("--schema {a} and the target URL's ?schema={b} name different schemas: name one")
+        }
+        (a, b) => Ok(a
+            .or(b.map(str::to_string))
+            .unwrap_or_else(|| "public".into())),
+    }
+}
+
 async fn copy(a: CopyArgs, observer: Option<barge::progress::ObserverHandle>) -> Result<ExitCode> {
     let from = DbUrl::parse(&a.from).context("--from")?;
     let to = DbUrl::parse(&a.to).context("--to")?;
@@ -653,7 +670,7 @@ async fn copy(a: CopyArgs, observer: Option<barge::progress::ObserverHandle>) ->
         reject_dir: a
             .reject_dir
             .unwrap_or_else(|| CopyOptions::default().reject_dir),
-        schema: a.schema,
+        schema: target_schema(&to, a.schema)?,
         jobs: a.jobs,
         batch_rows: a.batch_rows,
         max_per_table: a.max_per_table,

@@ -704,3 +704,43 @@ async fn consistent_reads_one_moment_of_a_live_source() {
         );
     }
 }
+
+/// A PostgreSQL target URL may name its schema (`?schema=NAME`), as a source's does; the
+/// same schema in `--schema` too is fine, two different ones are a usage error before
+/// anything is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_url_names_its_schema() {
+    let db = TestDb::new("url_schema").await;
+    db.load(&[FixtureSet::Legacy]).await;
+    let from = db.source();
+    let to = format!("{}?schema={}", db.target(), db.name);
+    let (code, out, err) = common::barge_exit(
+        &[
+            "copy",
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--tables",
+            "publishers",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&format!("schema {}", db.name)), "{out}");
+    assert_eq!(db.table_count(&db.name).await, 1);
+    let other = format!("{}_other", db.name);
+    let (code, out, err) = common::barge_exit(
+        &["copy", "--from", &from, "--to", &to, "--schema", &other],
+        &[],
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains(&format!(
+            "--schema {other} and the target URL's ?schema={}",
+            db.name
+        )),
+        "{err}"
+    );
+    assert_eq!(db.table_count(&other).await, 0);
+}

@@ -506,6 +506,7 @@ pub async fn plan_each_table(
 /// existing targets). Problems during the load are in the report: check `Report::ok()`.
 pub async fn copy(from: &DbUrl, to: &DbUrl, opts: &CopyOptions) -> Result<Report> {
     let started = Instant::now();
+    let opts = &with_target_schema(to, opts)?;
     let jobs = opts.jobs.max(1);
     let source = crate::engine::open_source(from, jobs).await?;
     let result = async {
@@ -524,6 +525,29 @@ pub async fn copy(from: &DbUrl, to: &DbUrl, opts: &CopyOptions) -> Result<Report
     .await;
     source.close().await;
     result
+}
+
+/// A PostgreSQL target may name its schema in its URL (`?schema=NAME`), as a source does:
+/// it is the schema when the options name only the default, `public`; two different names
+/// are an error rather than a guess.
+fn with_target_schema(to: &DbUrl, opts: &CopyOptions) -> Result<CopyOptions> {
+    let mut opts = opts.clone();
+    match to.schema() {
+        Some(s) if to.engine() == crate::url::Engine::Postgres && s != opts.schema => {
+            if opts.schema != "public" {
+                return Err(Error::Url {
+                    url: to.redacted(),
+                    reason: format!(
+                        "it names schema {s}, and the options (--schema, or the job's schema) name {}: name one",
+                        opts.schema
+                    ),
+                });
+            }
+            opts.schema = s.to_string();
+        }
+        _ => {}
+    }
+    Ok(opts)
 }
 
 async fn copy_inner(
