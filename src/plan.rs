@@ -1426,9 +1426,10 @@ fn plan_expressions(
     target_columns: &mut Vec<TargetColumn>,
     now_micros: i64,
 ) -> Result<Computed> {
-    use crate::expr::compile::{arrow_type_for, cast_expr, type_name};
+    use crate::expr::compile::{arrow_type_for, cast_expr};
     use crate::expr::parse::AstKind;
     use crate::expr::pushdown::{self, Push};
+    use crate::expr::type_name;
     use crate::expr::{compile, Expr, ExprSource, Kind, Scope};
     use crate::transform::{Compiled, Compute};
     use arrow_schema::DataType;

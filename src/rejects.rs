@@ -88,33 +88,50 @@ impl RejectFile {
     }
 
     /// Make the table's file from the committed attempts' files (`parts`, as the done marks
-    /// name them), in partition order, replacing it whole. False when a part is gone: the
-    /// file was made from them already and they were cleaned up.
+    /// name them), in partition order, replacing it whole. False when the pending files are
+    /// gone: the file was made from them already and they were cleaned up. A part missing
+    /// beside others (a worker on another machine, with a reject directory of its own) is
+    /// left out with a warning naming it.
     pub fn publish(&self, parts: &[String]) -> Result<bool> {
         let mut parts: Vec<&String> = parts.iter().collect();
         parts.sort();
+        if !parts.is_empty() && !self.pending.is_dir() {
+            return Ok(false);
+        }
         let mut text = Vec::new();
+        let mut missing = Vec::new();
         for name in parts {
             match std::fs::read(self.pending.join(name)) {
                 Ok(b) => text.extend_from_slice(&b),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => missing.push(name.as_str()),
                 Err(e) => return Err(e.into()),
             }
+        }
+        if !missing.is_empty() {
+            tracing::warn!(
+                "{}: the rejected rows of {} partition(s) are not in {} ({} missing: written by \
+                 a worker with another reject directory?)",
+                self.table,
+                missing.len(),
+                self.path.display(),
+                missing.join(", ")
+            );
         }
         if text.is_empty() {
             // None of the committed attempts left a row out: an older attempt's file (of a
             // failed table loaded again) must not stand for this one.
-            match std::fs::remove_file(&self.path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
-                _ => return Ok(true),
-            }
+            return match std::fs::remove_file(&self.path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+                _ => Ok(true),
+            };
         }
-        // Another process may publish the same table at once: each writes its own file.
         let tmp = self
             .path
             .with_extension(format!("jsonl.{}.tmp", std::process::id()));
         write_synced(&tmp, &text)?;
         std::fs::rename(&tmp, &self.path)?;
+        // The rename must be on disk before the pending files it replaces are removed.
+        sync_dir(self.path.parent())?;
         Ok(true)
     }
 
@@ -122,6 +139,14 @@ impl RejectFile {
     /// done.
     pub fn clean_pending(&self) {
         let _ = std::fs::remove_dir_all(&self.pending);
+    }
+}
+
+/// Flush a directory's entries (a file created or renamed in it) to disk.
+fn sync_dir(dir: Option<&std::path::Path>) -> std::io::Result<()> {
+    match dir {
+        Some(d) if !d.as_os_str().is_empty() => std::fs::File::open(d)?.sync_all(),
+        _ => std::fs::File::open(".")?.sync_all(),
     }
 }
 
@@ -159,7 +184,10 @@ impl Rejects {
             return Ok(None);
         }
         let dir = &self.file.pending;
-        std::fs::create_dir_all(dir)?;
+        if !dir.is_dir() {
+            std::fs::create_dir_all(dir)?;
+            sync_dir(dir.parent())?;
+        }
         // Zero-padded: the names sort in partition order.
         let name = format!("{part:010}-{epoch}.jsonl");
         let mut text = lines.join("\n");
@@ -168,7 +196,7 @@ impl Rejects {
         write_synced(&tmp, text.as_bytes())?;
         std::fs::rename(&tmp, dir.join(&name))?;
         // The new name must be on disk too before the mark that names it commits.
-        std::fs::File::open(dir)?.sync_all()?;
+        sync_dir(Some(dir))?;
         Ok(Some(name))
     }
 
@@ -324,6 +352,11 @@ mod tests {
         // Published again (a finish retried, or the end of another worker's run): the same.
         assert!(file.publish(&parts).unwrap());
         assert_eq!(keys(&dir.join("notes.jsonl")), ["10", "900"]);
+        // A part another machine wrote, not here: the others are published.
+        let with_foreign = vec![parts[1].clone(), "0000000009-3.jsonl".to_string()];
+        assert!(file.publish(&with_foreign).unwrap());
+        assert_eq!(keys(&dir.join("notes.jsonl")), ["10"]);
+        assert!(file.publish(&parts).unwrap());
         file.clean_pending();
         assert!(
             !file.publish(&parts).unwrap(),

@@ -1,7 +1,7 @@
 //! The modules form no circles: at the top level (`plan`, `engine`, `types`…) and one level
 //! down (`engine::mysql`, `engine::postgres`, `expr::compile`…), no module reaches itself
-//! again through `crate::` paths. A parent and its own children may use each other. Test
-//! modules (after `#[cfg(test)]`) are left out: tests may reach anywhere.
+//! again through `crate::` or `super::` paths. A parent and its own children may use each
+//! other. Test modules (after `#[cfg(test)]`) are left out: tests may reach anywhere.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -39,7 +39,8 @@ fn modules() -> BTreeMap<String, String> {
     out
 }
 
-/// The modules a module's code names through `crate::`, each cut to `depth` segments.
+/// The modules a module's code names through `crate::` and `super::`, each cut to `depth`
+/// segments.
 fn edges(depth: usize) -> BTreeMap<String, BTreeSet<String>> {
     let mods = modules();
     let cut = |m: &str| m.split("::").take(depth).collect::<Vec<_>>().join("::");
@@ -47,14 +48,38 @@ fn edges(depth: usize) -> BTreeMap<String, BTreeSet<String>> {
         a == b || b.starts_with(&format!("{a}::")) || a.starts_with(&format!("{b}::"))
     };
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let path_at = |code: &str, at: usize| -> String {
+        code[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == ':')
+            .collect()
+    };
     for (m, code) in &mods {
-        for (i, _) in code.match_indices("crate::") {
-            let path: String = code[i + 7..]
-                .chars()
-                .take_while(|c| {
-                    c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == ':'
-                })
-                .collect();
+        // `crate::a::b`, and `super::x` (`super::super::x`) from the module's own path.
+        let mut paths: Vec<String> = code
+            .match_indices("crate::")
+            .map(|(i, _)| path_at(code, i + 7))
+            .collect();
+        let bytes = code.as_bytes();
+        for (i, _) in code.match_indices("super::") {
+            let starts_a_path = i == 0
+                || !(bytes[i - 1].is_ascii_alphanumeric()
+                    || bytes[i - 1] == b'_'
+                    || bytes[i - 1] == b':');
+            if !starts_a_path {
+                continue;
+            }
+            let rest = path_at(code, i);
+            let mut base: Vec<&str> = m.split("::").filter(|s| !s.is_empty()).collect();
+            let mut tail = rest.as_str();
+            while let Some(t) = tail.strip_prefix("super::") {
+                base.pop();
+                tail = t;
+            }
+            base.extend(tail.split("::").filter(|s| !s.is_empty()));
+            paths.push(base.join("::"));
+        }
+        for path in paths {
             let segs: Vec<&str> = path.split("::").filter(|s| !s.is_empty()).collect();
             // The longest prefix that is a module: the rest names an item in it.
             let Some(target) = (1..=segs.len())

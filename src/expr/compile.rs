@@ -3,6 +3,7 @@
 
 use super::eval::{self, cast_to};
 use super::parse::{Ast, AstKind, BinOp, Span};
+use super::type_name;
 use super::{Expr, ExprSource, Func, Kind};
 use crate::error::Error;
 use crate::types::PgType;
@@ -30,24 +31,6 @@ pub fn compile(src: &ExprSource, scope: &Scope) -> Result<Expr, Error> {
     Compiler { scope }
         .expr(&src.ast)
         .map_err(|(span, m)| src.error(span, &m))
-}
-
-/// The name a user knows a type by (PostgreSQL's, where there is one).
-pub fn type_name(t: &D) -> String {
-    match t {
-        D::Null => "unknown (NULL)".into(),
-        D::Int8 => "tinyint".into(),
-        D::UInt8 | D::UInt16 | D::UInt32 => format!("unsigned {t}"),
-        D::UInt64 => "bigint unsigned".into(),
-        D::Timestamp(_, None) => "timestamp".into(),
-        D::Timestamp(_, Some(_)) => "timestamptz".into(),
-        D::Decimal128(p, s) | D::Decimal256(p, s) => format!("numeric({p},{s})"),
-        D::Duration(_) => "interval".into(),
-        D::List(_) => "text[]".into(),
-        _ => PgType::for_arrow(t)
-            .map(|p| p.to_string())
-            .unwrap_or_else(|| t.to_string()),
-    }
 }
 
 /// The Arrow type a cast to a PostgreSQL type produces (what the COPY encoder takes for that

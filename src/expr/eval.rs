@@ -173,8 +173,8 @@ pub fn arith_type(op: BinOp, l: &D, r: &D) -> Result<D, String> {
             format!(
                 "`{}` is not defined for {} and {}: {m}",
                 op.symbol(),
-                super::compile::type_name(l),
-                super::compile::type_name(r)
+                super::type_name(l),
+                super::type_name(r)
             )
         })
 }
@@ -182,12 +182,9 @@ pub fn arith_type(op: BinOp, l: &D, r: &D) -> Result<D, String> {
 /// Whether values of type `t` can be compared (and so be CASE/IN operands).
 pub fn check_comparable(t: &D) -> Result<(), String> {
     let e = new_empty_array(t);
-    arrow_ord::cmp::eq(&e, &e).map(|_| ()).map_err(|_| {
-        format!(
-            "values of type {} cannot be compared",
-            super::compile::type_name(t)
-        )
-    })
+    arrow_ord::cmp::eq(&e, &e)
+        .map(|_| ())
+        .map_err(|_| format!("values of type {} cannot be compared", super::type_name(t)))
 }
 
 fn arith(op: BinOp, l: &Value, r: &Value) -> Result<ArrayRef, String> {

@@ -18,6 +18,25 @@ use arrow_schema::DataType;
 use parse::{Ast, BinOp, Span};
 use std::sync::Arc;
 
+/// The name a user knows a type by (PostgreSQL's, where there is one).
+pub fn type_name(t: &DataType) -> String {
+    use DataType as D;
+    match t {
+        D::Null => "unknown (NULL)".into(),
+        D::Int8 => "tinyint".into(),
+        D::UInt8 | D::UInt16 | D::UInt32 => format!("unsigned {t}"),
+        D::UInt64 => "bigint unsigned".into(),
+        D::Timestamp(_, None) => "timestamp".into(),
+        D::Timestamp(_, Some(_)) => "timestamptz".into(),
+        D::Decimal128(p, s) | D::Decimal256(p, s) => format!("numeric({p},{s})"),
+        D::Duration(_) => "interval".into(),
+        D::List(_) => "text[]".into(),
+        _ => crate::types::PgType::for_arrow(t)
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| t.to_string()),
+    }
+}
+
 pub use compile::{compile, Scope};
 
 /// An expression's text, parsed, and where it came from (for error messages).

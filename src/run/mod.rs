@@ -1055,10 +1055,12 @@ async fn end_run(
                 .to_string(),
         );
     }
-    // A table that did not reach its finish still shows the rows its committed partitions
-    // left out (its pending files stay for a resume).
+    // A failed table still shows the rows its committed partitions left out (its pending
+    // files stay until it loads again), and no older attempt's. A table still loading gets
+    // its file at its finish (by another worker, or a rerun): made now from what has
+    // committed so far, it could replace the whole one that finish makes.
     for (i, t) in totals.iter().enumerate() {
-        if t.state != TableState::Done && !t.stats.reject_parts.is_empty() {
+        if t.state == TableState::Failed {
             worker::publish_rejects(shared, i, &t.stats.reject_parts);
         }
     }

@@ -236,8 +236,9 @@ async fn finish(shared: &Arc<Shared>, writer: &mut Box<dyn Writer>, mark: Finish
     }
 }
 
-/// Make table `t`'s reject file from the committed partitions' files; false when it could
-/// not (said in the log: the rows are in, only the file of the rows left out is missing).
+/// Make table `t`'s reject file from the committed partitions' files; false when it was
+/// made already, or could not be (said in the log: the rows are in, only the file of the
+/// rows left out is missing).
 pub(super) fn publish_rejects(shared: &Shared, t: usize, parts: &[String]) -> bool {
     let Some(file) = &shared.rejects[t] else {
         return true;

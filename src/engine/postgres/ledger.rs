@@ -375,13 +375,13 @@ impl Ledger for PgLedger {
         self.query("DELETE FROM _barge.runs WHERE run = $1", &[&run])
             .await?;
         // The last run gone: leave nothing of barge behind. Another process may have dropped
-        // the ledger while this one waited for the lock: look again under it.
+        // the ledger while this one waited for the lock (and this session's catalog cache may
+        // not know yet): then there is nothing left to drop.
         self.batch(
             "BEGIN; SELECT pg_advisory_xact_lock(hashtext('barge ledger')); \
              DO $$ BEGIN \
-               IF to_regclass('_barge.runs') IS NOT NULL THEN \
-                 IF NOT EXISTS (SELECT 1 FROM _barge.runs) THEN DROP SCHEMA _barge CASCADE; END IF; \
-               END IF; \
+               IF NOT EXISTS (SELECT 1 FROM _barge.runs) THEN DROP SCHEMA _barge CASCADE; END IF; \
+             EXCEPTION WHEN undefined_table OR invalid_schema_name THEN NULL; \
              END $$; \
              COMMIT",
         )

@@ -171,8 +171,9 @@ pub fn default_sql(c: &TargetColumn) -> Option<String> {
     Some(match c.default.as_ref()? {
         TargetDefault::Value(v) => match &c.pg {
             P::Boolean if matches!(v.as_str(), "true" | "false") => v.clone(),
+            // Bare only as a plain number: `NaN` or `inf` bare would name a column.
             P::SmallInt | P::Integer | P::BigInt | P::Numeric(_) | P::Real | P::Double
-                if v.parse::<f64>().is_ok() =>
+                if is_plain_number(v) =>
             {
                 v.clone()
             }
@@ -196,6 +197,23 @@ pub fn default_sql(c: &TargetColumn) -> Option<String> {
         } => text.clone(),
         TargetDefault::Sql { .. } => return None,
     })
+}
+
+/// `-12`, `3.50`, `1e-5`: a numeric literal PostgreSQL reads as one without quotes.
+fn is_plain_number(v: &str) -> bool {
+    let v = v.strip_prefix(['-', '+']).unwrap_or(v);
+    let (mantissa, exponent) = match v.split_once(['e', 'E']) {
+        Some((m, e)) => (m, Some(e.strip_prefix(['-', '+']).unwrap_or(e))),
+        None => (v, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((a, b)) => {
+            (digits(a) || a.is_empty()) && (digits(b) || b.is_empty()) && mantissa != "."
+        }
+        None => digits(mantissa),
+    };
+    mantissa_ok && exponent.is_none_or(digits)
 }
 
 /// The CHECK that keeps a column to its allowed values (a MySQL ENUM's labels), named after
@@ -1294,6 +1312,8 @@ mod tests {
             ),
             // A number that is not one is a literal PostgreSQL rejects with its own message.
             with("odd", PgType::Integer, value("abc")),
+            with("nan", PgType::Double, value("NaN")),
+            with("small", PgType::Double, value("-1.5e-3")),
             state,
         ]);
         p.target = "orders".into();
@@ -1309,6 +1329,8 @@ mod tests {
             "\"blob\" bytea DEFAULT '\\x00'::bytea",
             "\"count\" integer,",
             "\"odd\" integer DEFAULT 'abc'::integer",
+            "\"nan\" double precision DEFAULT 'NaN'::double precision",
+            "\"small\" double precision DEFAULT -1.5e-3",
             "CONSTRAINT \"orders_state_check\" CHECK (\"state\" IN ('a', 'it''s', ''))",
         ] {
             assert!(sql.contains(want), "{want} in {sql}");
