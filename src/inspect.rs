@@ -25,6 +25,8 @@ pub struct Inspection {
 pub struct TableMapping {
     pub table: String,
     pub columns: Vec<Declared>,
+    /// The table's CHECK constraints as the target declares them, or why one is left out.
+    pub checks: Vec<Result<String, String>>,
     pub refused: Option<String>,
 }
 
@@ -56,12 +58,14 @@ pub fn inspect(mut catalog: Catalog, target: Engine, schema: &str) -> Inspection
                 mappings.push(TableMapping {
                     table: p.source.clone(),
                     columns,
+                    checks: crate::engine::check_clauses(target, p),
                     refused,
                 });
             }
             mappings.extend(refused.into_iter().map(|r| TableMapping {
                 table: r.source,
                 columns: Vec::new(),
+                checks: Vec::new(),
                 refused: Some(r.error.to_string()),
             }));
         }
@@ -161,6 +165,16 @@ impl Inspection {
             }
             if t.primary_key.is_empty() {
                 let _ = writeln!(out, "  (no primary key)");
+            }
+            for c in mapping.iter().flat_map(|m| &m.checks) {
+                let _ = match c {
+                    Ok(clause) => writeln!(
+                        out,
+                        "  {}",
+                        clause.split_whitespace().collect::<Vec<_>>().join(" ")
+                    ),
+                    Err(why) => writeln!(out, "  left out in {}: {why}", self.target),
+                };
             }
         }
         for (t, stem) in &self.relationships.polymorphic {

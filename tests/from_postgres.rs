@@ -907,6 +907,13 @@ async fn plan_and_inspect_show_each_mapping_into_mysql_and_mark_lossy_and_refuse
         out.contains("refused in MySQL/MariaDB: table shapes, column p: PostgreSQL type point has no MySQL mapping"),
         "{out}"
     );
+    assert!(
+        out.contains("CONSTRAINT `title_not_blank` CHECK (")
+            && out.contains(
+                "left out in MySQL/MariaDB: CHECK constraint published_from_2020 is not carried"
+            ),
+        "{out}"
+    );
     // A domain whose CHECK MySQL can say is its base type with that CHECK: nothing lost.
     assert_eq!(column_lines(&out, "zoo_text", "mail").len(), 1, "{out}");
     // Into PostgreSQL, the enum and the domain are created in the target schema.
