@@ -151,3 +151,57 @@ pub fn render(
     }
     out
 }
+
+/// The plan as JSON (`barge plan --json`): what `render` says, for a program to read.
+pub fn to_json(
+    target: Engine,
+    catalog: &Catalog,
+    plans: &[TablePlan],
+    refused: &[Refused],
+    schema: &str,
+    server_version: Option<&str>,
+) -> serde_json::Value {
+    use serde_json::json;
+    let tables: Vec<serde_json::Value> = plans
+        .iter()
+        .map(|p| {
+            let (columns, refusal) = match declare(target, catalog, p, schema, server_version) {
+                Ok(d) => (d, None),
+                Err(e) => (Vec::new(), Some(e.to_string())),
+            };
+            let indexes: Vec<serde_json::Value> = p
+                .indexes
+                .iter()
+                .map(|i| {
+                    json!({
+                        "name": i.name,
+                        "unique": i.unique,
+                        "keys": i.definition.clone().unwrap_or_else(|| crate::engine::index_keys(target, p, i)),
+                    })
+                })
+                .collect();
+            let (checks, left_out): (Vec<_>, Vec<_>) =
+                crate::engine::check_clauses(target, p).into_iter().partition(Result::is_ok);
+            json!({
+                "source": p.source,
+                "target": p.target,
+                "refused": refusal,
+                "columns": columns,
+                "primary_key": p.primary_key,
+                "indexes": indexes,
+                "foreign_keys": p.foreign_keys,
+                "checks": checks.into_iter().filter_map(Result::ok).map(|c| one_line(&c)).collect::<Vec<_>>(),
+                "checks_left_out": left_out.into_iter().filter_map(Result::err).collect::<Vec<_>>(),
+                "filter": p.filter_text,
+                "source_filter": p.filter,
+                "barge_filter": p.barge_filter,
+                "notes": p.notes,
+                "warnings": p.warnings,
+            })
+        })
+        .chain(refused.iter().map(|r| {
+            json!({ "source": r.source, "refused": r.error.to_string() })
+        }))
+        .collect();
+    json!({ "tables": tables })
+}

@@ -818,6 +818,7 @@ async fn run_job(
     // The worst route decides: a failure, then rejects, then success.
     let mut code = exit::OK;
     let mut json = Vec::new();
+    let mut plan_json = Vec::new();
     for (i, r) in job.routes.iter().enumerate() {
         let head = format!(
             "route {}: {} ({}) → {} ({}), {}",
@@ -832,17 +833,33 @@ async fn run_job(
             let (catalog, plans, refused) = barge::run::plan_each_table(&r.from, &r.to, &r.options)
                 .await
                 .with_context(|| format!("planning route {}", i + 1))?;
-            println!(
-                "{head}\n{}",
-                barge::explain::render(
+            if a.json {
+                let mut route = barge::explain::to_json(
                     r.to.engine(),
                     &catalog,
                     &plans,
                     &refused,
                     &r.options.schema,
-                    catalog.target_version.as_deref()
-                )
-            );
+                    catalog.target_version.as_deref(),
+                );
+                route["route"] = (i + 1).into();
+                route["from"] = r.from.to_string().into();
+                route["to"] = r.to.to_string().into();
+                route["destination"] = r.to.destination(&r.options.schema).into();
+                plan_json.push(route);
+            } else {
+                println!(
+                    "{head}\n{}",
+                    barge::explain::render(
+                        r.to.engine(),
+                        &catalog,
+                        &plans,
+                        &refused,
+                        &r.options.schema,
+                        catalog.target_version.as_deref()
+                    )
+                );
+            }
             if !refused.is_empty() {
                 code = exit::FAILED;
             }
@@ -879,6 +896,9 @@ async fn run_job(
     }
     if a.json && !plan_only {
         println!("{}", serde_json::to_string_pretty(&json)?);
+    }
+    if a.json && plan_only {
+        println!("{}", serde_json::to_string_pretty(&plan_json)?);
     }
     Ok(ExitCode::from(code))
 }

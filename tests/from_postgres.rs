@@ -951,6 +951,38 @@ async fn plan_and_inspect_show_each_mapping_into_mysql_and_mark_lossy_and_refuse
         "{out}"
     );
     assert!(!out.contains("barge-test"), "password in plan output");
+    // The same plan for a program: JSON, with the same exit status.
+    let (code, out, err) = common::barge_exit(&["plan", "--json", job.to_str().unwrap()], &[]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(!out.contains("barge-test"), "password in plan JSON");
+    let routes: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let tables = routes[0]["tables"].as_array().unwrap();
+    let articles = tables.iter().find(|t| t["source"] == "articles").unwrap();
+    assert!(
+        articles["checks"].to_string().contains("title_not_blank")
+            && articles["checks_left_out"]
+                .to_string()
+                .contains("published_from_2020"),
+        "{articles}"
+    );
+    let tz = tables.iter().find(|t| t["source"] == "zoo_time").unwrap()["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["column"] == "tz")
+        .unwrap()
+        .clone();
+    assert!(
+        tz["declaration"] == "datetime(6)" && tz["lossy"].to_string().contains("the time zone"),
+        "{tz}"
+    );
+    assert!(
+        tables
+            .iter()
+            .any(|t| t["source"] == "shapes" && t["refused"].is_string()),
+        "{out}"
+    );
     let mut my = db.mysql().await;
     let tables: Vec<String> = my
         .exec(
