@@ -8,9 +8,18 @@ use crate::plan::{Refused, TablePlan};
 use crate::url::Engine;
 use std::fmt::Write;
 
-/// Expression text on one line.
-fn one_line(s: &str) -> String {
+/// Expression text on one line (`barge inspect` too).
+pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// An index's keys as the target declares them: the source's own definition (PostgreSQL
+/// into PostgreSQL), or its columns and prefixes in the target's SQL.
+fn index_how(target: Engine, p: &TablePlan, i: &crate::plan::TargetIndex) -> String {
+    match &i.definition {
+        Some(d) => d.clone(),
+        None => crate::engine::index_keys(target, p, i),
+    }
 }
 
 /// The lines under a column that say what it loses or refuses (`barge inspect` too).
@@ -86,10 +95,7 @@ pub fn render(
             let _ = writeln!(out, "  primary key ({})", p.primary_key.join(", "));
         }
         for i in &p.indexes {
-            let how = match &i.definition {
-                Some(d) => d.clone(),
-                None => crate::engine::index_keys(target, p, i),
-            };
+            let how = index_how(target, p, i);
             let unique = if i.unique { "unique " } else { "" };
             let _ = writeln!(out, "  {unique}index {} {how}", i.name);
         }
@@ -176,7 +182,7 @@ pub fn to_json(
                     json!({
                         "name": i.name,
                         "unique": i.unique,
-                        "keys": i.definition.clone().unwrap_or_else(|| crate::engine::index_keys(target, p, i)),
+                        "keys": index_how(target, p, i),
                     })
                 })
                 .collect();

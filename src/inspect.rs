@@ -168,11 +168,7 @@ impl Inspection {
             }
             for c in mapping.iter().flat_map(|m| &m.checks) {
                 let _ = match c {
-                    Ok(clause) => writeln!(
-                        out,
-                        "  {}",
-                        clause.split_whitespace().collect::<Vec<_>>().join(" ")
-                    ),
+                    Ok(clause) => writeln!(out, "  {}", crate::explain::one_line(clause)),
                     Err(why) => writeln!(out, "  left out in {}: {why}", self.target),
                 };
             }

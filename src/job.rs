@@ -550,20 +550,13 @@ impl Job {
             };
             let defaults = CopyOptions::default();
             // A PostgreSQL target's connection may name the schema, as a source's does.
-            let url_schema = to
-                .schema()
-                .filter(|_| to.engine() == crate::url::Engine::Postgres);
-            let schema = match (o.schema.clone(), url_schema) {
-                (Some(a), Some(b)) if a != b => {
-                    return Err(Error::Config(format!(
-                        "routes[{i}]: the connection `{}` names schema {b}, and the route's schema is {a}: name one",
-                        r.to
-                    )))
-                }
-                (a, b) => a
-                    .or(b.map(str::to_string))
-                    .unwrap_or(defaults.schema.clone()),
-            };
+            let schema = to.target_schema(o.schema.as_deref()).map_err(|b| {
+                Error::Config(format!(
+                    "routes[{i}]: the connection `{}` names schema {b}, and the route's schema is {}: name one",
+                    r.to,
+                    o.schema.as_deref().unwrap_or_default()
+                ))
+            })?;
             routes.push(Route {
                 from_name: r.from.clone(),
                 to_name: r.to.clone(),

@@ -607,17 +607,12 @@ fn split_outside_parentheses(items: &[String]) -> Vec<String> {
 /// The target schema: `--schema`, else the PostgreSQL target URL's `?schema=NAME`, else
 /// public. Both, naming different schemas, is an error.
 fn target_schema(to: &DbUrl, flag: Option<String>) -> Result<String> {
-    let in_url = to
-        .schema()
-        .filter(|_| to.engine() == barge::url::Engine::Postgres);
-    match (flag, in_url) {
-        (Some(a), Some(b)) if a != b => {
-            bail!("--schema {a} and the target URL's ?schema={b} name different schemas: name one")
-        }
-        (a, b) => Ok(a
-            .or(b.map(str::to_string))
-            .unwrap_or_else(|| "public".into())),
-    }
+    to.target_schema(flag.as_deref()).map_err(|b| {
+        anyhow::anyhow!(
+            "--schema {} and the target URL's ?schema={b} name different schemas: name one",
+            flag.as_deref().unwrap_or_default()
+        )
+    })
 }
 
 async fn copy(a: CopyArgs, observer: Option<barge::progress::ObserverHandle>) -> Result<ExitCode> {

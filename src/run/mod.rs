@@ -382,17 +382,10 @@ async fn plan_source(
     catalog.target = Some(target);
     catalog.target_version = server.version.clone();
     catalog.target_strict_uuid = server.strict_uuid;
-    let (mut plans, mut refused) = plan_each(
-        &catalog,
-        crate::engine::source_types(catalog.engine),
-        &selection,
-    )?;
+    let types = crate::engine::source_types(catalog.engine);
+    let (mut plans, mut refused) = plan_each(&catalog, types, &selection)?;
     if source.refine(&mut catalog, &plans).await? {
-        (plans, refused) = plan_each(
-            &catalog,
-            crate::engine::source_types(catalog.engine),
-            &selection,
-        )?;
+        (plans, refused) = plan_each(&catalog, types, &selection)?;
     }
     // A table the target cannot hold (a name too long, a type it has not) is refused alone.
     let mut kept = Vec::with_capacity(plans.len());
@@ -532,21 +525,14 @@ pub async fn copy(from: &DbUrl, to: &DbUrl, opts: &CopyOptions) -> Result<Report
 /// are an error rather than a guess.
 fn with_target_schema(to: &DbUrl, opts: &CopyOptions) -> Result<CopyOptions> {
     let mut opts = opts.clone();
-    match to.schema() {
-        Some(s) if to.engine() == crate::url::Engine::Postgres && s != opts.schema => {
-            if opts.schema != "public" {
-                return Err(Error::Url {
-                    url: to.redacted(),
-                    reason: format!(
-                        "it names schema {s}, and the options (--schema, or the job's schema) name {}: name one",
-                        opts.schema
-                    ),
-                });
-            }
-            opts.schema = s.to_string();
-        }
-        _ => {}
-    }
+    let named = Some(opts.schema.as_str()).filter(|s| *s != "public");
+    opts.schema = to.target_schema(named).map_err(|s| Error::Url {
+        url: to.redacted(),
+        reason: format!(
+            "it names schema {s}, and the options (--schema, or the job's schema) name {}: name one",
+            opts.schema
+        ),
+    })?;
     Ok(opts)
 }
 

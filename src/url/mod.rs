@@ -144,6 +144,17 @@ impl DbUrl {
         self.engine
     }
 
+    /// The schema a PostgreSQL target writes to: `named` (by an option), else the one this
+    /// URL names with `?schema=NAME`, else `public`. `Err` holds the URL's when the two
+    /// differ: the caller says where `named` came from.
+    pub fn target_schema(&self, named: Option<&str>) -> std::result::Result<String, String> {
+        let in_url = self.schema().filter(|_| self.engine == Engine::Postgres);
+        match (named, in_url) {
+            (Some(a), Some(b)) if a != b => Err(b.to_string()),
+            (a, b) => Ok(a.or(b).unwrap_or("public").to_string()),
+        }
+    }
+
     /// The database named in the path, if any (`mysql://h/db` → `db`).
     pub fn database(&self) -> Option<String> {
         let path = self.url.path().trim_start_matches('/');
