@@ -149,7 +149,7 @@ fn bench_table(
     ));
     let encoder = CopyEncoder::new(
         cols.iter().map(|(n, _)| n.clone()).collect(),
-        cols.iter().map(|(_, m)| m.pg.clone()).collect(),
+        cols.iter().map(|(_, m)| m.ty.clone()).collect(),
     );
     let batch = decode(&cols, &rows, &schema);
     let mut probe = BytesMut::new();

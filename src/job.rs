@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::expr::{ExprSource, Locator};
 use crate::plan::{AddedColumn, AddedValue, Mode, Selection, TableSpec};
 use crate::transform::Literal;
-use crate::types::PgType;
+use crate::types::Logical;
 use crate::url::DbUrl;
 use crate::CopyOptions;
 use serde::Deserialize;
@@ -373,9 +373,12 @@ impl Job {
         for (table, t) in &file.tables {
             let mut add = Vec::new();
             for (column, a) in &t.add {
-                let pg = match &a.pg_type {
-                    Some(ty) => Some(PgType::parse(ty).ok_or_else(|| {
-                        Error::Config(format!("tables.{table}.add.{column}: unknown type `{ty}`"))
+                let ty = match &a.pg_type {
+                    Some(ty) => Some(Logical::parse(ty).ok_or_else(|| {
+                        Error::Config(format!(
+                            "tables.{table}.add.{column}: {}",
+                            Logical::unknown(ty)
+                        ))
                     })?),
                     None => None,
                 };
@@ -389,7 +392,7 @@ impl Job {
                 add.push(AddedColumn {
                     name: column.clone(),
                     value,
-                    pg,
+                    ty,
                 });
             }
             specs.insert(
@@ -413,9 +416,10 @@ impl Job {
                         .cast
                         .iter()
                         .map(|(c, ty)| {
-                            PgType::parse(ty).map(|p| (c.clone(), p)).ok_or_else(|| {
+                            Logical::parse(ty).map(|p| (c.clone(), p)).ok_or_else(|| {
                                 Error::Config(format!(
-                                    "tables.{table}.cast.{c}: unknown type `{ty}`"
+                                    "tables.{table}.cast.{c}: {}",
+                                    Logical::unknown(ty)
                                 ))
                             })
                         })
@@ -636,7 +640,7 @@ filter = "active = 1"
             vec![("name".to_string(), "nickname".to_string())]
         );
         assert_eq!(spec.add.len(), 2);
-        assert_eq!(spec.add[0].pg, Some(PgType::SmallInt));
+        assert_eq!(spec.add[0].ty, Some(Logical::Int16));
         assert!(
             matches!(&spec.add[1].value, AddedValue::Literal(Literal::Text(t)) if t == "Clark Kent")
         );

@@ -296,7 +296,7 @@ struct CopyArgs {
     /// writers are held off for a moment while the readers start their transactions.
     #[arg(long)]
     consistent: bool,
-    /// Another PostgreSQL type for a column, as table.column=TYPE (repeatable, or
+    /// Another type for a column, as table.column=TYPE (repeatable, or
     /// comma-separated): `--cast flags.level=smallint` for a TINYINT(1) that is no boolean.
     #[arg(long, value_name = "TABLE.COLUMN=TYPE")]
     cast: Vec<String>,
@@ -629,8 +629,8 @@ async fn copy(a: CopyArgs, observer: Option<barge::progress::ObserverHandle>) ->
         let (table, column) = column
             .split_once('.')
             .with_context(|| format!("--cast {c}: expected TABLE.COLUMN=TYPE"))?;
-        let pg = barge::types::PgType::parse(ty).with_context(|| {
-            format!("--cast {c}: `{ty}` is not a PostgreSQL type barge writes (smallint, integer, bigint, numeric(p,s), varchar(n), text, …)")
+        let pg = barge::types::Logical::parse(ty).with_context(|| {
+            format!("--cast {c}: {} (types barge writes: smallint, integer, bigint, bigint unsigned, numeric(p,s), varchar(n), text, timestamptz, …)", barge::types::Logical::unknown(ty))
         })?;
         specs
             .entry(table.to_string())

@@ -4,7 +4,7 @@
 
 use crate::catalog::{Catalog, Column, DefaultKind, Table};
 use crate::error::{Error, Result};
-use crate::types::{Decode, Mapping, PgType, SourceTypes};
+use crate::types::{Decode, Logical, Mapping, SourceTypes};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,14 +23,11 @@ pub enum Mode {
 #[derive(Debug, Clone, Serialize)]
 pub struct TargetColumn {
     pub name: String,
-    pub pg: PgType,
+    pub ty: Logical,
     pub not_null: bool,
     pub default: Option<TargetDefault>,
     /// MySQL AUTO_INCREMENT: becomes an identity column after the load.
     pub identity: bool,
-    /// The only values the column may hold (a source ENUM's labels, with the '' MySQL
-    /// stores for an invalid one), when the target has no such type: a CHECK there.
-    pub allowed: Option<Vec<String>>,
     pub comment: Option<String>,
     /// A NOT NULL temporal column: created nullable, made NOT NULL after the load unless
     /// zero dates had to become NULL.
@@ -83,14 +80,13 @@ pub struct NativeColumn {
 
 impl TargetColumn {
     /// A nullable column with no default, key role or constraint (added or computed columns).
-    pub fn plain(name: &str, pg: PgType) -> TargetColumn {
+    pub fn plain(name: &str, ty: Logical) -> TargetColumn {
         TargetColumn {
             name: name.to_string(),
-            pg,
+            ty,
             not_null: false,
             default: None,
             identity: false,
-            allowed: None,
             comment: None,
             deferred_not_null: false,
             native: None,
@@ -223,15 +219,15 @@ pub struct TableSpec {
     pub rename: Vec<(String, String)>,
     /// Source columns not copied (not even read).
     pub drop: Vec<String>,
-    /// Columns added with a constant or an expression, optionally with a PostgreSQL type.
+    /// Columns added with a constant or an expression, optionally with a type.
     pub add: Vec<AddedColumn>,
     /// A condition on the source rows (an expression over source column names): pushed to
     /// the source as a WHERE where MySQL means the same, evaluated by barge otherwise.
     pub filter: Option<crate::expr::ExprSource>,
     /// Raw SQL the source server adds to its WHERE, as is (MySQL-specific conditions).
     pub source_where: Option<String>,
-    /// Source column → the PostgreSQL type it gets instead of the default mapping.
-    pub cast: Vec<(String, PgType)>,
+    /// Source column → the type it gets instead of the default mapping.
+    pub cast: Vec<(String, Logical)>,
     /// The target assigns new keys (after its current maximum); children referencing this
     /// table get their key columns rewritten through the old → new map.
     pub new_keys: bool,
@@ -282,7 +278,7 @@ pub struct Remap {
 pub struct AddedColumn {
     pub name: String,
     pub value: AddedValue,
-    pub pg: Option<PgType>,
+    pub ty: Option<Logical>,
 }
 
 #[derive(Debug, Clone)]
@@ -938,10 +934,7 @@ fn plan_table(
                 .short(),
         })?;
         // A TINYINT(1) cast to a number is read as the integer it is, not as a boolean.
-        let numeric_cast = matches!(
-            cast,
-            Some(PgType::SmallInt | PgType::Integer | PgType::BigInt | PgType::Numeric(_))
-        );
+        let numeric_cast = cast.is_some_and(|t| t.is_integer() || matches!(t, Logical::Decimal(_)));
         if m.decode == Decode::Bool01 && numeric_cast {
             m = crate::types::tinyint_integer();
         }
@@ -990,7 +983,7 @@ fn plan_table(
             let now = ["current_timestamp", "now(", "localtimestamp", "localtime"]
                 .iter()
                 .any(|p| on_update.to_ascii_lowercase().starts_with(p));
-            if now && matches!(m.pg, PgType::Timestamp(_) | PgType::Timestamptz(_)) {
+            if now && matches!(m.ty, Logical::Timestamp(_) | Logical::TimestampUtc(_)) {
                 on_update_now.push(tname(&c.name));
             } else {
                 warnings.push(format!(
@@ -999,25 +992,20 @@ fn plan_table(
                 ));
             }
         }
-        let allowed = m.enum_values.as_ref().filter(|_| !recreated).map(|vals| {
-            let mut list = vals.clone();
-            // MySQL stores '' for an invalid ENUM value in non-strict mode, so allow it.
-            if catalog.engine == crate::url::Engine::Mysql && !vals.iter().any(String::is_empty) {
-                list.push(String::new());
-            }
-            list
-        });
         let temporal = matches!(m.decode, Decode::Date | Decode::DateTime);
-        let pg = cast.cloned().unwrap_or_else(|| m.pg.clone());
         target_columns.push(TargetColumn {
             name: tname(&c.name),
-            pg,
+            ty: match (cast, &c.as_text_because) {
+                (Some(t), _) => t.clone(),
+                // The target's own type refuses some of the values: their text.
+                (None, Some(_)) => m.ty.text_form(),
+                (None, None) => m.ty.clone(),
+            },
             not_null: !c.nullable && !temporal,
             deferred_not_null: !c.nullable && temporal,
             default,
             identity: c.auto_increment
-                && matches!(m.pg, PgType::SmallInt | PgType::Integer | PgType::BigInt),
-            allowed,
+                && matches!(m.ty, Logical::Int16 | Logical::Int32 | Logical::Int64),
             comment: c.comment.clone(),
             as_text: m.read_as.is_some() && cast.is_none() && (!c.user_type || recreated),
             type_checks: match &c.type_def {
@@ -1266,9 +1254,9 @@ fn apply_custom(
             Some(c) => out.push(c.clone()),
             None => out.push(TargetColumn::plain(
                 f.name(),
-                PgType::for_arrow(f.data_type()).ok_or_else(|| {
+                Logical::for_arrow(f.data_type()).ok_or_else(|| {
                     err(format!(
-                        "column {} of Arrow type {} has no PostgreSQL type",
+                        "column {} of Arrow type {} has no column type barge writes",
                         f.name(),
                         f.data_type()
                     ))
@@ -1311,34 +1299,35 @@ fn translate_default(
         let is_now = ["current_timestamp", "now(", "localtimestamp", "localtime"]
             .iter()
             .any(|p| lc.starts_with(p));
-        return match (&m.pg, is_now) {
-            (PgType::Timestamptz(_), true) => Some(TargetDefault::Now),
-            (PgType::Timestamp(_), true) => Some(TargetDefault::LocalNow),
-            (PgType::Date, _) if lc.starts_with("curdate") || lc.starts_with("current_date") => {
+        return match (&m.ty, is_now) {
+            (Logical::TimestampUtc(_), true) => Some(TargetDefault::Now),
+            (Logical::Timestamp(_), true) => Some(TargetDefault::LocalNow),
+            (Logical::Date, _) if lc.starts_with("curdate") || lc.starts_with("current_date") => {
                 Some(TargetDefault::Today)
             }
             _ => skip("an expression barge does not translate"),
         };
     }
-    match &m.pg {
-        PgType::Boolean => match (m.decode, lc.as_str()) {
+    match &m.ty {
+        Logical::Bool => match (m.decode, lc.as_str()) {
             (_, "0" | "b'0'") => Some(TargetDefault::Value("false".into())),
             (_, "1" | "b'1'") => Some(TargetDefault::Value("true".into())),
             _ => skip("not a boolean literal"),
         },
-        PgType::SmallInt
-        | PgType::Integer
-        | PgType::BigInt
-        | PgType::Numeric(_)
-        | PgType::Real
-        | PgType::Double => {
+        Logical::Int16
+        | Logical::Int32
+        | Logical::Int64
+        | Logical::UInt64
+        | Logical::Decimal(_)
+        | Logical::Float32
+        | Logical::Float64 => {
             if raw.parse::<f64>().is_ok() {
                 Some(TargetDefault::Value(raw.to_string()))
             } else {
                 skip("not a number")
             }
         }
-        PgType::Date | PgType::Timestamp(_) | PgType::Timestamptz(_) => {
+        Logical::Date | Logical::Timestamp(_) | Logical::TimestampUtc(_) => {
             if raw.starts_with("0000") || raw.contains("-00") {
                 skip("a zero date, which PostgreSQL cannot store")
             } else {
@@ -1346,19 +1335,19 @@ fn translate_default(
             }
         }
         // A SET's default lists its members.
-        PgType::TextArray => Some(TargetDefault::Values(if raw.is_empty() {
+        Logical::TextList => Some(TargetDefault::Values(if raw.is_empty() {
             vec![]
         } else {
             raw.split(',').map(str::to_string).collect()
         })),
-        PgType::Varchar(_)
-        | PgType::Text
-        | PgType::Interval(_)
-        | PgType::Uuid
-        | PgType::Inet
-        | PgType::Jsonb => Some(TargetDefault::Value(raw.to_string())),
-        PgType::Bit(_) => skip("bit defaults are not translated"),
-        PgType::Bytea => skip("binary defaults are not translated"),
+        Logical::Text(_)
+        | Logical::Enum(_)
+        | Logical::Duration(_)
+        | Logical::Uuid
+        | Logical::Inet
+        | Logical::Json => Some(TargetDefault::Value(raw.to_string())),
+        Logical::Bits(_) => skip("bit defaults are not translated"),
+        Logical::Binary => skip("binary defaults are not translated"),
     }
 }
 
@@ -1549,48 +1538,49 @@ fn plan_expressions(
         }
         let label = format!("tables.{}.add.{}", t.name, a.name);
         let bad = |m: String| Error::Selection(format!("{label}: {m}"));
-        let (expr, source, pg) = match &a.value {
+        let (expr, source, ty) = match &a.value {
             AddedValue::Literal(l) => (
                 crate::expr::compile::constant_expr(l.array(1)),
                 None,
-                a.pg.clone().unwrap_or_else(|| l.pg_type()),
+                a.ty.clone().unwrap_or_else(|| l.logical_type()),
             ),
             AddedValue::Expr(src) => {
                 let e = compile(src, &scope)?;
                 // An outer cast names the column's type (`price::numeric(12,2)`).
-                let declared = a.pg.clone().or_else(|| match &src.ast.kind {
+                let declared = a.ty.clone().or_else(|| match &src.ast.kind {
                     AstKind::Cast { to, .. } => Some(to.clone()),
                     _ => None,
                 });
-                let pg = match declared {
+                let ty = match declared {
                     Some(p) => p,
-                    None if e.ty == DataType::Null => PgType::Text,
-                    None => PgType::for_arrow(&e.ty).ok_or_else(|| {
+                    None if e.ty == DataType::Null => Logical::Text(None),
+                    None => Logical::for_arrow(&e.ty).ok_or_else(|| {
                         src.error(
                             src.ast.span,
                             &format!(
-                                "its {} values have no PostgreSQL type; cast them",
+                                "its {} values have no column type; cast them",
                                 type_name(&e.ty)
                             ),
                         )
                     })?,
                 };
                 texts.push((a.name.clone(), src.text.clone()));
-                (e, Some(src.clone()), pg)
+                (e, Some(src.clone()), ty)
             }
         };
         // The values must be what the COPY encoder writes for the column's type.
-        let want = arrow_type_for(&pg, &expr.ty).ok_or_else(|| {
+        let want = arrow_type_for(&ty, &expr.ty).ok_or_else(|| {
             bad(format!(
-                "cannot give {} values the type {pg}",
-                type_name(&expr.ty)
+                "cannot give {} values the type {}",
+                type_name(&expr.ty),
+                ty.name()
             ))
         })?;
         let expr = cast_expr(expr, &want).map_err(|m| match &a.value {
             AddedValue::Expr(src) => src.error(src.ast.span, &m),
             AddedValue::Literal(_) => bad(m),
         })?;
-        target_columns.push(TargetColumn::plain(&a.name, pg));
+        target_columns.push(TargetColumn::plain(&a.name, ty));
         added.push((
             a.name.clone(),
             Compiled {

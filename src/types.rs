@@ -1,11 +1,11 @@
-//! The type model: how each MySQL column type is decoded, which Arrow type carries it between
-//! stages, and which PostgreSQL type it becomes. `map_mysql` is the one mapping table; the
-//! README shows the same table.
+//! The type model: how a source column is decoded (`Decode`), which Arrow type carries it
+//! between stages, and which logical type (`Logical`) it is: the one pivot between engines,
+//! which each target declares in its own SQL. `map_mysql` is MySQL's table (PostgreSQL's is
+//! `engine::postgres::types`); the README shows both.
 
 use crate::catalog::Column;
 use arrow_schema::{DataType, Field, TimeUnit};
 use serde::Serialize;
-use std::fmt;
 
 /// How the reader turns a MySQL wire value into an Arrow value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -78,94 +78,158 @@ pub enum PgWire {
     Uuid,
 }
 
-/// A PostgreSQL column type barge creates or writes.
+/// A column's type between engines: what its values are, whatever either engine calls them.
+/// Arrow carries the values (`Mapping::arrow`); this carries what Arrow does not (lengths,
+/// precision and scale, signedness, labels, time zone). It is the one pivot: each target
+/// says it in its own SQL (`engine::postgres::write::pg_type`, `engine::mysql::ddl`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub enum PgType {
-    Boolean,
-    SmallInt,
-    Integer,
-    BigInt,
-    Numeric(Option<(u32, u32)>),
-    Real,
-    Double,
-    Varchar(Option<u32>),
-    Text,
-    Bytea,
+pub enum Logical {
+    Bool,
+    Int16,
+    Int32,
+    Int64,
+    /// An unsigned 64-bit integer (MySQL's BIGINT UNSIGNED), past every signed type.
+    UInt64,
+    Float32,
+    Float64,
+    /// An exact decimal of this precision and scale; None: of any (PostgreSQL's `numeric`).
+    Decimal(Option<(u32, u32)>),
+    /// Text of at most n characters; None: of any length.
+    Text(Option<u32>),
+    /// Text that is one of these labels (an ENUM). A MySQL source's include the '' MySQL
+    /// stores for an invalid value.
+    Enum(Vec<String>),
+    Binary,
     Date,
+    /// A date and time of day with p fractional digits, in no time zone.
     Timestamp(u32),
-    Timestamptz(u32),
-    Interval(u32),
-    Jsonb,
-    TextArray,
-    Bit(u32),
-    /// Carried as its canonical text (MariaDB's UUID).
+    /// An instant with p fractional digits, kept in UTC.
+    TimestampUtc(u32),
+    /// A signed span of time with p fractional digits (MySQL's TIME, PostgreSQL's interval).
+    Duration(u32),
+    Json,
+    /// A list of text values (a MySQL SET, a PostgreSQL `text[]`).
+    TextList,
+    /// n bits, carried as an unsigned integer.
+    Bits(u32),
+    /// Carried as its canonical text.
     Uuid,
-    /// An IPv4 or IPv6 host address, carried as its text (MariaDB's INET4 and INET6).
+    /// An IPv4 or IPv6 host address, carried as its text.
     Inet,
 }
 
-impl fmt::Display for PgType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Logical {
+    /// How messages name the type: the SQL standard's name where there is one.
+    pub fn name(&self) -> String {
         match self {
-            PgType::Boolean => f.write_str("boolean"),
-            PgType::SmallInt => f.write_str("smallint"),
-            PgType::Integer => f.write_str("integer"),
-            PgType::BigInt => f.write_str("bigint"),
-            PgType::Numeric(None) => f.write_str("numeric"),
-            PgType::Numeric(Some((p, s))) => write!(f, "numeric({p},{s})"),
-            PgType::Real => f.write_str("real"),
-            PgType::Double => f.write_str("double precision"),
-            PgType::Varchar(None) => f.write_str("varchar"),
-            PgType::Varchar(Some(n)) => write!(f, "varchar({n})"),
-            PgType::Text => f.write_str("text"),
-            PgType::Bytea => f.write_str("bytea"),
-            PgType::Date => f.write_str("date"),
-            PgType::Timestamp(p) => write!(f, "timestamp({p})"),
-            PgType::Timestamptz(p) => write!(f, "timestamptz({p})"),
-            PgType::Interval(p) => write!(f, "interval({p})"),
-            PgType::Jsonb => f.write_str("jsonb"),
-            PgType::TextArray => f.write_str("text[]"),
-            PgType::Uuid => f.write_str("uuid"),
-            PgType::Inet => f.write_str("inet"),
-            PgType::Bit(n) => write!(f, "bit({n})"),
+            Logical::Bool => "boolean".into(),
+            Logical::Int16 => "smallint".into(),
+            Logical::Int32 => "integer".into(),
+            Logical::Int64 => "bigint".into(),
+            Logical::UInt64 => "bigint unsigned".into(),
+            Logical::Float32 => "real".into(),
+            Logical::Float64 => "double precision".into(),
+            Logical::Decimal(None) => "decimal".into(),
+            Logical::Decimal(Some((p, s))) => format!("decimal({p},{s})"),
+            Logical::Text(None) => "text".into(),
+            Logical::Text(Some(n)) => format!("varchar({n})"),
+            Logical::Enum(labels) => format!("enum of {} labels", labels.len()),
+            Logical::Binary => "binary".into(),
+            Logical::Date => "date".into(),
+            Logical::Timestamp(p) => format!("timestamp({p})"),
+            Logical::TimestampUtc(p) => format!("timestamp({p}) with time zone"),
+            Logical::Duration(p) => format!("interval({p})"),
+            Logical::Json => "json".into(),
+            Logical::TextList => "text[]".into(),
+            Logical::Bits(n) => format!("bit({n})"),
+            Logical::Uuid => "uuid".into(),
+            Logical::Inet => "inet".into(),
         }
     }
-}
 
-impl PgType {
+    /// Why `name` is not a type `parse` reads: "unknown type `x`", and for the names each
+    /// engine means another type by, which to say instead.
+    pub fn unknown(name: &str) -> String {
+        let base = name.trim().to_ascii_lowercase();
+        let base = base.split(['(', ' ']).next().unwrap_or("");
+        let hint = match base {
+            "float" => ": MySQL's FLOAT has 4 bytes and PostgreSQL's 8; say real or double",
+            "time" => {
+                ": MySQL's TIME is a span and PostgreSQL's a time of day; say interval for a span"
+            }
+            _ => "",
+        };
+        format!("unknown type `{}`{hint}", name.trim())
+    }
+
+    /// The text type that holds this type's values as their text, bounded where that text
+    /// is (a uuid's 36 characters, an address's at most 45).
+    pub fn text_form(&self) -> Logical {
+        match self {
+            Logical::Uuid => Logical::Text(Some(36)),
+            Logical::Inet => Logical::Text(Some(45)),
+            Logical::Text(n) => Logical::Text(*n),
+            _ => Logical::Text(None),
+        }
+    }
+
+    /// A whole number of at most 64 bits (signed or not).
+    pub fn is_integer(&self) -> bool {
+        matches!(
+            self,
+            Logical::Int16 | Logical::Int32 | Logical::Int64 | Logical::UInt64
+        )
+    }
+
+    /// Any number: integer, decimal or floating point.
+    pub fn is_number(&self) -> bool {
+        self.is_integer()
+            || matches!(
+                self,
+                Logical::Decimal(_) | Logical::Float32 | Logical::Float64
+            )
+    }
+
     /// The type for a column a user's transform creates, from its Arrow type.
-    pub fn for_arrow(t: &DataType) -> Option<PgType> {
+    pub fn for_arrow(t: &DataType) -> Option<Logical> {
         use DataType as D;
         Some(match t {
-            D::Boolean => PgType::Boolean,
-            D::Int16 => PgType::SmallInt,
-            D::Int32 => PgType::Integer,
-            D::Int64 => PgType::BigInt,
-            D::UInt64 => PgType::Numeric(Some((20, 0))),
-            D::Float32 => PgType::Real,
-            D::Float64 => PgType::Double,
-            D::Utf8 => PgType::Text,
-            D::Binary => PgType::Bytea,
-            D::Date32 => PgType::Date,
-            D::Timestamp(TimeUnit::Microsecond, None) => PgType::Timestamp(6),
-            D::Timestamp(TimeUnit::Microsecond, Some(_)) => PgType::Timestamptz(6),
-            D::Duration(TimeUnit::Microsecond) => PgType::Interval(6),
+            D::Boolean => Logical::Bool,
+            D::Int16 => Logical::Int16,
+            D::Int32 => Logical::Int32,
+            D::Int64 => Logical::Int64,
+            D::UInt64 => Logical::UInt64,
+            D::Float32 => Logical::Float32,
+            D::Float64 => Logical::Float64,
+            D::Utf8 => Logical::Text(None),
+            D::Binary => Logical::Binary,
+            D::Date32 => Logical::Date,
+            D::Timestamp(TimeUnit::Microsecond, None) => Logical::Timestamp(6),
+            D::Timestamp(TimeUnit::Microsecond, Some(_)) => Logical::TimestampUtc(6),
+            D::Duration(TimeUnit::Microsecond) => Logical::Duration(6),
             D::Decimal128(p, s) | D::Decimal256(p, s) if *s >= 0 => {
-                PgType::Numeric(Some((*p as u32, *s as u32)))
+                Logical::Decimal(Some((*p as u32, *s as u32)))
             }
-            D::List(f) if f.data_type() == &D::Utf8 => PgType::TextArray,
+            D::List(f) if f.data_type() == &D::Utf8 => Logical::TextList,
             _ => return None,
         })
     }
 
-    /// Parse a type name as written in a job file (`varchar(255)`, `numeric(10,2)`, `bigint`…).
-    pub fn parse(s: &str) -> Option<PgType> {
+    /// Parse a type name as written in a job file or a cast (`varchar(255)`, `numeric(10,2)`,
+    /// `bigint unsigned`). Job files are engine-neutral, so both engines' names are read:
+    /// PostgreSQL's (the SQL standard's), and MySQL's where they mean one thing. `float` and
+    /// `time` mean different types in the two engines and are not read; `timestamp` is the
+    /// standard's (no time zone; `timestamptz` for an instant).
+    pub fn parse(s: &str) -> Option<Logical> {
         let s = s.trim().to_ascii_lowercase();
+        let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
         let (base, args) = match s.split_once('(') {
-            Some((b, rest)) => (
-                b.trim().to_string(),
-                Some(rest.trim_end_matches(')').to_string()),
-            ),
+            Some((b, rest)) => {
+                let (args, after) = rest.split_once(')')?;
+                // Only a sign or nothing may follow the arguments: `int(10) unsigned`.
+                let base = format!("{} {}", b.trim(), after.trim());
+                (base.trim().to_string(), Some(args.to_string()))
+            }
             None => (s.clone(), None),
         };
         // Every argument must be a number: `numeric(10, 2.5)` is not numeric(10).
@@ -177,30 +241,43 @@ impl PgType {
             None => Vec::new(),
         };
         Some(match (base.as_str(), nums.as_slice()) {
-            ("boolean" | "bool", []) => PgType::Boolean,
-            ("smallint" | "int2", []) => PgType::SmallInt,
-            ("integer" | "int" | "int4", []) => PgType::Integer,
-            ("bigint" | "int8", []) => PgType::BigInt,
-            ("real" | "float4", []) => PgType::Real,
-            ("double precision" | "float8", []) => PgType::Double,
-            ("numeric" | "decimal", []) => PgType::Numeric(None),
-            ("numeric" | "decimal", [p]) => PgType::Numeric(Some((*p, 0))),
-            ("numeric" | "decimal", [p, s]) => PgType::Numeric(Some((*p, *s))),
-            ("varchar" | "character varying", []) => PgType::Varchar(None),
-            ("varchar" | "character varying", [n]) => PgType::Varchar(Some(*n)),
-            ("text", []) => PgType::Text,
-            ("bytea", []) => PgType::Bytea,
-            ("date", []) => PgType::Date,
-            ("timestamp", []) => PgType::Timestamp(6),
-            ("timestamp", [p]) => PgType::Timestamp(*p),
-            ("timestamptz", []) => PgType::Timestamptz(6),
-            ("timestamptz", [p]) => PgType::Timestamptz(*p),
-            ("interval", []) => PgType::Interval(6),
-            ("jsonb", []) => PgType::Jsonb,
-            ("text[]", []) => PgType::TextArray,
-            ("bit", [n]) => PgType::Bit(*n),
-            ("uuid", []) => PgType::Uuid,
-            ("inet", []) => PgType::Inet,
+            ("boolean" | "bool", []) => Logical::Bool,
+            ("smallint" | "int2" | "tinyint" | "tinyint unsigned", []) => Logical::Int16,
+            ("integer" | "int" | "int4" | "mediumint", []) => Logical::Int32,
+            ("smallint unsigned" | "mediumint unsigned", []) => Logical::Int32,
+            ("bigint" | "int8" | "int unsigned" | "integer unsigned", []) => Logical::Int64,
+            ("bigint unsigned", []) => Logical::UInt64,
+            // MySQL's display widths (`int(11)`) say nothing about the values.
+            ("tinyint" | "tinyint unsigned" | "smallint", [_]) => Logical::Int16,
+            ("int" | "integer" | "mediumint" | "smallint unsigned" | "mediumint unsigned", [_]) => {
+                Logical::Int32
+            }
+            ("bigint" | "int unsigned" | "integer unsigned", [_]) => Logical::Int64,
+            ("bigint unsigned", [_]) => Logical::UInt64,
+            ("real" | "float4", []) => Logical::Float32,
+            ("double precision" | "float8" | "double", []) => Logical::Float64,
+            ("numeric" | "decimal", []) => Logical::Decimal(None),
+            ("numeric" | "decimal", [p]) => Logical::Decimal(Some((*p, 0))),
+            ("numeric" | "decimal", [p, s]) => Logical::Decimal(Some((*p, *s))),
+            ("varchar" | "character varying", []) => Logical::Text(None),
+            ("varchar" | "character varying", [n]) => Logical::Text(Some(*n)),
+            ("text" | "tinytext" | "mediumtext" | "longtext", []) => Logical::Text(None),
+            ("bytea" | "blob" | "tinyblob" | "mediumblob" | "longblob", []) => Logical::Binary,
+            ("varbinary", [_]) => Logical::Binary,
+            ("date", []) => Logical::Date,
+            ("timestamp" | "datetime" | "timestamp without time zone", []) => Logical::Timestamp(6),
+            ("timestamp" | "datetime" | "timestamp without time zone", [p]) => {
+                Logical::Timestamp(*p)
+            }
+            ("timestamptz" | "timestamp with time zone", []) => Logical::TimestampUtc(6),
+            ("timestamptz" | "timestamp with time zone", [p]) => Logical::TimestampUtc(*p),
+            ("interval", []) => Logical::Duration(6),
+            ("interval", [p]) => Logical::Duration(*p),
+            ("jsonb" | "json", []) => Logical::Json,
+            ("text[]", []) => Logical::TextList,
+            ("bit", [n]) => Logical::Bits(*n),
+            ("uuid", []) => Logical::Uuid,
+            ("inet", []) => Logical::Inet,
             _ => return None,
         })
     }
@@ -212,9 +289,7 @@ pub struct Mapping {
     pub decode: Decode,
     #[serde(skip)]
     pub arrow: DataType,
-    pub pg: PgType,
-    /// Allowed values of an ENUM, enforced with a CHECK constraint in PostgreSQL.
-    pub enum_values: Option<Vec<String>>,
+    pub ty: Logical,
     /// How the source selects the column when not as it is: an SQL expression in which `{}`
     /// stands for the quoted column (`{}::text`).
     pub read_as: Option<String>,
@@ -226,12 +301,11 @@ impl Mapping {
     }
 }
 
-fn m(decode: Decode, arrow: DataType, pg: PgType) -> Option<Mapping> {
+fn m(decode: Decode, arrow: DataType, ty: Logical) -> Option<Mapping> {
     Some(Mapping {
         decode,
         arrow,
-        pg,
-        enum_values: None,
+        ty,
         read_as: None,
     })
 }
@@ -245,8 +319,7 @@ pub fn tinyint_integer() -> Mapping {
     Mapping {
         decode: Decode::Int16,
         arrow: DataType::Int16,
-        pg: PgType::SmallInt,
-        enum_values: None,
+        ty: Logical::Int16,
         read_as: None,
     }
 }
@@ -262,15 +335,15 @@ pub fn map_mysql(col: &Column) -> Option<Mapping> {
         // TINYINT(1) is how MySQL spells boolean (BOOL is an alias for it).
         // Unless it was found to hold other values (then it is a small integer).
         "tinyint" if ct.starts_with("tinyint(1)") && col.non_boolean.is_none() => {
-            m(Decode::Bool01, A::Boolean, PgType::Boolean)
+            m(Decode::Bool01, A::Boolean, Logical::Bool)
         }
         "tinyint" | "year" => Some(tinyint_integer()),
-        "smallint" if !unsigned => m(Decode::Int16, A::Int16, PgType::SmallInt),
-        "smallint" | "mediumint" => m(Decode::Int32, A::Int32, PgType::Integer),
-        "int" | "integer" if !unsigned => m(Decode::Int32, A::Int32, PgType::Integer),
-        "int" | "integer" => m(Decode::Int64, A::Int64, PgType::BigInt),
-        "bigint" if !unsigned => m(Decode::Int64, A::Int64, PgType::BigInt),
-        "bigint" => m(Decode::UInt64, A::UInt64, PgType::Numeric(Some((20, 0)))),
+        "smallint" if !unsigned => m(Decode::Int16, A::Int16, Logical::Int16),
+        "smallint" | "mediumint" => m(Decode::Int32, A::Int32, Logical::Int32),
+        "int" | "integer" if !unsigned => m(Decode::Int32, A::Int32, Logical::Int32),
+        "int" | "integer" => m(Decode::Int64, A::Int64, Logical::Int64),
+        "bigint" if !unsigned => m(Decode::Int64, A::Int64, Logical::Int64),
+        "bigint" => m(Decode::UInt64, A::UInt64, Logical::UInt64),
         "decimal" | "numeric" | "fixed" => {
             let p = col.numeric_precision.unwrap_or(10).clamp(1, 76);
             let s = col.numeric_scale.unwrap_or(0).min(p);
@@ -279,58 +352,64 @@ pub fn map_mysql(col: &Column) -> Option<Mapping> {
             } else {
                 A::Decimal256(p as u8, s as i8)
             };
-            m(Decode::Decimal, arrow, PgType::Numeric(Some((p, s))))
+            m(Decode::Decimal, arrow, Logical::Decimal(Some((p, s))))
         }
-        "float" => m(Decode::Float32, A::Float32, PgType::Real),
-        "double" | "real" | "double precision" => m(Decode::Float64, A::Float64, PgType::Double),
+        "float" => m(Decode::Float32, A::Float32, Logical::Float32),
+        "double" | "real" | "double precision" => m(Decode::Float64, A::Float64, Logical::Float64),
         "bit" => match col.numeric_precision.unwrap_or(1) {
-            1 => m(Decode::BitBool, A::Boolean, PgType::Boolean),
-            n => m(Decode::Bits, A::UInt64, PgType::Bit(n)),
+            1 => m(Decode::BitBool, A::Boolean, Logical::Bool),
+            n => m(Decode::Bits, A::UInt64, Logical::Bits(n)),
         },
         "char" | "varchar" => {
             let n = col.char_max_length.and_then(|n| u32::try_from(n).ok());
-            m(Decode::Text, A::Utf8, PgType::Varchar(n))
+            m(Decode::Text, A::Utf8, Logical::Text(n))
         }
         "tinytext" | "text" | "mediumtext" | "longtext" if col.json_checked => {
-            m(Decode::Json, A::Utf8, PgType::Jsonb)
+            m(Decode::Json, A::Utf8, Logical::Json)
         }
-        "tinytext" | "text" | "mediumtext" | "longtext" => m(Decode::Text, A::Utf8, PgType::Text),
-        "json" => m(Decode::Json, A::Utf8, PgType::Jsonb),
-        "enum" => Some(Mapping {
-            enum_values: Some(parse_enum_values(&col.column_type)),
-            ..m(Decode::Text, A::Utf8, PgType::Text)?
-        }),
+        "tinytext" | "text" | "mediumtext" | "longtext" => {
+            m(Decode::Text, A::Utf8, Logical::Text(None))
+        }
+        "json" => m(Decode::Json, A::Utf8, Logical::Json),
+        "enum" => {
+            let mut labels = parse_enum_values(&col.column_type);
+            // MySQL stores '' for an invalid value when not in strict mode.
+            if !labels.iter().any(String::is_empty) {
+                labels.push(String::new());
+            }
+            m(Decode::Text, A::Utf8, Logical::Enum(labels))
+        }
         "set" => m(
             Decode::Set,
             A::List(Field::new_list_field(A::Utf8, true).into()),
-            PgType::TextArray,
+            Logical::TextList,
         ),
         "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => {
-            m(Decode::Binary, A::Binary, PgType::Bytea)
+            m(Decode::Binary, A::Binary, Logical::Binary)
         }
-        "date" => m(Decode::Date, A::Date32, PgType::Date),
+        "date" => m(Decode::Date, A::Date32, Logical::Date),
         "datetime" => m(
             Decode::DateTime,
             A::Timestamp(TimeUnit::Microsecond, None),
-            PgType::Timestamp(dt_prec),
+            Logical::Timestamp(dt_prec),
         ),
         "timestamp" => m(
             Decode::DateTime,
             A::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            PgType::Timestamptz(dt_prec),
+            Logical::TimestampUtc(dt_prec),
         ),
         "time" => m(
             Decode::Time,
             A::Duration(TimeUnit::Microsecond),
-            PgType::Interval(dt_prec),
+            Logical::Duration(dt_prec),
         ),
         "geometry" | "point" | "linestring" | "polygon" | "multipoint" | "multilinestring"
         | "multipolygon" | "geometrycollection" | "geomcollection" => {
-            m(Decode::Geometry, A::Binary, PgType::Bytea)
+            m(Decode::Geometry, A::Binary, Logical::Binary)
         }
         // MariaDB's own types: the server sends their text (`uuid`, `::ffff:1.2.3.4`).
-        "uuid" => m(Decode::Text, A::Utf8, PgType::Uuid),
-        "inet4" | "inet6" => m(Decode::Text, A::Utf8, PgType::Inet),
+        "uuid" => m(Decode::Text, A::Utf8, Logical::Uuid),
+        "inet4" | "inet6" => m(Decode::Text, A::Utf8, Logical::Inet),
         _ => None,
     }
 }
@@ -383,12 +462,12 @@ mod tests {
     #[test]
     fn integer_widths_and_unsigned() {
         assert_eq!(
-            map_mysql(&col("tinyint", "tinyint(1)")).unwrap().pg,
-            PgType::Boolean
+            map_mysql(&col("tinyint", "tinyint(1)")).unwrap().ty,
+            Logical::Bool
         );
         assert_eq!(
-            map_mysql(&col("tinyint", "tinyint(4)")).unwrap().pg,
-            PgType::SmallInt
+            map_mysql(&col("tinyint", "tinyint(4)")).unwrap().ty,
+            Logical::Int16
         );
         let mut holds_two = col("tinyint", "tinyint(1)");
         holds_two.non_boolean = Some(2);
@@ -396,18 +475,70 @@ mod tests {
         assert_eq!(
             map_mysql(&col("smallint", "smallint(5) unsigned"))
                 .unwrap()
-                .pg,
-            PgType::Integer
+                .ty,
+            Logical::Int32
         );
         assert_eq!(
-            map_mysql(&col("int", "int(10) unsigned")).unwrap().pg,
-            PgType::BigInt
+            map_mysql(&col("int", "int(10) unsigned")).unwrap().ty,
+            Logical::Int64
         );
         assert_eq!(
-            map_mysql(&col("bigint", "bigint(20) unsigned")).unwrap().pg,
-            PgType::Numeric(Some((20, 0)))
+            map_mysql(&col("bigint", "bigint(20) unsigned")).unwrap().ty,
+            Logical::UInt64
         );
         assert!(map_mysql(&col("vector", "vector(3)")).is_none());
+    }
+
+    #[test]
+    fn type_names_of_either_engine_parse_to_one_logical_type() {
+        let p = |s: &str| Logical::parse(s);
+        assert_eq!(p("varchar(255)"), Some(Logical::Text(Some(255))));
+        assert_eq!(p("character  varying (20)"), Some(Logical::Text(Some(20))));
+        assert_eq!(p("longtext"), Some(Logical::Text(None)));
+        assert_eq!(p("numeric(10, 2)"), Some(Logical::Decimal(Some((10, 2)))));
+        assert_eq!(p("numeric(10, 2.5)"), None);
+        assert_eq!(p("DECIMAL"), Some(Logical::Decimal(None)));
+        assert_eq!(p("int(10) unsigned"), Some(Logical::Int64));
+        assert_eq!(p("bigint unsigned"), Some(Logical::UInt64));
+        assert_eq!(p("bigint(20) unsigned"), Some(Logical::UInt64));
+        assert_eq!(p("tinyint"), Some(Logical::Int16));
+        assert_eq!(p("double"), Some(Logical::Float64));
+        assert_eq!(p("datetime(3)"), Some(Logical::Timestamp(3)));
+        assert_eq!(p("timestamp"), Some(Logical::Timestamp(6)));
+        assert_eq!(
+            p("timestamp(3) with time zone"),
+            Some(Logical::TimestampUtc(3))
+        );
+        assert_eq!(p("timestamptz"), Some(Logical::TimestampUtc(6)));
+        assert_eq!(p("json"), Some(Logical::Json));
+        assert_eq!(p("longblob"), Some(Logical::Binary));
+        assert_eq!(p("text[]"), Some(Logical::TextList));
+        // Each engine means another type by these: neither is guessed.
+        assert_eq!(p("float"), None);
+        assert!(Logical::unknown("float(24)").contains("say real or double"));
+        assert_eq!(Logical::unknown("nosuch"), "unknown type `nosuch`");
+        assert_eq!(p("time"), None);
+        assert_eq!(p("int) unsigned("), None);
+        assert_eq!(p("varchar(10"), None);
+    }
+
+    #[test]
+    fn bigint_unsigned_is_its_own_logical_type() {
+        let m = map_mysql(&col("bigint", "bigint(20) unsigned")).unwrap();
+        assert_eq!((m.ty, m.arrow), (Logical::UInt64, DataType::UInt64));
+        assert_eq!(Logical::for_arrow(&DataType::UInt64), Some(Logical::UInt64));
+        assert!(Logical::UInt64.is_integer());
+    }
+
+    #[test]
+    fn a_mysql_enum_may_hold_the_empty_label_mysql_stores_for_an_invalid_value() {
+        let m = map_mysql(&col("enum", "enum('a','b')")).unwrap();
+        assert_eq!(
+            m.ty,
+            Logical::Enum(vec!["a".into(), "b".into(), String::new()])
+        );
+        let m = map_mysql(&col("enum", "enum('','a')")).unwrap();
+        assert_eq!(m.ty, Logical::Enum(vec![String::new(), "a".into()]));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::engine::mysql::read::quote_ident as my_ident;
 use crate::engine::postgres::write::{qualified, quote_ident};
 use crate::error::{Context, Result};
 use crate::temporal;
-use crate::types::{Decode, Mapping, PgType};
+use crate::types::{Decode, Logical, Mapping};
 use mysql_async::prelude::Queryable;
 use mysql_async::Value;
 use serde::Serialize;
@@ -54,8 +54,8 @@ fn mysql_canonical(v: &Value, m: &Mapping) -> Option<String> {
         (_, Value::NULL) => return None,
         (Decode::Bool01 | Decode::BitBool | Decode::Bits, Value::Bytes(b)) => {
             let n = b.iter().fold(0u64, |a, x| (a << 8) | *x as u64);
-            match &m.pg {
-                PgType::Bit(bits) => format!("{n:0width$b}", width = *bits as usize),
+            match &m.ty {
+                Logical::Bits(bits) => format!("{n:0width$b}", width = *bits as usize),
                 _ => n.to_string(),
             }
         }
@@ -116,19 +116,19 @@ pub async fn mysql_checksum(
 /// The PostgreSQL expression giving a column's canonical text (floats are read as binary).
 fn pg_expr(name: &str, m: &Mapping) -> String {
     let c = quote_ident(name);
-    match (&m.decode, &m.pg) {
-        (_, PgType::Boolean) => format!("({c})::int::text"),
-        (_, PgType::Real | PgType::Double) => c,
-        (_, PgType::Bytea) => format!("encode({c}, 'hex')"),
-        (_, PgType::Date) => format!("to_char({c}, 'YYYY-MM-DD')"),
-        (_, PgType::Timestamp(_)) => format!("to_char({c}, 'YYYY-MM-DD HH24:MI:SS.US')"),
-        (_, PgType::Timestamptz(_)) => {
+    match (&m.decode, &m.ty) {
+        (_, Logical::Bool) => format!("({c})::int::text"),
+        (_, Logical::Float32 | Logical::Float64) => c,
+        (_, Logical::Binary) => format!("encode({c}, 'hex')"),
+        (_, Logical::Date) => format!("to_char({c}, 'YYYY-MM-DD')"),
+        (_, Logical::Timestamp(_)) => format!("to_char({c}, 'YYYY-MM-DD HH24:MI:SS.US')"),
+        (_, Logical::TimestampUtc(_)) => {
             format!("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')")
         }
-        (_, PgType::Interval(_)) => format!("(extract(epoch from {c}) * 1000000)::bigint::text"),
-        (_, PgType::TextArray) => format!("array_to_string({c}, ',')"),
+        (_, Logical::Duration(_)) => format!("(extract(epoch from {c}) * 1000000)::bigint::text"),
+        (_, Logical::TextList) => format!("array_to_string({c}, ',')"),
         // inet's text cast would add the prefix length (/32, /128) to every host.
-        (_, PgType::Inet) => format!("host({c})"),
+        (_, Logical::Inet) => format!("host({c})"),
         _ => format!("({c})::text"),
     }
 }
@@ -156,10 +156,10 @@ pub async fn pg_checksum(
         let row = row.ctx(ctx())?;
         let mut h = RowHasher::new();
         for (i, (_, m)) in columns.iter().enumerate() {
-            let v: Option<String> = match m.pg {
-                PgType::Real => row.get::<_, Option<f32>>(i).map(|f| format!("{f:?}")),
-                PgType::Double => row.get::<_, Option<f64>>(i).map(|f| format!("{f:?}")),
-                PgType::Jsonb => row.get::<_, Option<String>>(i).map(|s| canonical_json(&s)),
+            let v: Option<String> = match m.ty {
+                Logical::Float32 => row.get::<_, Option<f32>>(i).map(|f| format!("{f:?}")),
+                Logical::Float64 => row.get::<_, Option<f64>>(i).map(|f| format!("{f:?}")),
+                Logical::Json => row.get::<_, Option<String>>(i).map(|s| canonical_json(&s)),
                 _ => row.get(i),
             };
             h.field(v.as_deref().map(str::as_bytes));
@@ -341,7 +341,7 @@ async fn compare_through_readers(
     let json: Vec<bool> = p
         .target_columns
         .iter()
-        .map(|c| c.pg == crate::types::PgType::Jsonb)
+        .map(|c| c.ty == crate::types::Logical::Json)
         .collect();
     let s = arrow_checksum(source, p, (0..n).collect(), types.clone(), json.clone()).await?;
     let t = arrow_checksum(target, tp, pick, types, json).await?;

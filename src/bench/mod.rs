@@ -559,7 +559,7 @@ async fn orm_insert(
     let reader = tokio::spawn(async move { read_partition(&mut conn, &spec, tx).await });
     let encoder = CopyEncoder::new(
         p.target_columns.iter().map(|c| c.name.clone()).collect(),
-        p.target_columns.iter().map(|c| c.pg.clone()).collect(),
+        p.target_columns.iter().map(|c| c.ty.clone()).collect(),
     );
     let ncols = p.target_columns.len();
     let ctx = || format!("{} into {}", s.name(), p.target);

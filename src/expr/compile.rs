@@ -6,7 +6,7 @@ use super::parse::{Ast, AstKind, BinOp, Span};
 use super::type_name;
 use super::{Expr, ExprSource, Func, Kind};
 use crate::error::Error;
-use crate::types::PgType;
+use crate::types::Logical;
 use arrow_array::{
     new_null_array, Array, ArrayRef, BooleanArray, Date32Array, Decimal128Array, Decimal256Array,
     Float64Array, Int64Array, RecordBatch, RecordBatchOptions, StringArray,
@@ -33,34 +33,37 @@ pub fn compile(src: &ExprSource, scope: &Scope) -> Result<Expr, Error> {
         .map_err(|(span, m)| src.error(span, &m))
 }
 
-/// The Arrow type a cast to a PostgreSQL type produces (what the COPY encoder takes for that
+/// The Arrow type a cast to a type produces (what the target's encoder takes for that
 /// column type). `numeric` without precision keeps a decimal's own, or fits an integer.
-pub fn arrow_type_for(pg: &PgType, from: &D) -> Option<D> {
-    Some(match pg {
-        PgType::Boolean => D::Boolean,
-        PgType::SmallInt => D::Int16,
-        PgType::Integer => D::Int32,
-        PgType::BigInt => D::Int64,
-        PgType::Real => D::Float32,
-        PgType::Double => D::Float64,
+pub fn arrow_type_for(ty: &Logical, from: &D) -> Option<D> {
+    Some(match ty {
+        Logical::Bool => D::Boolean,
+        Logical::Int16 => D::Int16,
+        Logical::Int32 => D::Int32,
+        Logical::Int64 => D::Int64,
+        Logical::UInt64 => D::UInt64,
+        Logical::Float32 => D::Float32,
+        Logical::Float64 => D::Float64,
         // Arrow's decimals hold up to 76 digits (PostgreSQL's up to 1000).
-        PgType::Numeric(Some((p, s))) if *p > 76 || s > p => return None,
-        PgType::Numeric(Some((p, s))) if *p <= 38 => D::Decimal128(*p as u8, *s as i8),
-        PgType::Numeric(Some((p, s))) => D::Decimal256(*p as u8, *s as i8),
-        PgType::Numeric(None) => match from {
+        Logical::Decimal(Some((p, s))) if *p > 76 || s > p => return None,
+        Logical::Decimal(Some((p, s))) if *p <= 38 => D::Decimal128(*p as u8, *s as i8),
+        Logical::Decimal(Some((p, s))) => D::Decimal256(*p as u8, *s as i8),
+        Logical::Decimal(None) => match from {
             D::Decimal128(..) | D::Decimal256(..) => from.clone(),
             D::UInt64 => D::Decimal128(20, 0),
             t if is_int(t) => D::Decimal128(19, 0),
             _ => return None,
         },
-        PgType::Varchar(_) | PgType::Text | PgType::Jsonb | PgType::Uuid | PgType::Inet => D::Utf8,
-        PgType::Bytea => D::Binary,
-        PgType::Date => D::Date32,
-        PgType::Timestamp(_) => D::Timestamp(TimeUnit::Microsecond, None),
-        PgType::Timestamptz(_) => D::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-        PgType::Interval(_) => D::Duration(TimeUnit::Microsecond),
-        PgType::TextArray => D::List(Arc::new(Field::new_list_field(D::Utf8, true))),
-        PgType::Bit(_) => D::UInt64,
+        Logical::Text(_) | Logical::Enum(_) | Logical::Json | Logical::Uuid | Logical::Inet => {
+            D::Utf8
+        }
+        Logical::Binary => D::Binary,
+        Logical::Date => D::Date32,
+        Logical::Timestamp(_) => D::Timestamp(TimeUnit::Microsecond, None),
+        Logical::TimestampUtc(_) => D::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        Logical::Duration(_) => D::Duration(TimeUnit::Microsecond),
+        Logical::TextList => D::List(Arc::new(Field::new_list_field(D::Utf8, true))),
+        Logical::Bits(_) => D::UInt64,
     })
 }
 
@@ -504,7 +507,7 @@ impl Compiler<'_> {
             kind: Kind::Cast {
                 expr: Box::new(quotient),
                 implicit: true,
-                pg: None,
+                ty: None,
             },
             ty: dec(rp as i16, scale),
             span,
@@ -678,21 +681,21 @@ impl Compiler<'_> {
                 let e = self.expr(expr)?;
                 let target = arrow_type_for(to, &e.ty).ok_or_else(|| {
                     let why = match to {
-                        PgType::Numeric(Some(_)) => {
+                        Logical::Decimal(Some(_)) => {
                             "barge's numerics hold at most 76 digits, and the scale cannot exceed the precision"
                         }
                         _ => "it needs a precision and scale here, e.g. numeric(20,6)",
                     };
                     (
                         span,
-                        format!("cannot cast {} to {to}: {why}", type_name(&e.ty)),
+                        format!("cannot cast {} to {}: {why}", type_name(&e.ty), to.name()),
                     )
                 })?;
                 let modifier = matches!(
                     to,
-                    PgType::Varchar(Some(_))
-                        | PgType::Timestamp(0..=5)
-                        | PgType::Timestamptz(0..=5)
+                    Logical::Text(Some(_))
+                        | Logical::Timestamp(0..=5)
+                        | Logical::TimestampUtc(0..=5)
                 );
                 if e.ty == target && !modifier {
                     return Ok(e);
@@ -701,14 +704,17 @@ impl Compiler<'_> {
                     && !castable(&e.ty, &target)
                     && !(target == D::Utf8 && super::text::handles(&e.ty))
                 {
-                    return Err((span, format!("cannot cast {} to {to}", type_name(&e.ty))));
+                    return Err((
+                        span,
+                        format!("cannot cast {} to {}", type_name(&e.ty), to.name()),
+                    ));
                 }
                 // A literal is cast once, when folded.
                 Ok(Expr {
                     kind: Kind::Cast {
                         expr: Box::new(e),
                         implicit: false,
-                        pg: Some(to.clone()),
+                        ty: Some(to.clone()),
                     },
                     ty: target,
                     span,
@@ -886,7 +892,7 @@ fn convert(e: Expr, to: &D, implicit: bool) -> Result<Expr, String> {
         kind: Kind::Cast {
             expr: Box::new(e),
             implicit,
-            pg: None,
+            ty: None,
         },
         ty: to.clone(),
     })

@@ -255,10 +255,10 @@ fn signed_zero(v: Value) -> Value {
 
 /// A type modifier of an explicit cast: `varchar(n)` keeps n characters, `timestamp(p)` rounds
 /// to p fractional digits (half away from zero, as PostgreSQL does).
-fn modifier(a: ArrayRef, pg: &crate::types::PgType) -> ArrayRef {
-    use crate::types::PgType;
-    match pg {
-        PgType::Varchar(Some(n)) => {
+fn modifier(a: ArrayRef, ty: &crate::types::Logical) -> ArrayRef {
+    use crate::types::Logical;
+    match ty {
+        Logical::Text(Some(n)) => {
             let s = a.as_string::<i32>();
             let n = *n as usize;
             if s.iter().flatten().all(|x| x.len() <= n) {
@@ -273,7 +273,7 @@ fn modifier(a: ArrayRef, pg: &crate::types::PgType) -> ArrayRef {
             }
             Arc::new(b.finish())
         }
-        PgType::Timestamp(p) | PgType::Timestamptz(p) if *p < 6 => {
+        Logical::Timestamp(p) | Logical::TimestampUtc(p) if *p < 6 => {
             use arrow_array::types::TimestampMicrosecondType as T;
             let unit = 10i64.pow(6 - p);
             let t = a.as_primitive::<T>();
@@ -573,11 +573,11 @@ impl Expr {
         Ok(match &self.kind {
             Kind::Column { index, .. } => Value::Array(batch.column(*index).clone()),
             Kind::Literal(a) => Value::Scalar(a.clone()),
-            Kind::Cast { expr, pg, .. } => {
+            Kind::Cast { expr, ty, .. } => {
                 let v = sub(expr)?;
                 let mut out = cast_to(v.array(), &self.ty)?;
-                if let Some(pg) = pg {
-                    out = modifier(out, pg);
+                if let Some(ty) = ty {
+                    out = modifier(out, ty);
                 }
                 wrap(out, v.is_scalar())
             }

@@ -31,8 +31,8 @@ pub fn type_name(t: &DataType) -> String {
         D::Decimal128(p, s) | D::Decimal256(p, s) => format!("numeric({p},{s})"),
         D::Duration(_) => "interval".into(),
         D::List(_) => "text[]".into(),
-        _ => crate::types::PgType::for_arrow(t)
-            .map(|p| p.to_string())
+        _ => crate::types::Logical::for_arrow(t)
+            .map(|p| p.name())
             .unwrap_or_else(|| t.to_string()),
     }
 }
@@ -167,7 +167,7 @@ pub enum Kind {
     Cast {
         expr: Box<Expr>,
         implicit: bool,
-        pg: Option<crate::types::PgType>,
+        ty: Option<crate::types::Logical>,
     },
     /// Text as PostgreSQL's output function writes it (what `concat` and `||` use).
     Text(Box<Expr>),

@@ -2,7 +2,7 @@
 //! Every node keeps its byte span so later errors (unknown column, type mismatch) can point
 //! at the exact place in the job file.
 
-use crate::types::PgType;
+use crate::types::Logical;
 
 /// Byte offsets into the expression text.
 pub type Span = (usize, usize);
@@ -105,7 +105,7 @@ pub enum AstKind {
     },
     Cast {
         expr: Box<Ast>,
-        to: PgType,
+        to: Logical,
     },
 }
 
@@ -553,8 +553,8 @@ impl Parser<'_> {
         Ok(e)
     }
 
-    /// A PostgreSQL type name: words, an optional `(n[, m])`, an optional `[]`.
-    fn type_name(&mut self) -> Result<(PgType, usize), ParseError> {
+    /// A type name (`Logical::parse`): words, an optional `(n[, m])`, an optional `[]`.
+    fn type_name(&mut self) -> Result<(Logical, usize), ParseError> {
         let start = self.span.0;
         let mut words = Vec::new();
         let mut end = self.span.1;
@@ -595,9 +595,9 @@ impl Parser<'_> {
             self.advance()?;
             text.push_str("[]");
         }
-        match PgType::parse(&text) {
+        match Logical::parse(&text) {
             Some(t) => Ok((t, end)),
-            None => err((start, end), format!("unknown type `{text}`")),
+            None => err((start, end), Logical::unknown(&text)),
         }
     }
 
@@ -824,21 +824,21 @@ mod tests {
         assert!(matches!(
             p("x::numeric(10, 2)").kind,
             AstKind::Cast {
-                to: PgType::Numeric(Some((10, 2))),
+                to: Logical::Decimal(Some((10, 2))),
                 ..
             }
         ));
         assert!(matches!(
             p("CAST(x AS double precision)").kind,
             AstKind::Cast {
-                to: PgType::Double,
+                to: Logical::Float64,
                 ..
             }
         ));
         assert!(matches!(
             p("x::text[]").kind,
             AstKind::Cast {
-                to: PgType::TextArray,
+                to: Logical::TextList,
                 ..
             }
         ));

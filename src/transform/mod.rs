@@ -9,7 +9,7 @@ mod compute;
 pub use compute::{Compiled, Compute};
 
 use crate::error::{Error, Result};
-use crate::types::PgType;
+use crate::types::Logical;
 use arrow_array::{
     new_null_array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
 };
@@ -112,13 +112,13 @@ impl Literal {
         }
     }
 
-    /// The PostgreSQL type the column gets when the job does not name one.
-    pub fn pg_type(&self) -> PgType {
+    /// The type the column gets when the job does not name one.
+    pub fn logical_type(&self) -> Logical {
         match self {
-            Literal::Null | Literal::Text(_) => PgType::Text,
-            Literal::Bool(_) => PgType::Boolean,
-            Literal::Int(_) => PgType::BigInt,
-            Literal::Float(_) => PgType::Double,
+            Literal::Null | Literal::Text(_) => Logical::Text(None),
+            Literal::Bool(_) => Logical::Bool,
+            Literal::Int(_) => Logical::Int64,
+            Literal::Float(_) => Logical::Float64,
         }
     }
 

@@ -12,7 +12,7 @@ use crate::engine::mysql::load_format::LoadAs;
 use crate::engine::mysql::read::quote_ident;
 use crate::error::{Error, Result};
 use crate::plan::{TablePlan, TargetColumn};
-use crate::types::PgType;
+use crate::types::Logical;
 use crate::url::Engine;
 
 /// MySQL's identifier limit (tables, columns, indexes, constraints).
@@ -240,63 +240,53 @@ pub fn column_type(plan: &TablePlan, c: &TargetColumn, server: Server) -> Result
     if let Some(n) = native(c) {
         return Ok(n.declaration.clone());
     }
-    if server.uuid && is_pg_uuid(c) {
-        return Ok("uuid".into());
-    }
     let keyed = plan.primary_key.contains(&c.name)
         || plan
             .indexes
             .iter()
             .any(|i| i.columns.iter().any(|(k, p)| *k == c.name && p.is_none()));
-    // An enum from another engine: its labels, from the column's mapping.
-    let labels = plan
-        .target_columns
-        .iter()
-        .position(|t| std::ptr::eq(t, c))
-        .and_then(|i| plan.columns.get(i))
-        .and_then(|(_, m)| m.enum_values.as_ref())
-        .filter(|l| !l.is_empty());
-    if let (Some(labels), PgType::Text) = (labels, &c.pg) {
-        let list: Vec<String> = labels.iter().map(|l| quote_literal(l)).collect();
-        return Ok(format!("enum({})", list.join(",")));
-    }
     let refuse = |why: &str| Error::UnsupportedType {
         table: plan.source.clone(),
         column: c.name.clone(),
-        sql_type: format!("{} ({why})", c.pg),
+        sql_type: format!("{} ({why})", c.ty.name()),
         from: "barge",
         to: "MySQL",
     };
-    Ok(match &c.pg {
-        PgType::Boolean => "tinyint(1)".into(),
-        PgType::SmallInt => "smallint".into(),
-        PgType::Integer => "int".into(),
-        PgType::BigInt => "bigint".into(),
-        PgType::Numeric(Some((p, s))) if *p <= 65 && *s <= 30 => format!("decimal({p},{s})"),
-        PgType::Numeric(Some(_)) => {
+    Ok(match &c.ty {
+        Logical::Bool => "tinyint(1)".into(),
+        Logical::Int16 => "smallint".into(),
+        Logical::Int32 => "int".into(),
+        Logical::Int64 => "bigint".into(),
+        Logical::UInt64 => "bigint unsigned".into(),
+        Logical::Decimal(Some((p, s))) if *p <= 65 && *s <= 30 => format!("decimal({p},{s})"),
+        Logical::Decimal(Some(_)) => {
             return Err(refuse(
                 "MySQL DECIMAL holds at most 65 digits, 30 after the point",
             ))
         }
-        PgType::Numeric(None) => "decimal(65,30)".into(),
-        PgType::Real => "float".into(),
-        PgType::Double => "double".into(),
+        Logical::Decimal(None) => "decimal(65,30)".into(),
+        Logical::Float32 => "float".into(),
+        Logical::Float64 => "double".into(),
         // utf8mb4 rows hold at most 16383 characters of VARCHAR.
-        PgType::Varchar(Some(n)) if *n <= 16_383 => format!("varchar({n})"),
+        Logical::Text(Some(n)) if *n <= 16_383 => format!("varchar({n})"),
         // MySQL cannot index TEXT without a prefix: a key column stays a VARCHAR.
-        PgType::Varchar(_) | PgType::Text if keyed => "varchar(768)".into(),
-        PgType::Varchar(_) | PgType::Text => "longtext".into(),
-        PgType::Bytea if keyed => "varbinary(3072)".into(),
-        PgType::Bytea => "longblob".into(),
-        PgType::Date => "date".into(),
-        PgType::Timestamp(p) | PgType::Timestamptz(p) => format!("datetime({})", p.min(&6)),
-        PgType::Interval(p) => format!("time({})", p.min(&6)),
-        PgType::Jsonb | PgType::TextArray => "json".into(),
-        PgType::Bit(n) if *n <= 64 => format!("bit({n})"),
-        PgType::Bit(_) => return Err(refuse("MySQL BIT holds at most 64 bits")),
-        PgType::Uuid if server.uuid => "uuid".into(),
-        PgType::Uuid => "char(36)".into(),
-        PgType::Inet => "varchar(45)".into(),
+        Logical::Enum(labels) if !labels.is_empty() => {
+            let list: Vec<String> = labels.iter().map(|l| quote_literal(l)).collect();
+            format!("enum({})", list.join(","))
+        }
+        Logical::Text(_) | Logical::Enum(_) if keyed => "varchar(768)".into(),
+        Logical::Text(_) | Logical::Enum(_) => "longtext".into(),
+        Logical::Binary if keyed => "varbinary(3072)".into(),
+        Logical::Binary => "longblob".into(),
+        Logical::Date => "date".into(),
+        Logical::Timestamp(p) | Logical::TimestampUtc(p) => format!("datetime({})", p.min(&6)),
+        Logical::Duration(p) => format!("time({})", p.min(&6)),
+        Logical::Json | Logical::TextList => "json".into(),
+        Logical::Bits(n) if *n <= 64 => format!("bit({n})"),
+        Logical::Bits(_) => return Err(refuse("MySQL BIT holds at most 64 bits")),
+        Logical::Uuid if server.uuid => "uuid".into(),
+        Logical::Uuid => "char(36)".into(),
+        Logical::Inet => "varchar(45)".into(),
     })
 }
 
@@ -382,13 +372,6 @@ pub fn caveat(
     out
 }
 
-/// A PostgreSQL uuid copied as it is.
-fn is_pg_uuid(c: &TargetColumn) -> bool {
-    c.native
-        .as_ref()
-        .is_some_and(|n| n.engine == Engine::Postgres && n.declaration == "uuid")
-}
-
 /// How the column's values travel in LOAD DATA.
 pub fn load_as(plan: &TablePlan, c: &TargetColumn, arrow: &arrow_schema::DataType) -> LoadAs {
     use arrow_schema::DataType as D;
@@ -423,8 +406,8 @@ fn column_ddl(plan: &TablePlan, c: &TargetColumn, server: Server) -> Result<Stri
         s.push_str(" AUTO_INCREMENT");
     }
     if plan.on_update_now.contains(&c.name) {
-        let p = match &c.pg {
-            PgType::Timestamp(p) | PgType::Timestamptz(p) if *p > 0 => format!("({p})"),
+        let p = match &c.ty {
+            Logical::Timestamp(p) | Logical::TimestampUtc(p) if *p > 0 => format!("({p})"),
             _ => String::new(),
         };
         s.push_str(&format!(" ON UPDATE CURRENT_TIMESTAMP{p}"));
@@ -488,12 +471,12 @@ pub fn pg_default(c: &TargetColumn, (kind, raw): &(DefaultKind, String)) -> Resu
     ]
     .iter()
     .any(|p| lc.starts_with(p));
-    match (&c.pg, now) {
-        (PgType::Timestamp(p) | PgType::Timestamptz(p), true) if *p > 0 => {
+    match (&c.ty, now) {
+        (Logical::Timestamp(p) | Logical::TimestampUtc(p), true) if *p > 0 => {
             Ok(format!("CURRENT_TIMESTAMP({})", p.min(&6)))
         }
-        (PgType::Timestamp(_) | PgType::Timestamptz(_), true) => Ok("CURRENT_TIMESTAMP".into()),
-        (PgType::Date, _) if lc == "current_date" => Ok("(CURRENT_DATE)".into()),
+        (Logical::Timestamp(_) | Logical::TimestampUtc(_), true) => Ok("CURRENT_TIMESTAMP".into()),
+        (Logical::Date, _) if lc == "current_date" => Ok("(CURRENT_DATE)".into()),
         _ => Err(raw.clone()),
     }
 }
@@ -539,7 +522,7 @@ mod tests {
 
     #[test]
     fn native_declarations_are_kept_and_others_mapped() {
-        let mut id = TargetColumn::plain("id", PgType::BigInt);
+        let mut id = TargetColumn::plain("id", Logical::Int64);
         id.native = Some(NativeColumn {
             engine: Engine::Mysql,
             declaration: "int(10) unsigned".into(),
@@ -548,14 +531,14 @@ mod tests {
         });
         id.identity = true;
         id.not_null = true;
-        let mut state = TargetColumn::plain("state", PgType::Text);
+        let mut state = TargetColumn::plain("state", Logical::Text(None));
         state.native = Some(NativeColumn {
             engine: Engine::Mysql,
             declaration: "enum('a','b''c')".into(),
             default: Some((DefaultKind::Literal, "a".into())),
             type_def: None,
         });
-        let mut seen = TargetColumn::plain("seen", PgType::Timestamp(6));
+        let mut seen = TargetColumn::plain("seen", Logical::Timestamp(6));
         seen.native = Some(NativeColumn {
             engine: Engine::Mysql,
             declaration: "datetime(6)".into(),
@@ -566,8 +549,8 @@ mod tests {
             id,
             state,
             seen,
-            TargetColumn::plain("name", PgType::Text),
-            TargetColumn::plain("amount", PgType::Numeric(None)),
+            TargetColumn::plain("name", Logical::Text(None)),
+            TargetColumn::plain("amount", Logical::Decimal(None)),
         ]);
         p.indexes.push(TargetIndex {
             definition: None,
@@ -603,38 +586,34 @@ mod tests {
     #[test]
     fn names_mysql_cannot_hold_are_refused() {
         let p = plan(vec![
-            TargetColumn::plain("Name", PgType::Text),
-            TargetColumn::plain("name", PgType::Text),
+            TargetColumn::plain("Name", Logical::Text(None)),
+            TargetColumn::plain("name", Logical::Text(None)),
         ]);
         let e = check_names(&p).unwrap_err().to_string();
         assert!(e.contains("Name and name differ only in case"), "{e}");
-        let p = plan(vec![TargetColumn::plain(&"x".repeat(65), PgType::Text)]);
+        let p = plan(vec![TargetColumn::plain(
+            &"x".repeat(65),
+            Logical::Text(None),
+        )]);
         assert!(check_names(&p)
             .unwrap_err()
             .to_string()
             .contains("longer than MySQL's 64"));
         let p = plan(vec![TargetColumn::plain(
             "c",
-            PgType::Numeric(Some((70, 2))),
+            Logical::Decimal(Some((70, 2))),
         )]);
         assert!(column_type(&p, &p.target_columns[0], Server::default()).is_err());
     }
 
     #[test]
     fn a_postgres_uuid_is_native_on_mariadb_from_10_7() {
-        let mut c = TargetColumn::plain("u", PgType::Varchar(Some(36)));
-        c.native = Some(crate::plan::NativeColumn {
-            engine: Engine::Postgres,
-            declaration: "uuid".into(),
-            default: None,
-            type_def: None,
-        });
-        let p = plan(vec![c]);
+        let p = plan(vec![TargetColumn::plain("u", Logical::Uuid)]);
         let ty = |v: Option<&str>| column_type(&p, &p.target_columns[0], Server::from_version(v));
         assert_eq!(ty(Some("10.11.14-MariaDB-0+deb12u2")).unwrap(), "uuid");
         assert_eq!(ty(Some("10.7.1-MariaDB")).unwrap(), "uuid");
-        assert_eq!(ty(Some("10.6.18-MariaDB-log")).unwrap(), "varchar(36)");
-        assert_eq!(ty(Some("8.0.36")).unwrap(), "varchar(36)");
-        assert_eq!(ty(None).unwrap(), "varchar(36)");
+        assert_eq!(ty(Some("10.6.18-MariaDB-log")).unwrap(), "char(36)");
+        assert_eq!(ty(Some("8.0.36")).unwrap(), "char(36)");
+        assert_eq!(ty(None).unwrap(), "char(36)");
     }
 }

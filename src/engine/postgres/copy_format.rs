@@ -6,7 +6,7 @@
 //! finally an i16 -1. All integers are big-endian (network order).
 
 use crate::error::{Error, Result};
-use crate::types::PgType;
+use crate::types::Logical;
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
 use arrow_array::{Array, ArrayRef, GenericListArray, RecordBatch};
@@ -46,36 +46,43 @@ enum Enc<'a> {
     TextArray(&'a GenericListArray<i32>),
 }
 
-/// The integer width a target column has; narrower sources are widened.
+/// The integer width a target column has; narrower sources are widened. `Numeric`: an
+/// integer into numeric (a cast to a decimal), whose precision PostgreSQL applies as it
+/// receives the value; `Unsigned`, the same for bigint unsigned, refusing negatives.
 #[derive(Clone, Copy)]
 enum PgInt {
     I2,
     I4,
     I8,
+    Numeric,
+    Unsigned,
 }
 
 impl PgInt {
-    fn of(t: &PgType) -> Option<PgInt> {
+    fn of(t: &Logical) -> Option<PgInt> {
         match t {
-            PgType::SmallInt => Some(PgInt::I2),
-            PgType::Integer => Some(PgInt::I4),
-            PgType::BigInt => Some(PgInt::I8),
+            Logical::Int16 => Some(PgInt::I2),
+            Logical::Int32 => Some(PgInt::I4),
+            Logical::Int64 => Some(PgInt::I8),
+            Logical::Decimal(_) => Some(PgInt::Numeric),
+            Logical::UInt64 => Some(PgInt::Unsigned),
             _ => None,
         }
     }
 }
 
-fn unsupported(name: &str, arrow: &DataType, pg: &PgType) -> Error {
+fn unsupported(name: &str, arrow: &DataType, ty: &Logical) -> Error {
     Error::Internal(format!(
-        "column {name}: no binary COPY encoding from Arrow {arrow} to PostgreSQL {pg}"
+        "column {name}: no binary COPY encoding from Arrow {arrow} to PostgreSQL {}",
+        super::types::pg_type(ty)
     ))
 }
 
 impl<'a> Enc<'a> {
-    fn new(name: &str, a: &'a ArrayRef, pg: &PgType) -> Result<Enc<'a>> {
+    fn new(name: &str, a: &'a ArrayRef, ty: &Logical) -> Result<Enc<'a>> {
         let dt = a.data_type();
-        Ok(match (dt, pg) {
-            (DataType::Boolean, PgType::Boolean) => Enc::Bool(a.as_boolean()),
+        Ok(match (dt, ty) {
+            (DataType::Boolean, Logical::Bool) => Enc::Bool(a.as_boolean()),
             // Any integer width into any integer column: put_int checks the range per value.
             (DataType::Int16, t) if PgInt::of(t).is_some() => {
                 Enc::I16(a.as_primitive::<Int16Type>(), PgInt::of(t).unwrap())
@@ -86,35 +93,39 @@ impl<'a> Enc<'a> {
             (DataType::Int64, t) if PgInt::of(t).is_some() => {
                 Enc::I64(a.as_primitive::<Int64Type>(), PgInt::of(t).unwrap())
             }
-            (DataType::UInt64, PgType::Numeric(_)) => {
+            (DataType::UInt64, Logical::UInt64 | Logical::Decimal(_)) => {
                 Enc::U64Numeric(a.as_primitive::<UInt64Type>())
             }
-            (DataType::UInt64, PgType::Bit(n)) => Enc::U64Bits(a.as_primitive::<UInt64Type>(), *n),
-            (DataType::Float32, PgType::Real) => Enc::F32(a.as_primitive::<Float32Type>()),
-            (DataType::Float64, PgType::Double) => Enc::F64(a.as_primitive::<Float64Type>()),
-            (DataType::Decimal128(_, s), PgType::Numeric(_)) if *s >= 0 => {
+            (DataType::UInt64, Logical::Bits(n)) => {
+                Enc::U64Bits(a.as_primitive::<UInt64Type>(), *n)
+            }
+            (DataType::Float32, Logical::Float32) => Enc::F32(a.as_primitive::<Float32Type>()),
+            (DataType::Float64, Logical::Float64) => Enc::F64(a.as_primitive::<Float64Type>()),
+            (DataType::Decimal128(_, s), Logical::Decimal(_)) if *s >= 0 => {
                 Enc::D128(a.as_primitive::<Decimal128Type>(), *s as u16)
             }
-            (DataType::Decimal256(_, s), PgType::Numeric(_)) if *s >= 0 => {
+            (DataType::Decimal256(_, s), Logical::Decimal(_)) if *s >= 0 => {
                 Enc::D256(a.as_primitive::<Decimal256Type>(), *s as u16)
             }
-            (DataType::Utf8, PgType::Text | PgType::Varchar(_)) => Enc::Text(a.as_string::<i32>()),
-            (DataType::Utf8, PgType::Jsonb) => Enc::Jsonb(a.as_string::<i32>()),
-            (DataType::Utf8, PgType::Uuid) => Enc::Uuid(a.as_string::<i32>()),
-            (DataType::Utf8, PgType::Inet) => Enc::Inet(a.as_string::<i32>()),
-            (DataType::Binary, PgType::Bytea) => Enc::Bytea(a.as_binary::<i32>()),
-            (DataType::Date32, PgType::Date) => Enc::Date(a.as_primitive::<Date32Type>()),
+            (DataType::Utf8, Logical::Text(_) | Logical::Enum(_)) => {
+                Enc::Text(a.as_string::<i32>())
+            }
+            (DataType::Utf8, Logical::Json) => Enc::Jsonb(a.as_string::<i32>()),
+            (DataType::Utf8, Logical::Uuid) => Enc::Uuid(a.as_string::<i32>()),
+            (DataType::Utf8, Logical::Inet) => Enc::Inet(a.as_string::<i32>()),
+            (DataType::Binary, Logical::Binary) => Enc::Bytea(a.as_binary::<i32>()),
+            (DataType::Date32, Logical::Date) => Enc::Date(a.as_primitive::<Date32Type>()),
             (
                 DataType::Timestamp(TimeUnit::Microsecond, _),
-                PgType::Timestamp(_) | PgType::Timestamptz(_),
+                Logical::Timestamp(_) | Logical::TimestampUtc(_),
             ) => Enc::Timestamp(a.as_primitive::<TimestampMicrosecondType>()),
-            (DataType::Duration(TimeUnit::Microsecond), PgType::Interval(_)) => {
+            (DataType::Duration(TimeUnit::Microsecond), Logical::Duration(_)) => {
                 Enc::Interval(a.as_primitive::<DurationMicrosecondType>())
             }
-            (DataType::List(f), PgType::TextArray) if f.data_type() == &DataType::Utf8 => {
+            (DataType::List(f), Logical::TextList) if f.data_type() == &DataType::Utf8 => {
                 Enc::TextArray(a.as_list::<i32>())
             }
-            _ => return Err(unsupported(name, dt, pg)),
+            _ => return Err(unsupported(name, dt, ty)),
         })
     }
 
@@ -284,6 +295,9 @@ fn put_int(buf: &mut BytesMut, v: i64, w: PgInt) -> Result<(), String> {
             buf.put_i32(8);
             buf.put_i64(v);
         }
+        PgInt::Numeric => put_numeric(buf, v < 0, [v.unsigned_abs(), 0, 0, 0, 0], 0),
+        PgInt::Unsigned if v < 0 => return Err(format!("{v} does not fit bigint unsigned")),
+        PgInt::Unsigned => put_numeric(buf, false, [v as u64, 0, 0, 0, 0], 0),
     }
     Ok(())
 }
@@ -418,11 +432,11 @@ impl<'a> BatchEncoder<'a> {
 /// column order of the COPY statement.
 pub struct CopyEncoder {
     names: Vec<String>,
-    types: Vec<PgType>,
+    types: Vec<Logical>,
 }
 
 impl CopyEncoder {
-    pub fn new(names: Vec<String>, types: Vec<PgType>) -> CopyEncoder {
+    pub fn new(names: Vec<String>, types: Vec<Logical>) -> CopyEncoder {
         CopyEncoder { names, types }
     }
 
@@ -1021,6 +1035,18 @@ mod tests {
         let mut want = (8i32).to_be_bytes().to_vec();
         want.extend(words(&[0, 0, 0, 5]));
         assert_eq!(numeric(true, 0, 5), want);
+    }
+
+    #[test]
+    fn integers_into_numeric_columns() {
+        let mut b = BytesMut::new();
+        put_int(&mut b, -100_000_000, PgInt::Numeric).unwrap();
+        assert_eq!(b.to_vec(), numeric(true, 100_000_000, 0));
+        let mut b = BytesMut::new();
+        put_int(&mut b, i64::MAX, PgInt::Unsigned).unwrap();
+        assert_eq!(b.to_vec(), numeric(false, i64::MAX as u128, 0));
+        let e = put_int(&mut BytesMut::new(), -1, PgInt::Unsigned).unwrap_err();
+        assert_eq!(e, "-1 does not fit bigint unsigned");
     }
 
     #[test]

@@ -321,7 +321,7 @@ impl Source for PgSource {
                     continue;
                 }
                 // Only an unconstrained numeric maps to Numeric(None) (as text) into MySQL.
-                if m.pg != crate::types::PgType::Numeric(None) {
+                if m.ty != crate::types::Logical::Decimal(None) {
                     continue;
                 }
                 let q = quote_ident(&name);

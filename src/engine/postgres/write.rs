@@ -7,9 +7,11 @@
 //! complete: at worst a `_barge_*` staging table, which the next run drops.
 
 use crate::engine::postgres::copy_format::{CopyEncoder, HEADER, TRAILER};
+use crate::engine::postgres::types::pg_type;
 use crate::engine::{RemapOutcome, Written};
 use crate::error::{Context, Error, Result};
 use crate::plan::{Mode, TablePlan, TargetColumn, TargetDefault};
+use crate::types::Logical;
 use arrow_array::RecordBatch;
 use bytes::{Bytes, BytesMut};
 use futures_util::SinkExt;
@@ -56,17 +58,20 @@ fn native_type(n: &crate::plan::NativeColumn, schema: &str) -> String {
     }
 }
 
+/// The column's declaration from a PostgreSQL source, when it is copied as it is.
+fn pg_native(c: &TargetColumn) -> Option<&crate::plan::NativeColumn> {
+    c.native
+        .as_ref()
+        .filter(|n| n.engine == crate::url::Engine::Postgres)
+}
+
 /// The column's type in the finished table. A PostgreSQL source's column keeps its
 /// declaration: the decoded types have the same binary form as the type barge writes, the
 /// others stage as text until the finish.
 pub fn declaration(c: &TargetColumn, schema: &str) -> String {
-    match c
-        .native
-        .as_ref()
-        .filter(|n| n.engine == crate::url::Engine::Postgres)
-    {
+    match pg_native(c) {
         Some(n) => native_type(n, schema),
-        None => c.pg.to_string(),
+        None => pg_type(&c.ty),
     }
 }
 
@@ -166,18 +171,13 @@ pub fn caveat(
 /// A column's default as PostgreSQL says it: a value as a literal of the column's type.
 /// None for SQL of another engine (a MySQL target declares those itself).
 pub fn default_sql(c: &TargetColumn) -> Option<String> {
-    use crate::types::PgType as P;
-    let typed = |v: &str| format!("{}::{}", quote_literal(v), c.pg);
+    let typed = |v: &str| format!("{}::{}", quote_literal(v), pg_type(&c.ty));
     Some(match c.default.as_ref()? {
-        TargetDefault::Value(v) => match &c.pg {
-            P::Boolean if matches!(v.as_str(), "true" | "false") => v.clone(),
+        TargetDefault::Value(v) => match &c.ty {
+            Logical::Bool if matches!(v.as_str(), "true" | "false") => v.clone(),
             // Bare only as a plain number: `NaN` or `inf` bare would name a column.
-            P::SmallInt | P::Integer | P::BigInt | P::Numeric(_) | P::Real | P::Double
-                if is_plain_number(v) =>
-            {
-                v.clone()
-            }
-            P::Varchar(_) | P::Text => quote_literal(v),
+            t if t.is_number() && is_plain_number(v) => v.clone(),
+            Logical::Text(_) | Logical::Enum(_) => quote_literal(v),
             _ => typed(v),
         },
         TargetDefault::Values(items) => format!(
@@ -216,15 +216,16 @@ fn is_plain_number(v: &str) -> bool {
     mantissa_ok && exponent.is_none_or(digits)
 }
 
-/// The CHECK that keeps a column to its allowed values (a MySQL ENUM's labels), named after
+/// The CHECK that keeps a column to an enum's labels, named after
 /// the target table: the staging table's name would stick otherwise.
 fn allowed_check(target: &str, c: &TargetColumn) -> Option<String> {
-    let list: Vec<String> = c
-        .allowed
-        .as_ref()?
-        .iter()
-        .map(|v| quote_literal(v))
-        .collect();
+    let list: Vec<String> = match &c.ty {
+        // A type the target creates holds its own labels.
+        Logical::Enum(labels) if !labels.is_empty() && pg_native(c).is_none() => {
+            labels.iter().map(|v| quote_literal(v)).collect()
+        }
+        _ => return None,
+    };
     Some(format!(
         "CONSTRAINT {} CHECK ({} IN ({}))",
         quote_ident(&crate::plan::truncate_ident(&format!(
@@ -247,7 +248,7 @@ pub fn index_keys(plan: &TablePlan, i: &crate::plan::TargetIndex) -> String {
             let bytes = plan
                 .target_columns
                 .iter()
-                .any(|c| &c.name == name && c.pg == crate::types::PgType::Bytea);
+                .any(|c| &c.name == name && c.ty == crate::types::Logical::Binary);
             match prefix {
                 Some(n) if bytes => format!("(substring({q} from 1 for {n}))"),
                 Some(n) => format!("(left({q}, {n}))"),
@@ -413,7 +414,7 @@ pub fn on_update_trigger_sql(schema: &str, plan: &TablePlan) -> Option<String> {
                 .target_columns
                 .iter()
                 .find(|c| &c.name == name)
-                .is_some_and(|c| matches!(c.pg, crate::types::PgType::Timestamptz(_)));
+                .is_some_and(|c| matches!(c.ty, crate::types::Logical::TimestampUtc(_)));
             format!(
                 "{}, '{}'",
                 quote_literal(name),
@@ -539,13 +540,17 @@ pub fn check_encodable(plan: &TablePlan) -> Result<()> {
     let empty = RecordBatch::new_empty(schema);
     let encoder = CopyEncoder::new(
         plan.target_columns.iter().map(|c| c.name.clone()).collect(),
-        plan.target_columns.iter().map(|c| c.pg.clone()).collect(),
+        plan.target_columns.iter().map(|c| c.ty.clone()).collect(),
     );
     encoder
         .encode(&empty, &mut BytesMut::new())
         .map_err(|e| Error::Table {
             table: plan.source.clone(),
-            detail: e.to_string(),
+            // Found before any data moves, it is the plan's (a cast), not a bug.
+            detail: match e {
+                Error::Internal(m) => format!("{m}: cast the column to a type its values are"),
+                e => e.to_string(),
+            },
         })
 }
 
@@ -762,7 +767,7 @@ fn copy_into_staging(schema: &str, plan: &TablePlan) -> (String, CopyEncoder) {
     );
     let encoder = CopyEncoder::new(
         plan.target_columns.iter().map(|c| c.name.clone()).collect(),
-        plan.target_columns.iter().map(|c| c.pg.clone()).collect(),
+        plan.target_columns.iter().map(|c| c.ty.clone()).collect(),
     );
     (sql, encoder)
 }
@@ -936,12 +941,14 @@ pub async fn finish_remapped(
     let mut joins = Vec::new();
     if plan.new_keys {
         let pk = &plan.primary_key[0];
-        let pk_type = &plan
-            .target_columns
-            .iter()
-            .find(|c| c.name == *pk)
-            .expect("key column")
-            .pg;
+        let pk_type = pg_type(
+            &plan
+                .target_columns
+                .iter()
+                .find(|c| c.name == *pk)
+                .expect("key column")
+                .ty,
+        );
         let km = qualified(schema, &keymap_name(&plan.target));
         let k = quote_ident(pk);
         exec(format!("DROP TABLE IF EXISTS {km}")).await?;
@@ -1210,10 +1217,10 @@ mod tests {
     use super::*;
     use crate::catalog::{TypeDef, TypeKind};
     use crate::plan::NativeColumn;
-    use crate::types::PgType;
+    use crate::types::Logical;
 
     fn typed(name: &str, t: TypeDef) -> TargetColumn {
-        let mut c = TargetColumn::plain(name, PgType::Text);
+        let mut c = TargetColumn::plain(name, Logical::Text(None));
         c.as_text = true;
         c.native = Some(NativeColumn {
             engine: crate::url::Engine::Postgres,
@@ -1272,30 +1279,48 @@ mod tests {
     }
 
     #[test]
+    fn logical_types_are_declared_in_postgresql() {
+        let cases = [
+            (Logical::UInt64, "numeric(20,0)"),
+            (Logical::Enum(vec!["a".into()]), "text"),
+            (Logical::TimestampUtc(3), "timestamptz(3)"),
+            (Logical::Duration(6), "interval(6)"),
+            (Logical::Text(Some(36)), "varchar(36)"),
+            (Logical::Decimal(None), "numeric"),
+            (Logical::Json, "jsonb"),
+        ];
+        for (t, want) in cases {
+            assert_eq!(pg_type(&t), want, "{t:?}");
+        }
+    }
+
+    #[test]
     fn defaults_allowed_values_and_prefix_keys_are_said_in_postgresql() {
-        let with = |name: &str, pg: PgType, d: TargetDefault| {
-            let mut c = TargetColumn::plain(name, pg);
+        let with = |name: &str, ty: Logical, d: TargetDefault| {
+            let mut c = TargetColumn::plain(name, ty);
             c.default = Some(d);
             c
         };
         let value = |v: &str| TargetDefault::Value(v.into());
-        let mut state = TargetColumn::plain("state", PgType::Text);
-        state.allowed = Some(vec!["a".into(), "it's".into(), String::new()]);
+        let state = TargetColumn::plain(
+            "state",
+            Logical::Enum(vec!["a".into(), "it's".into(), String::new()]),
+        );
         let mut p = crate::plan::test_plan(vec![
-            with("n", PgType::Numeric(Some((10, 2))), value("12.50")),
-            with("flag", PgType::Boolean, value("true")),
-            with("born", PgType::Date, value("2020-01-31")),
-            with("title", PgType::Varchar(Some(20)), value("it's")),
+            with("n", Logical::Decimal(Some((10, 2))), value("12.50")),
+            with("flag", Logical::Bool, value("true")),
+            with("born", Logical::Date, value("2020-01-31")),
+            with("title", Logical::Text(Some(20)), value("it's")),
             with(
                 "tags",
-                PgType::TextArray,
+                Logical::TextList,
                 TargetDefault::Values(vec!["a".into(), "b".into()]),
             ),
-            with("at", PgType::Timestamptz(6), TargetDefault::Now),
-            with("on", PgType::Date, TargetDefault::Today),
+            with("at", Logical::TimestampUtc(6), TargetDefault::Now),
+            with("on", Logical::Date, TargetDefault::Today),
             with(
                 "blob",
-                PgType::Bytea,
+                Logical::Binary,
                 TargetDefault::Sql {
                     engine: crate::url::Engine::Postgres,
                     text: "'\\x00'::bytea".into(),
@@ -1304,16 +1329,16 @@ mod tests {
             // MySQL's SQL is for a MySQL target: PostgreSQL leaves it out.
             with(
                 "count",
-                PgType::Integer,
+                Logical::Int32,
                 TargetDefault::Sql {
                     engine: crate::url::Engine::Mysql,
                     text: "(1 + 1)".into(),
                 },
             ),
             // A number that is not one is a literal PostgreSQL rejects with its own message.
-            with("odd", PgType::Integer, value("abc")),
-            with("nan", PgType::Double, value("NaN")),
-            with("small", PgType::Double, value("-1.5e-3")),
+            with("odd", Logical::Int32, value("abc")),
+            with("nan", Logical::Float64, value("NaN")),
+            with("small", Logical::Float64, value("-1.5e-3")),
             state,
         ]);
         p.target = "orders".into();
