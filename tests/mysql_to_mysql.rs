@@ -651,3 +651,113 @@ async fn replacing_remapped_tables_survives_a_crash_and_leaves_no_dangling_forei
         .unwrap();
     assert_eq!(fans, Some(1), "the outside table keeps its rows");
 }
+
+/// A cast names its type in either engine's words, and each target declares it in its own:
+/// `bigint unsigned` is BIGINT UNSIGNED in MariaDB and numeric(20,0) in PostgreSQL, an
+/// integer goes into it exactly, and a negative one is refused naming the value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cast_in_either_engines_words_is_declared_by_each_target_in_its_own() {
+    let db = TestDb::new("m2mcast").await;
+    let mut my = db.mysql().await;
+    my.query_drop(
+        "CREATE TABLE casts (id int PRIMARY KEY, n int, d datetime(6), flag tinyint(1));
+         INSERT INTO casts VALUES (1, 2147483647, '2020-01-02 03:04:05.678901', 1),
+                                  (2, 0, '1999-12-31 23:59:59.5', 0), (3, NULL, NULL, NULL);",
+    )
+    .await
+    .unwrap();
+    let cast = "casts.n=bigint unsigned,casts.d=datetime(3),casts.flag=int(11)";
+    let copy = format!("{}_copy", db.name);
+    let (from, my_to, pg_to) = (db.source(), target_url(&db, &copy), db.target());
+    let run = |to: &str, extra: &[&str]| {
+        let mut args = vec!["copy", "--from", &from, "--to", to, "--cast", cast];
+        args.extend_from_slice(extra);
+        common::barge_exit(&args, &[])
+    };
+    let (code, out, err) = run(&my_to, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    let declared = declarations(&mut my, &copy, "casts").await;
+    assert_eq!(
+        declared,
+        [
+            "id int(11) NO - ",
+            "n bigint(20) unsigned YES NULL ",
+            "d datetime(3) YES NULL ",
+            "flag int(11) YES NULL "
+        ],
+    );
+    let values: Vec<String> = my
+        .exec(
+            format!(
+                "SELECT CONCAT_WS('|', id, IFNULL(n, '-'), IFNULL(CAST(d AS char), '-'), \
+                 IFNULL(flag, '-')) FROM `{copy}`.casts ORDER BY id"
+            ),
+            (),
+        )
+        .await
+        .unwrap();
+    let want = [
+        "1|2147483647|2020-01-02 03:04:05.679|1",
+        "2|0|1999-12-31 23:59:59.500|0",
+        "3|-|-|-",
+    ];
+    assert_eq!(values, want);
+
+    let (code, out, err) = run(&pg_to, &["--schema", &db.name]);
+    assert_eq!(code, 0, "{out}{err}");
+    let pg = db.pg().await;
+    let declared: Vec<String> = pg
+        .query(
+            "SELECT a.attname || ' ' || format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
+             WHERE a.attrelid = 'casts'::regclass AND a.attnum > 0 ORDER BY a.attnum",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        declared,
+        [
+            "id integer",
+            "n numeric(20,0)",
+            "d timestamp(3) without time zone",
+            "flag integer"
+        ]
+    );
+    let values: Vec<String> = pg
+        .query(
+            "SELECT concat_ws('|', id, coalesce(n::text, '-'), \
+             coalesce(to_char(d, 'YYYY-MM-DD HH24:MI:SS.MS'), '-'), coalesce(flag::text, '-')) \
+             FROM casts ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(values, want);
+
+    // A negative value does not fit bigint unsigned: its table fails, naming it, in both.
+    my.query_drop("INSERT INTO casts VALUES (4, -7, NULL, NULL)")
+        .await
+        .unwrap();
+    for (to, extra) in [
+        (my_to.as_str(), vec!["--drop"]),
+        (pg_to.as_str(), vec!["--schema", db.name.as_str(), "--drop"]),
+    ] {
+        let (code, out, err) = run(to, &extra);
+        assert_ne!(code, 0, "{out}{err}");
+        assert!(format!("{out}{err}").contains("-7"), "{out}{err}");
+    }
+    let n: Option<u64> = my
+        .exec_first(format!("SELECT count(*) FROM `{copy}`.casts"), ())
+        .await
+        .unwrap();
+    assert_eq!(n, Some(3), "the table loaded before stays as it was");
+    my.query_drop(format!("DROP DATABASE `{copy}`"))
+        .await
+        .unwrap();
+}

@@ -278,13 +278,12 @@ fn modifier(a: ArrayRef, ty: &crate::types::Logical) -> ArrayRef {
             let unit = 10i64.pow(6 - p);
             let t = a.as_primitive::<T>();
             let zone = t.timezone().map(str::to_string);
+            // Half away from zero from PostgreSQL's epoch (2000-01-01), as it rounds.
+            const PG_EPOCH: i64 = 946_684_800_000_000;
             let rounded = t.unary::<_, T>(|v| {
-                let half = unit / 2;
-                if v >= 0 {
-                    (v + half) / unit * unit
-                } else {
-                    -((-v + half) / unit * unit)
-                }
+                let (d, half) = (v.saturating_sub(PG_EPOCH), unit / 2);
+                let m = (d.unsigned_abs() as i64).saturating_add(half) / unit * unit;
+                PG_EPOCH.saturating_add(if d < 0 { -m } else { m })
             });
             Arc::new(match zone {
                 Some(z) => rounded.with_timezone(z),

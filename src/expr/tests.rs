@@ -439,6 +439,15 @@ fn postgres_semantics_in_the_corners() {
         texts("seen::timestamptz(0)::text")[0],
         Some("2010-06-07 12:34:57+00".into())
     );
+    // Rounded half away from zero from PostgreSQL's epoch, 2000-01-01, as it rounds.
+    assert_eq!(
+        texts("'1999-12-31 23:59:59.9995'::timestamp::timestamp(3)::text")[0],
+        Some("1999-12-31 23:59:59.999".into())
+    );
+    assert_eq!(
+        texts("'2000-01-01 00:00:00.0005'::timestamp::timestamp(3)::text")[0],
+        Some("2000-01-01 00:00:00.001".into())
+    );
     assert!(err("price::numeric(10, 2.5)").contains("unknown type `numeric(10,2.5)`"));
     assert!(err("price::numeric(10, 20)").contains("the scale cannot exceed the precision"));
 }

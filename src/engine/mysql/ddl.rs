@@ -389,6 +389,13 @@ pub fn load_as(plan: &TablePlan, c: &TargetColumn, arrow: &arrow_schema::DataTyp
             | "multipolygon" | "geometrycollection" | "geomcollection",
         ) => LoadAs::Geometry,
         (D::Binary, _) => LoadAs::Hex,
+        (D::Int16 | D::Int32 | D::Int64, _) if c.ty == Logical::UInt64 => LoadAs::Unsigned,
+        (D::Timestamp(..) | D::Duration(_), _) => match c.ty {
+            Logical::Timestamp(p) | Logical::TimestampUtc(p) | Logical::Duration(p) if p < 6 => {
+                LoadAs::Rounded(p)
+            }
+            _ => LoadAs::Text,
+        },
         _ => LoadAs::Text,
     }
 }

@@ -28,19 +28,48 @@ pub enum LoadAs {
     Geometry,
     /// A YEAR: four digits, since the text `0` means 2000 and only `0000` means 0000.
     Year,
+    /// Text of a time rounded to this many fractional digits, half away from zero as
+    /// PostgreSQL rounds: MySQL would cut the digits a DATETIME(p) or TIME(p) has no room for.
+    Rounded(u32),
+    /// A signed integer into BIGINT UNSIGNED (a cast): a negative one is refused here,
+    /// naming its value and row, where MySQL would name only the column.
+    Unsigned,
 }
 
 impl LoadAs {
     /// The SET expression for a field read into `@var`, or `None` when it loads directly.
     pub fn set_expr(self, var: &str) -> Option<String> {
         match self {
-            LoadAs::Text | LoadAs::Year => None,
+            LoadAs::Text | LoadAs::Year | LoadAs::Rounded(_) | LoadAs::Unsigned => None,
             LoadAs::Hex => Some(format!("UNHEX({var})")),
             LoadAs::Bits => Some(format!("CAST({var} AS UNSIGNED)")),
             LoadAs::Geometry => Some(format!("ST_GeomFromWKB(UNHEX({var}))")),
         }
     }
 }
+
+/// Microseconds rounded to the digits `Rounded` keeps: half away from zero from
+/// `origin` (PostgreSQL rounds timestamps from its epoch, 2000-01-01, and spans from 0).
+fn rounded(v: i64, load_as: LoadAs, origin: i64) -> i64 {
+    let LoadAs::Rounded(p) = load_as else {
+        return v;
+    };
+    let unit = 10i64.pow(6 - p.min(6));
+    let d = v.saturating_sub(origin);
+    let m = (d.unsigned_abs() as i64).saturating_add(unit / 2) / unit * unit;
+    origin.saturating_add(if d < 0 { -m } else { m })
+}
+
+/// The integer as it is written, refused when negative into an unsigned column.
+fn unsigned(v: i64, load_as: LoadAs) -> Result<i128, String> {
+    if load_as == LoadAs::Unsigned && v < 0 {
+        return Err(format!("{v} does not fit bigint unsigned"));
+    }
+    Ok(v as i128)
+}
+
+/// 2000-01-01 in Unix microseconds.
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 
 /// Which text form a value is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,7 +214,10 @@ impl BatchText<'_> {
         let load_as = self.load_as[col];
         // SQL literals carry what LOAD DATA leaves to a SET expression.
         let (open, close): (&[u8], &[u8]) = match (dialect, load_as) {
-            (Dialect::Load, _) | (Dialect::Sql, LoadAs::Text | LoadAs::Year) => (b"", b""),
+            (Dialect::Load, _)
+            | (Dialect::Sql, LoadAs::Text | LoadAs::Year | LoadAs::Rounded(_) | LoadAs::Unsigned) => {
+                (b"", b"")
+            }
             (Dialect::Sql, LoadAs::Hex) => (b"X'", b"'"),
             (Dialect::Sql, LoadAs::Bits) => (b"", b""),
             (Dialect::Sql, LoadAs::Geometry) => (b"ST_GeomFromWKB(X'", b"')"),
@@ -204,9 +236,9 @@ impl BatchText<'_> {
             Enc::I16(a) if load_as == LoadAs::Year && dialect == Dialect::Load => {
                 put_padded(out, a.value(row).max(0) as u64, 4)
             }
-            Enc::I16(a) => put_int(out, a.value(row) as i128),
-            Enc::I32(a) => put_int(out, a.value(row) as i128),
-            Enc::I64(a) => put_int(out, a.value(row) as i128),
+            Enc::I16(a) => put_int(out, unsigned(a.value(row) as i64, load_as).map_err(bad)?),
+            Enc::I32(a) => put_int(out, unsigned(a.value(row) as i64, load_as).map_err(bad)?),
+            Enc::I64(a) => put_int(out, unsigned(a.value(row), load_as).map_err(bad)?),
             Enc::U64(a) => put_int(out, a.value(row) as i128),
             Enc::F32(a) => {
                 let v = a.value(row);
@@ -239,7 +271,7 @@ impl BatchText<'_> {
                 put_date(out, y, m, d);
             }
             Enc::Timestamp(a) => {
-                let v = a.value(row);
+                let v = rounded(a.value(row), load_as, PG_EPOCH_MICROS);
                 let days = v.div_euclid(MICROS_PER_DAY);
                 let (y, m, d) = civil_from_days(days);
                 if !(1..=9999).contains(&y) {
@@ -250,7 +282,7 @@ impl BatchText<'_> {
                 put_clock(out, v.rem_euclid(MICROS_PER_DAY) as u64);
             }
             Enc::Time(a) => {
-                let v = a.value(row);
+                let v = rounded(a.value(row), load_as, 0);
                 // MySQL TIME spans -838:59:59.000000 … 838:59:59.000000.
                 const MAX: i64 = ((838 * 60 + 59) * 60 + 59) * 1_000_000;
                 if v.abs() > MAX {
@@ -537,6 +569,21 @@ mod tests {
         assert_eq!(
             one(t, LoadAs::Text, Dialect::Sql).unwrap(),
             "'-838:59:59.000000'|'25:00:00.000001'"
+        );
+        // Into DATETIME(3) and TIME(0), rounded as PostgreSQL rounds (MySQL would cut).
+        let ts: ArrayRef = Arc::new(TimestampMicrosecondArray::from(vec![
+            1_577_934_245_678_901,
+            946_684_799_999_500,
+            946_684_800_000_500,
+        ]));
+        assert_eq!(
+            one(ts, LoadAs::Rounded(3), Dialect::Load).unwrap(),
+            "2020-01-02 03:04:05.679000|1999-12-31 23:59:59.999000|2000-01-01 00:00:00.001000"
+        );
+        let t: ArrayRef = Arc::new(DurationMicrosecondArray::from(vec![-1_500_000, 2_499_999]));
+        assert_eq!(
+            one(t, LoadAs::Rounded(0), Dialect::Load).unwrap(),
+            "-00:00:02.000000|00:00:02.000000"
         );
         let too_long: ArrayRef = Arc::new(DurationMicrosecondArray::from(vec![3_020_400_000_000]));
         assert!(one(too_long, LoadAs::Text, Dialect::Load).is_err());
