@@ -202,22 +202,20 @@ struct StatusArgs {
 
 #[derive(Args)]
 struct BenchArgs {
-    /// Source: mysql://user:password@host:port/database
+    /// Source: mysql://… or postgres://… (a PostgreSQL source may name ?schema=NAME)
     #[arg(long, env = "BARGE_FROM")]
     from: String,
-    /// Target: postgres://user:password@host:port/database (schemas barge_bench_<strategy> are replaced)
+    /// Target: postgres://… (schemas barge_bench_<strategy> are replaced) or mysql://… (databases
+    /// barge_bench_<strategy> are replaced)
     #[arg(long, env = "BARGE_TO")]
     to: String,
     /// Tables to move (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "characters")]
     tables: Vec<String>,
     /// Strategies (comma-separated): orm-row, orm-row-tx, multi-insert, barge, pgloader,
-    /// django-row, django-bulk.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "orm-row,orm-row-tx,multi-insert,barge,pgloader,django-row,django-bulk"
-    )]
+    /// django-row, django-bulk. Default: all that move the source's engine into the
+    /// target's (pgloader and django: MySQL into PostgreSQL only).
+    #[arg(long, value_delimiter = ',')]
     strategies: Vec<String>,
     /// Runs of each strategy; the report gives the median and min–max.
     #[arg(long, default_value_t = 3)]
@@ -729,11 +727,20 @@ async fn bench(a: BenchArgs) -> Result<ExitCode> {
     let Some(database) = from.database() else {
         bail!("--from must name a database (mysql://user:password@host:port/DATABASE)");
     };
-    let mut strategies = a
-        .strategies
-        .iter()
-        .map(|s| Strategy::parse(s))
-        .collect::<barge::Result<Vec<_>>>()?;
+    if (a.generate || !a.scale.is_empty()) && from.engine() != barge::url::Engine::Mysql {
+        bail!(
+            "--generate and --scale write barge's generated tables into a MySQL source; this \
+             one is PostgreSQL (load them there first, e.g. with barge copy from a generated MySQL database)"
+        );
+    }
+    let mut strategies = if a.strategies.is_empty() {
+        Strategy::all_for(from.engine(), to.engine())
+    } else {
+        a.strategies
+            .iter()
+            .map(|s| Strategy::parse(s))
+            .collect::<barge::Result<Vec<_>>>()?
+    };
     if strategies.contains(&Strategy::Pgloader) && !on_path("pgloader") {
         eprintln!(
             "note: pgloader is not installed (apt-get install pgloader); its strategy is left out"

@@ -1004,8 +1004,12 @@ fn plan_table(
             not_null: !c.nullable && !temporal,
             deferred_not_null: !c.nullable && temporal,
             default,
+            // PostgreSQL's identities are signed: a BIGINT UNSIGNED one (numeric there)
+            // keeps its AUTO_INCREMENT only in MySQL.
             identity: c.auto_increment
-                && matches!(m.ty, Logical::Int16 | Logical::Int32 | Logical::Int64),
+                && (matches!(m.ty, Logical::Int16 | Logical::Int32 | Logical::Int64)
+                    || (m.ty == Logical::UInt64
+                        && catalog.target == Some(crate::url::Engine::Mysql))),
             comment: c.comment.clone(),
             as_text: m.read_as.is_some() && cast.is_none() && (!c.user_type || recreated),
             type_checks: match &c.type_def {

@@ -5,6 +5,22 @@
 
 pub const MICROS_PER_DAY: i64 = 86_400_000_000;
 
+/// 2000-01-01 00:00 in Unix microseconds: PostgreSQL's epoch.
+pub const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
+/// Microseconds rounded to `digits` fractional digits of a second, half away from zero
+/// from `origin`, as PostgreSQL rounds a `timestamp(p)` (from its epoch, `PG_EPOCH_MICROS`)
+/// or an `interval(p)` (from 0). ±infinity (i64::MIN / MAX) stay as they are.
+pub fn round_micros(v: i64, digits: u32, origin: i64) -> i64 {
+    if digits >= 6 || v == i64::MIN || v == i64::MAX {
+        return v;
+    }
+    let unit = 10i64.pow(6 - digits);
+    let d = v.saturating_sub(origin);
+    let m = (d.unsigned_abs() as i64).saturating_add(unit / 2) / unit * unit;
+    origin.saturating_add(if d < 0 { -m } else { m })
+}
+
 /// Why a MySQL date has no PostgreSQL value. The report counts each kind apart: a zero date
 /// usually means "unknown", a partial one (`1978-00-00`) still carries a year a user may
 /// want to keep.
@@ -211,6 +227,26 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn rounding_is_half_away_from_zero_from_the_origin() {
+        // 1999-12-31 23:59:59.9995 is 500 µs before PostgreSQL's epoch: rounded down.
+        assert_eq!(
+            round_micros(PG_EPOCH_MICROS - 500, 3, PG_EPOCH_MICROS),
+            PG_EPOCH_MICROS - 1000
+        );
+        assert_eq!(
+            round_micros(PG_EPOCH_MICROS + 500, 3, PG_EPOCH_MICROS),
+            PG_EPOCH_MICROS + 1000
+        );
+        assert_eq!(round_micros(-1_500_000, 0, 0), -2_000_000);
+        assert_eq!(round_micros(1_499_999, 0, 0), 1_000_000);
+        assert_eq!(round_micros(123_456, 6, 0), 123_456);
+        for inf in [i64::MIN, i64::MAX] {
+            assert_eq!(round_micros(inf, 0, PG_EPOCH_MICROS), inf);
+        }
+    }
+
     use super::*;
 
     #[test]

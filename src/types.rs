@@ -17,7 +17,7 @@ pub enum Decode {
     Int16,
     Int32,
     Int64,
-    /// BIGINT UNSIGNED: does not fit i64, so carried as UInt64 and written as numeric(20).
+    /// BIGINT UNSIGNED: does not fit i64, so carried as UInt64 (`Logical::UInt64`).
     UInt64,
     Float32,
     Float64,
@@ -81,7 +81,7 @@ pub enum PgWire {
 /// A column's type between engines: what its values are, whatever either engine calls them.
 /// Arrow carries the values (`Mapping::arrow`); this carries what Arrow does not (lengths,
 /// precision and scale, signedness, labels, time zone). It is the one pivot: each target
-/// says it in its own SQL (`engine::postgres::write::pg_type`, `engine::mysql::ddl`).
+/// says it in its own SQL (`engine::postgres::types::pg_type`, `engine::mysql::ddl`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Logical {
     Bool,
@@ -223,11 +223,11 @@ impl Logical {
     pub fn parse(s: &str) -> Option<Logical> {
         let s = s.trim().to_ascii_lowercase();
         let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+        // The arguments' place is kept as `()`: `int(10) unsigned` is `int() unsigned`.
         let (base, args) = match s.split_once('(') {
-            Some((b, rest)) => {
+            Some((before, rest)) => {
                 let (args, after) = rest.split_once(')')?;
-                // Only a sign or nothing may follow the arguments: `int(10) unsigned`.
-                let base = format!("{} {}", b.trim(), after.trim());
+                let base = format!("{}() {}", before.trim(), after.trim());
                 (base.trim().to_string(), Some(args.to_string()))
             }
             None => (s.clone(), None),
@@ -240,6 +240,7 @@ impl Logical {
                 .collect::<Option<_>>()?,
             None => Vec::new(),
         };
+        let fraction = |p: u32| (p <= 6).then_some(p);
         Some(match (base.as_str(), nums.as_slice()) {
             ("boolean" | "bool", []) => Logical::Bool,
             ("smallint" | "int2" | "tinyint" | "tinyint unsigned", []) => Logical::Int16,
@@ -248,34 +249,45 @@ impl Logical {
             ("bigint" | "int8" | "int unsigned" | "integer unsigned", []) => Logical::Int64,
             ("bigint unsigned", []) => Logical::UInt64,
             // MySQL's display widths (`int(11)`) say nothing about the values.
-            ("tinyint" | "tinyint unsigned" | "smallint", [_]) => Logical::Int16,
-            ("int" | "integer" | "mediumint" | "smallint unsigned" | "mediumint unsigned", [_]) => {
-                Logical::Int32
-            }
-            ("bigint" | "int unsigned" | "integer unsigned", [_]) => Logical::Int64,
-            ("bigint unsigned", [_]) => Logical::UInt64,
+            ("tinyint()" | "tinyint() unsigned" | "smallint()", [_]) => Logical::Int16,
+            (
+                "int()"
+                | "integer()"
+                | "mediumint()"
+                | "smallint() unsigned"
+                | "mediumint() unsigned",
+                [_],
+            ) => Logical::Int32,
+            ("bigint()" | "int() unsigned" | "integer() unsigned", [_]) => Logical::Int64,
+            ("bigint() unsigned", [_]) => Logical::UInt64,
             ("real" | "float4", []) => Logical::Float32,
             ("double precision" | "float8" | "double", []) => Logical::Float64,
             ("numeric" | "decimal", []) => Logical::Decimal(None),
-            ("numeric" | "decimal", [p]) => Logical::Decimal(Some((*p, 0))),
-            ("numeric" | "decimal", [p, s]) => Logical::Decimal(Some((*p, *s))),
+            ("numeric()" | "decimal()", [p]) if *p >= 1 => Logical::Decimal(Some((*p, 0))),
+            // A scale past the precision is PostgreSQL's (15+); MySQL refuses it.
+            ("numeric()" | "decimal()", [p, s]) if *p >= 1 => Logical::Decimal(Some((*p, *s))),
             ("varchar" | "character varying", []) => Logical::Text(None),
-            ("varchar" | "character varying", [n]) => Logical::Text(Some(*n)),
+            ("varchar()" | "character varying()" | "char()" | "character()", [n]) if *n >= 1 => {
+                Logical::Text(Some(*n))
+            }
             ("text" | "tinytext" | "mediumtext" | "longtext", []) => Logical::Text(None),
             ("bytea" | "blob" | "tinyblob" | "mediumblob" | "longblob", []) => Logical::Binary,
-            ("varbinary", [_]) => Logical::Binary,
+            ("varbinary()", [_]) => Logical::Binary,
             ("date", []) => Logical::Date,
             ("timestamp" | "datetime" | "timestamp without time zone", []) => Logical::Timestamp(6),
-            ("timestamp" | "datetime" | "timestamp without time zone", [p]) => {
-                Logical::Timestamp(*p)
+            ("timestamp()" | "datetime()" | "timestamp() without time zone", [p]) => {
+                Logical::Timestamp(fraction(*p)?)
             }
             ("timestamptz" | "timestamp with time zone", []) => Logical::TimestampUtc(6),
-            ("timestamptz" | "timestamp with time zone", [p]) => Logical::TimestampUtc(*p),
+            ("timestamptz()" | "timestamp() with time zone", [p]) => {
+                Logical::TimestampUtc(fraction(*p)?)
+            }
             ("interval", []) => Logical::Duration(6),
-            ("interval", [p]) => Logical::Duration(*p),
+            ("interval()", [p]) => Logical::Duration(fraction(*p)?),
             ("jsonb" | "json", []) => Logical::Json,
             ("text[]", []) => Logical::TextList,
-            ("bit", [n]) => Logical::Bits(*n),
+            ("bit", []) => Logical::Bits(1),
+            ("bit()", [n]) if *n >= 1 => Logical::Bits(*n),
             ("uuid", []) => Logical::Uuid,
             ("inet", []) => Logical::Inet,
             _ => return None,
@@ -520,6 +532,18 @@ mod tests {
         assert_eq!(p("time"), None);
         assert_eq!(p("int) unsigned("), None);
         assert_eq!(p("varchar(10"), None);
+        assert_eq!(p("char(3)"), Some(Logical::Text(Some(3))));
+        assert_eq!(p("bit"), Some(Logical::Bits(1)));
+        // What neither engine takes is no type.
+        for bad in [
+            "varchar(0)",
+            "numeric(0)",
+            "timestamp(9)",
+            "timestamp with time zone(3)",
+            "int unsigned(10)",
+        ] {
+            assert_eq!(p(bad), None, "{bad}");
+        }
     }
 
     #[test]

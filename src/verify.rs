@@ -237,22 +237,102 @@ impl VerifyReport {
     }
 }
 
-/// Every row of a table as barge's own reader streams it, each value formatted by its Arrow
-/// type after a cast to `types` (the source side's), rows hashed and summed: the checksum
-/// for directions other than MySQL → PostgreSQL, where each side is read as a source.
-/// `pick`: the batch columns, in the source's column order. Err: why there is none.
-async fn arrow_checksum(
-    source: &std::sync::Arc<dyn crate::engine::Source>,
-    plan: &crate::plan::TablePlan,
+/// Hashes rows as barge's readers give them: each value formatted by its Arrow type after a
+/// cast to `types` (the source side's), rows hashed and summed, so row order is not part of
+/// it. `pick`: the batch columns, in the source's column order.
+pub struct RowsHasher {
     pick: Vec<usize>,
     types: Vec<arrow_schema::DataType>,
     json: Vec<bool>,
+    pub sum: Checksum,
+}
+
+impl RowsHasher {
+    /// For the batches a plan's source reads (all its read columns, in order).
+    pub fn for_plan(p: &crate::plan::TablePlan) -> RowsHasher {
+        let n = p.columns.len();
+        RowsHasher {
+            pick: (0..n).collect(),
+            types: source_types(p),
+            json: json_columns(p),
+            sum: Checksum { rows: 0, hash: 0 },
+        }
+    }
+
+    /// Add a batch's rows, or say why its values cannot be compared.
+    pub fn add(&mut self, batch: &arrow_array::RecordBatch) -> std::result::Result<(), String> {
+        use arrow_cast::display::{ArrayFormatter, FormatOptions};
+        let options = FormatOptions::default().with_null("\0NULL\0");
+        let mut arrays = Vec::with_capacity(self.pick.len());
+        for (i, ty) in self.pick.iter().zip(&self.types) {
+            let a = &naive(batch.column(*i).clone());
+            let ty = &naive_type(ty);
+            arrays.push(if a.data_type() == ty {
+                a.clone()
+            } else {
+                arrow_cast::cast(a, ty).map_err(|e| {
+                    format!(
+                        "column {} is {} on one side and {ty} on the other ({e})",
+                        batch.schema().field(*i).name(),
+                        a.data_type()
+                    )
+                })?
+            });
+        }
+        let formatters = arrays
+            .iter()
+            .map(|a| ArrayFormatter::try_new(a.as_ref(), &options))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        for row in 0..batch.num_rows() {
+            let mut h = RowHasher::new();
+            for ((f, a), is_json) in formatters.iter().zip(&arrays).zip(&self.json) {
+                if a.is_null(row) {
+                    h.field(None);
+                    continue;
+                }
+                let text = f.value(row).to_string();
+                let text = if *is_json {
+                    canonical_json(&text)
+                } else {
+                    text
+                };
+                h.field(Some(text.as_bytes()));
+            }
+            self.sum.rows += 1;
+            self.sum.hash = self.sum.hash.wrapping_add(h.0);
+        }
+        Ok(())
+    }
+}
+
+fn source_types(p: &crate::plan::TablePlan) -> Vec<arrow_schema::DataType> {
+    p.reader_schema().fields()[..p.columns.len()]
+        .iter()
+        .map(|f| f.data_type().clone())
+        .collect()
+}
+
+fn json_columns(p: &crate::plan::TablePlan) -> Vec<bool> {
+    p.target_columns
+        .iter()
+        .map(|c| c.ty == crate::types::Logical::Json)
+        .collect()
+}
+
+/// Every row of a table as barge's own reader streams it, hashed by `hasher`: the checksum
+/// for directions other than MySQL → PostgreSQL, where each side is read as a source.
+/// Err: why there is none.
+async fn arrow_checksum(
+    source: &std::sync::Arc<dyn crate::engine::Source>,
+    plan: &crate::plan::TablePlan,
+    mut hasher: RowsHasher,
 ) -> Result<std::result::Result<Checksum, String>> {
-    use arrow_cast::display::{ArrayFormatter, FormatOptions};
     let req = crate::engine::ReadRequest {
         plan: std::sync::Arc::new(plan.clone()),
         schema: plan.reader_schema(),
         range: None,
+        limit: None,
         batch_rows: 4096,
         batch_bytes: 8 << 20,
         zero_dates: Default::default(),
@@ -262,50 +342,10 @@ async fn arrow_checksum(
     let (tx, mut rx) = tokio::sync::mpsc::channel(2);
     let read = source.read(req, tx);
     let hash = async {
-        let mut sum = Checksum { rows: 0, hash: 0 };
-        let options = FormatOptions::default().with_null("\0NULL\0");
         while let Some(batch) = rx.recv().await {
-            let mut arrays = Vec::with_capacity(pick.len());
-            for (i, ty) in pick.iter().zip(&types) {
-                let a = &naive(batch.column(*i).clone());
-                let ty = &naive_type(ty);
-                arrays.push(if a.data_type() == ty {
-                    a.clone()
-                } else {
-                    arrow_cast::cast(a, ty).map_err(|e| {
-                        format!(
-                            "column {} is {} on one side and {ty} on the other ({e})",
-                            batch.schema().field(*i).name(),
-                            a.data_type()
-                        )
-                    })?
-                });
-            }
-            let formatters = arrays
-                .iter()
-                .map(|a| ArrayFormatter::try_new(a.as_ref(), &options))
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| e.to_string())?;
-            for row in 0..batch.num_rows() {
-                let mut h = RowHasher::new();
-                for ((f, a), is_json) in formatters.iter().zip(&arrays).zip(&json) {
-                    if a.is_null(row) {
-                        h.field(None);
-                        continue;
-                    }
-                    let text = f.value(row).to_string();
-                    let text = if *is_json {
-                        canonical_json(&text)
-                    } else {
-                        text
-                    };
-                    h.field(Some(text.as_bytes()));
-                }
-                sum.rows += 1;
-                sum.hash = sum.hash.wrapping_add(h.0);
-            }
+            hasher.add(&batch)?;
         }
-        Ok::<_, String>(sum)
+        Ok::<_, String>(hasher.sum)
     };
     let (read, hash) = tokio::join!(read, hash);
     // A value that cannot be compared ends the hashing first, and the reader then only sees
@@ -316,6 +356,68 @@ async fn arrow_checksum(
     }
 }
 
+/// The hasher for target table `tp` read back, comparable with `RowsHasher::for_plan(p)`
+/// over `p`'s source: the target's columns picked by name in `p`'s order. None: the
+/// target's columns differ.
+fn target_hasher(p: &crate::plan::TablePlan, tp: &crate::plan::TablePlan) -> Option<RowsHasher> {
+    let tschema = tp.reader_schema();
+    let pick = p
+        .target_columns
+        .iter()
+        .map(|c| tschema.index_of(&c.name).ok())
+        .collect::<Option<Vec<usize>>>()?;
+    Some(RowsHasher {
+        pick,
+        types: source_types(p),
+        json: json_columns(p),
+        sum: Checksum { rows: 0, hash: 0 },
+    })
+}
+
+/// The checksum of `p`'s source table as barge reads it from `from`, comparable with
+/// `read_back_checksum`. The inner Err says why there is none.
+pub async fn source_checksum(
+    from: &crate::url::DbUrl,
+    p: &crate::plan::TablePlan,
+) -> Result<std::result::Result<Checksum, String>> {
+    let source = crate::engine::open_source(from, 1).await?;
+    let sum = arrow_checksum(&source, p, RowsHasher::for_plan(p)).await;
+    source.close().await;
+    sum
+}
+
+/// The checksum of `p`'s target table as barge reads it back from `target` (a URL naming
+/// the schema or database it is in), comparable with `RowsHasher::for_plan(p)`. The inner
+/// Err says why there is none.
+pub async fn read_back_checksum(
+    target: &crate::url::DbUrl,
+    p: &crate::plan::TablePlan,
+) -> Result<std::result::Result<Checksum, String>> {
+    let source = crate::engine::open_source(target, 1).await?;
+    let result = async {
+        let catalog = source.catalog().await?;
+        let tsel = crate::plan::Selection {
+            tables: vec![p.target.clone()],
+            ..Default::default()
+        };
+        let Some(tp) =
+            crate::plan::plan_each(&catalog, crate::engine::source_types(catalog.engine), &tsel)?
+                .0
+                .into_iter()
+                .next()
+        else {
+            return Ok(Err(format!("no table {} in the target", p.target)));
+        };
+        match target_hasher(p, &tp) {
+            Some(h) => arrow_checksum(&source, &tp, h).await,
+            None => Ok(Err("the target's columns differ".into())),
+        }
+    }
+    .await;
+    source.close().await;
+    result
+}
+
 /// Both sides' checksums through barge's readers, the target's columns cast to the source's
 /// Arrow types. The inner Err says why the content cannot be compared.
 async fn compare_through_readers(
@@ -324,27 +426,11 @@ async fn compare_through_readers(
     target: &std::sync::Arc<dyn crate::engine::Source>,
     tp: &crate::plan::TablePlan,
 ) -> Result<std::result::Result<(Checksum, Checksum), String>> {
-    let tschema = tp.reader_schema();
-    let Some(pick) = p
-        .target_columns
-        .iter()
-        .map(|c| tschema.index_of(&c.name).ok())
-        .collect::<Option<Vec<usize>>>()
-    else {
+    let Some(th) = target_hasher(p, tp) else {
         return Ok(Err("the target's columns differ".into()));
     };
-    let n = p.columns.len();
-    let types: Vec<_> = p.reader_schema().fields()[..n]
-        .iter()
-        .map(|f| f.data_type().clone())
-        .collect();
-    let json: Vec<bool> = p
-        .target_columns
-        .iter()
-        .map(|c| c.ty == crate::types::Logical::Json)
-        .collect();
-    let s = arrow_checksum(source, p, (0..n).collect(), types.clone(), json.clone()).await?;
-    let t = arrow_checksum(target, tp, pick, types, json).await?;
+    let s = arrow_checksum(source, p, RowsHasher::for_plan(p)).await?;
+    let t = arrow_checksum(target, tp, th).await?;
     Ok(s.and_then(|s| t.map(|t| (s, t))))
 }
 
@@ -407,11 +493,7 @@ pub async fn verify(
     let (_, plans) = crate::run::plan_only(from, to, &opts).await?;
     // The target, read as a source of its own: its tables and their counts.
     let target_src = match to.engine() {
-        Engine::Postgres => crate::url::DbUrl::parse(&format!(
-            "{}{}schema={schema}",
-            to.expose(),
-            if to.expose().contains('?') { "&" } else { "?" }
-        ))?,
+        Engine::Postgres => to.with_schema(schema),
         Engine::Mysql => to.clone(),
     };
     let target = crate::engine::open_source(&target_src, 1).await?;

@@ -6,6 +6,7 @@ use barge::bench::{self, BenchOptions, Strategy};
 use barge::fixtures::FixtureSet;
 use barge::DbUrl;
 use common::TestDb;
+use mysql_async::prelude::Queryable;
 
 fn options(db: &TestDb, strategies: &[Strategy], sample_limit: u64) -> BenchOptions {
     BenchOptions {
@@ -152,4 +153,113 @@ async fn the_django_strategies_model_any_table_with_inspectdb() {
         "{}",
         report.results[1].check
     );
+}
+
+/// `barge bench` moves every direction: a PostgreSQL source (loaded by barge from the
+/// generated MySQL table) into MariaDB, and MariaDB into MariaDB, each result checked; the
+/// strategies that move MySQL into PostgreSQL only say so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_direction_is_benched_and_checked() {
+    let db = TestDb::new("benchdirs").await;
+    db.load(&[FixtureSet::Legacy]).await;
+    db.generate("characters", 2_000, 9).await;
+    let (code, out, err) = db.copy_cli(&db.name, &["--tables", "characters"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let pg_source = format!("{}?schema={}", db.target(), db.name);
+    let strategies = [
+        Strategy::OrmRow,
+        Strategy::OrmRowTx,
+        Strategy::MultiInsert,
+        Strategy::Barge,
+        Strategy::Pgloader,
+    ];
+    for (from, tag) in [(pg_source.as_str(), "pg"), (db.source().as_str(), "my")] {
+        let opts = BenchOptions {
+            from: DbUrl::parse(from).unwrap(),
+            to: DbUrl::parse(&db.mysql_server).unwrap(),
+            repeat: 1,
+            schema_prefix: format!("{}_{tag}", db.name),
+            ..options(&db, &strategies, 700)
+        };
+        let report = bench::run(&opts).await.unwrap();
+        let text = report.to_text();
+        let by = |s: Strategy| {
+            report
+                .results
+                .iter()
+                .find(|r| r.strategy == s.name())
+                .unwrap()
+        };
+        for s in &strategies[..4] {
+            let r = by(*s);
+            assert!(r.ok(), "{tag} {}: {text}", s.name());
+        }
+        assert!(
+            by(Strategy::OrmRow).check.starts_with("ok (700 rows"),
+            "{text}"
+        );
+        assert!(
+            by(Strategy::Barge).check.starts_with("ok (2000 rows"),
+            "{text}"
+        );
+        let pgl = by(Strategy::Pgloader).error.clone().unwrap_or_default();
+        assert!(pgl.contains("moves MySQL into PostgreSQL only"), "{pgl}");
+        assert_eq!(
+            barge::bench::Strategy::all_for(opts.from.engine(), opts.to.engine()).len(),
+            4
+        );
+        let mut my = db.mysql().await;
+        for s in &strategies[..4] {
+            let place = s.schema(&opts.schema_prefix);
+            let n: Option<u64> = my
+                .exec_first(format!("SELECT count(*) FROM `{place}`.characters"), ())
+                .await
+                .unwrap();
+            let want = if s.sampled() { 700 } else { 2000 };
+            assert_eq!(n, Some(want), "{tag} {}", s.name());
+            my.query_drop(format!("DROP DATABASE `{place}`"))
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// PostgreSQL → PostgreSQL: the ORM strategies bind the types barge does not decode as their
+/// text, cast to the column's type (uuid, inet, cidr, an enum, a domain, json), and every
+/// value arrives as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_to_postgres_binds_text_typed_values_and_checks_them() {
+    let db = TestDb::new("benchpg").await;
+    let src = format!("{}_src", db.name);
+    barge::fixtures::load_pg(&DbUrl::parse(&db.pg_server).unwrap(), &src)
+        .await
+        .unwrap();
+    let strategies = [Strategy::OrmRow, Strategy::MultiInsert, Strategy::Barge];
+    let opts = BenchOptions {
+        from: DbUrl::parse(&format!("{}?schema={src}", db.pg_server)).unwrap(),
+        tables: vec!["zoo_text".into()],
+        repeat: 1,
+        ..options(&db, &strategies, 1000)
+    };
+    let report = bench::run(&opts).await.unwrap();
+    assert!(report.ok(), "{}", report.to_text());
+    let checks: Vec<&str> = report.results.iter().map(|r| r.check.as_str()).collect();
+    assert!(
+        checks
+            .iter()
+            .all(|c| *c == checks[0] && c.starts_with("ok (4 rows")),
+        "{checks:?}"
+    );
+    // The values themselves, as PostgreSQL prints them, in the ORM's copy and the source.
+    let pg = db.pg().await;
+    let rows = |schema: &str| {
+        format!(
+            "SELECT string_agg(concat_ws('|', id, v, c, uid, ip, net, feeling, mail, doc, raw), \
+             ';' ORDER BY id) FROM \"{schema}\".zoo_text"
+        )
+    };
+    let want: String = pg.query_one(&rows(&src), &[]).await.unwrap().get(0);
+    let orm = Strategy::OrmRow.schema(&opts.schema_prefix);
+    let got: String = pg.query_one(&rows(&orm), &[]).await.unwrap().get(0);
+    assert_eq!(got, want);
 }

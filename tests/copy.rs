@@ -744,3 +744,48 @@ async fn a_target_url_names_its_schema() {
     );
     assert_eq!(db.table_count(&other).await, 0);
 }
+
+/// The library reads a target URL's schema as the CLI does: options naming none take the
+/// URL's, and options naming another (`public` too) are an error before anything is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_library_takes_the_url_schema_unless_the_options_name_another() {
+    let db = TestDb::new("lib_url_schema").await;
+    db.load(&[FixtureSet::Legacy]).await;
+    let from = barge::DbUrl::parse(&db.source()).unwrap();
+    let to = barge::DbUrl::parse(&format!("{}?schema={}", db.target(), db.name)).unwrap();
+    let opts = barge::CopyOptions {
+        selection: Selection {
+            tables: vec!["publishers".into()],
+            ..Default::default()
+        },
+        jobs: 2,
+        ..Default::default()
+    };
+    assert_eq!(opts.schema, "", "the default names no schema");
+    let report = barge::copy(&from, &to, &opts).await.unwrap();
+    assert!(report.ok(), "{}", report.to_text());
+    assert_eq!(db.table_count(&db.name).await, 1);
+    let public = barge::CopyOptions {
+        schema: "public".into(),
+        drop: true,
+        ..opts.clone()
+    };
+    let e = barge::copy(&from, &to, &public).await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains(&format!("it names schema {}", db.name))
+            && e.to_string().contains("name public"),
+        "{e}"
+    );
+    let in_public: i64 = db
+        .pg()
+        .await
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = 'publishers'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(in_public, 0);
+}

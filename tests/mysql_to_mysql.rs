@@ -761,3 +761,52 @@ async fn a_cast_in_either_engines_words_is_declared_by_each_target_in_its_own() 
         .await
         .unwrap();
 }
+
+/// Laravel's `$table->id()` is a BIGINT UNSIGNED AUTO_INCREMENT key: into MySQL it stays
+/// one, and the next row gets the id after the copied ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_bigint_unsigned_auto_increment_key_stays_one() {
+    let db = TestDb::new("m2mlaravel").await;
+    let mut my = db.mysql().await;
+    my.query_drop(
+        "CREATE TABLE users (id bigint unsigned NOT NULL AUTO_INCREMENT PRIMARY KEY, \
+                             name varchar(20) NOT NULL);
+         INSERT INTO users (name) VALUES ('a'), ('b'), ('c');
+         INSERT INTO users VALUES (18446744073709551000, 'big');",
+    )
+    .await
+    .unwrap();
+    let copy = format!("{}_copy", db.name);
+    let (code, out, err) = common::barge_exit(
+        &[
+            "copy",
+            "--from",
+            &db.source(),
+            "--to",
+            &target_url(&db, &copy),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        declarations(&mut my, &copy, "users").await,
+        [
+            "id bigint(20) unsigned NO - auto_increment",
+            "name varchar(20) NO - "
+        ]
+    );
+    my.query_drop(format!("INSERT INTO `{copy}`.users (name) VALUES ('next')"))
+        .await
+        .unwrap();
+    let next: Option<u64> = my
+        .exec_first(
+            format!("SELECT id FROM `{copy}`.users WHERE name = 'next'"),
+            (),
+        )
+        .await
+        .unwrap();
+    assert_eq!(next, Some(18446744073709551001));
+    my.query_drop(format!("DROP DATABASE `{copy}`"))
+        .await
+        .unwrap();
+}

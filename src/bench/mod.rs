@@ -18,23 +18,17 @@
 
 pub mod report;
 
-use crate::engine::mysql::catalog::introspect;
 use crate::engine::mysql::connect::{mysql_conn, mysql_pool};
-use crate::engine::mysql::read::{read_partition, ReadSpec};
 use crate::engine::postgres::connect::pg_connect;
-use crate::engine::postgres::copy_format::{BatchEncoder, CopyEncoder};
-use crate::engine::postgres::write::{qualified, quote_ident, schema_only_sql};
 use crate::error::{Context, Error, Result, Side};
-use crate::plan::{plan, Selection, TablePlan};
-use crate::url::DbUrl;
-use crate::verify::{mysql_checksum, pg_checksum};
-use bytes::BytesMut;
+use crate::plan::{Selection, TablePlan};
+use crate::url::{DbUrl, Engine};
+use crate::verify::{
+    mysql_checksum, pg_checksum, read_back_checksum, source_checksum, Checksum, RowsHasher,
+};
 pub use report::{BenchReport, ScalePoint, StrategyResult};
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -91,7 +85,33 @@ impl Strategy {
         )
     }
 
-    /// The target schema of this strategy's tables.
+    /// Why this strategy cannot move `from` into `to`, if it cannot: pgloader and the Django
+    /// script move MySQL into PostgreSQL only.
+    pub fn unsupported(self, from: Engine, to: Engine) -> Option<String> {
+        let mysql_to_pg = (from, to) == (Engine::Mysql, Engine::Postgres);
+        match self {
+            Strategy::Pgloader | Strategy::DjangoRow | Strategy::DjangoBulk if !mysql_to_pg => {
+                Some(format!(
+                    "{} moves MySQL into PostgreSQL only (this bench moves {} into {})",
+                    self.name(),
+                    from.short(),
+                    to.short()
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    /// The strategies that can move `from` into `to`, for a bench that names none.
+    pub fn all_for(from: Engine, to: Engine) -> Vec<Strategy> {
+        Strategy::ALL
+            .into_iter()
+            .filter(|s| s.unsupported(from, to).is_none())
+            .collect()
+    }
+
+    /// Where this strategy's tables go: a schema of a PostgreSQL target, a database of a
+    /// MySQL one.
     pub fn schema(self, prefix: &str) -> String {
         format!("{prefix}_{}", self.name().replace('-', "_"))
     }
@@ -114,55 +134,63 @@ pub struct BenchOptions {
 }
 
 /// Run every strategy on every table; a failing strategy is reported, the others go on.
+/// Each result is checked against the source: MySQL → PostgreSQL by checksums each server
+/// computes itself; other directions through barge's readers on both sides.
 pub async fn run(opts: &BenchOptions) -> Result<BenchReport> {
-    let database = opts.from.database().ok_or_else(|| Error::Url {
-        url: opts.from.redacted(),
-        reason: "the source URL names no database".into(),
-    })?;
-    let pool = mysql_pool(&opts.from, 2).await?;
-    let mut conn = mysql_conn(&pool, &opts.from, Side::Source).await?;
-    let catalog = introspect(&mut conn, &database).await?;
-    let plans = plan(
-        &catalog,
-        crate::engine::source_types(catalog.engine),
-        &Selection {
+    let (from, to) = (opts.from.engine(), opts.to.engine());
+    let copy_opts = crate::run::CopyOptions {
+        selection: Selection {
             tables: opts.tables.clone(),
-            exclude: vec![],
             ..Default::default()
         },
-    )?;
-    let client = pg_connect(&opts.to, Side::Target).await?;
+        ..Default::default()
+    };
+    let (_, plans) = crate::run::plan_only(&opts.from, &opts.to, &copy_opts).await?;
+    let mut servers = if (from, to) == (Engine::Mysql, Engine::Postgres) {
+        let database = opts.from.database().unwrap_or_default();
+        let pool = mysql_pool(&opts.from, 1).await?;
+        let conn = mysql_conn(&pool, &opts.from, Side::Source).await?;
+        let client = pg_connect(&opts.to, Side::Target).await?;
+        Some((database, pool, conn, client))
+    } else {
+        None
+    };
     let mut results = Vec::new();
     for p in &plans {
-        let full = mysql_checksum(&mut conn, &database, &p.source, &p.columns, None).await?;
+        let full = match servers.as_mut() {
+            Some((db, _, conn, _)) => mysql_checksum(conn, db, &p.source, &p.columns, None).await?,
+            None => source_checksum(&opts.from, p).await?.map_err(|why| {
+                Error::Bench(format!(
+                    "{}: the source cannot be checksummed: {why}",
+                    p.source
+                ))
+            })?,
+        };
         let key = p.primary_key.first().cloned();
         let sample_n = opts.sample_limit.min(full.rows);
-        let sample = match &key {
-            Some(k) if sample_n < full.rows => {
-                mysql_checksum(
-                    &mut conn,
-                    &database,
-                    &p.source,
-                    &p.columns,
-                    Some((k, sample_n)),
-                )
-                .await?
+        let sample = match (&key, servers.as_mut()) {
+            (Some(k), Some((db, _, conn, _))) if sample_n < full.rows => {
+                Some(mysql_checksum(conn, db, &p.source, &p.columns, Some((k, sample_n))).await?)
             }
-            _ => full,
+            _ => None,
         };
         for &s in &opts.strategies {
-            let expect = if s.sampled() { sample } else { full };
-            let mut r = StrategyResult::new(
-                s.name(),
-                &p.source,
-                full.rows,
-                expect.rows,
-                s.sampled() && expect.rows < full.rows,
-            );
+            let sampled = s.sampled() && key.is_some() && sample_n < full.rows;
+            let rows = if sampled { sample_n } else { full.rows };
+            let mut r = StrategyResult::new(s.name(), &p.source, full.rows, rows, sampled);
+            if let Some(why) = s.unsupported(from, to) {
+                r.error = Some(why);
+                results.push(r);
+                continue;
+            }
+            let mut sent = None;
             for i in 0..opts.repeat.max(1) {
                 tracing::info!("bench {} {} run {}", p.source, s.name(), i + 1);
-                match run_one(s, opts, &database, p, &pool, &client, expect.rows).await {
-                    Ok((wall, peak)) => r.add_run(wall, peak),
+                match run_one(s, opts, p, sampled.then_some(rows)).await {
+                    Ok((wall, peak, hash)) => {
+                        r.add_run(wall, peak);
+                        sent = hash;
+                    }
                     Err(e) => {
                         r.error = Some(crate::url::redact(&e.to_string()));
                         break;
@@ -170,44 +198,61 @@ pub async fn run(opts: &BenchOptions) -> Result<BenchReport> {
                 }
             }
             if r.error.is_none() {
-                match pg_checksum(
-                    &client,
-                    &s.schema(&opts.schema_prefix),
-                    &p.target,
-                    &p.columns,
-                )
-                .await
-                {
-                    Ok(got) => r.set_check(expect, got),
+                let place = s.schema(&opts.schema_prefix);
+                let checked = match servers.as_mut() {
+                    Some((_, _, _, client)) => pg_checksum(client, &place, &p.target, &p.columns)
+                        .await
+                        .map(|got| Ok((if sampled { sample } else { Some(full) }, got))),
+                    None => read_back_checksum(&place_url(&opts.to, &place), p)
+                        .await
+                        .map(|got| got.map(|got| (if sampled { sent } else { Some(full) }, got))),
+                };
+                match checked {
+                    Ok(Ok((Some(expect), got))) => r.set_check(expect, got),
+                    Ok(Ok((None, _))) => r.error = Some("check failed: no rows to compare".into()),
+                    Ok(Err(why)) => r.error = Some(format!("check failed: {why}")),
                     Err(e) => r.error = Some(format!("check failed: {e}")),
                 }
             }
             results.push(r);
         }
     }
-    drop(conn);
-    let _ = pool.disconnect().await;
+    if let Some((_, pool, conn, _)) = servers {
+        drop(conn);
+        let _ = pool.disconnect().await;
+    }
     Ok(BenchReport::new(results))
 }
 
-/// One timed run; returns (wall seconds, peak RSS in KiB of a child process).
+/// The URL a strategy's tables are read back from: the target with the strategy's schema
+/// (PostgreSQL) or database (MySQL).
+fn place_url(to: &DbUrl, place: &str) -> DbUrl {
+    match to.engine() {
+        Engine::Postgres => to.with_schema(place),
+        Engine::Mysql => to.with_database(place),
+    }
+}
+
+/// One timed run: (wall seconds, peak RSS in KiB of a child process, and for the ORM-style
+/// strategies the checksum of the rows they were given).
 async fn run_one(
     s: Strategy,
     opts: &BenchOptions,
-    database: &str,
     p: &TablePlan,
-    pool: &mysql_async::Pool,
-    client: &tokio_postgres::Client,
-    rows: u64,
-) -> Result<(f64, Option<u64>)> {
+    limit: Option<u64>,
+) -> Result<(f64, Option<u64>, Option<Checksum>)> {
     let schema = s.schema(&opts.schema_prefix);
+    let database = opts.from.database().unwrap_or_default();
     match s {
-        Strategy::Barge => run_barge(opts, &schema, &p.source).await,
+        Strategy::Barge => {
+            let (wall, peak) = run_barge(opts, &schema, &p.source).await?;
+            Ok((wall, peak, None))
+        }
         Strategy::Pgloader => {
             let dir = std::env::temp_dir().join(format!("barge-bench-{}", std::process::id()));
             std::fs::create_dir_all(&dir)?;
             let file = dir.join("load.pgl");
-            std::fs::write(&file, pgloader_command(opts, database, p, &schema))?;
+            std::fs::write(&file, pgloader_command(opts, &database, p, &schema))?;
             restrict(&file)?;
             let mut cmd = tokio::process::Command::new("pgloader");
             cmd.arg("--no-ssl-cert-verification").arg(&file);
@@ -215,18 +260,23 @@ async fn run_one(
             let _ = std::fs::remove_dir_all(&dir);
             let (wall, peak, _) = r?;
             // pgloader reports row errors without failing: count what arrived.
+            let client = pg_connect(&opts.to, Side::Target).await?;
             let n: i64 = client
                 .query_one(
-                    &format!("SELECT count(*) FROM {}", qualified(&schema, &p.target)),
+                    &format!(
+                        "SELECT count(*) FROM {}",
+                        crate::engine::postgres::write::qualified(&schema, &p.target)
+                    ),
                     &[],
                 )
                 .await
                 .ctx("counting pgloader's rows")?
                 .get(0);
+            let rows = limit.unwrap_or(n as u64);
             if n as u64 != rows {
                 return Err(Error::Bench(format!("pgloader loaded {n} of {rows} rows")));
             }
-            Ok((wall, peak))
+            Ok((wall, peak, None))
         }
         Strategy::DjangoRow | Strategy::DjangoBulk => {
             if p.primary_key.is_empty() {
@@ -235,7 +285,9 @@ async fn run_one(
                     p.source
                 )));
             }
-            create_orm_table(client, &schema, p).await?;
+            let mut inserter = crate::engine::row_inserter(&opts.to, &schema).await?;
+            inserter.create_table(p).await?;
+            drop(inserter);
             let python = django_python().await?;
             // One directory per run and strategy: runs in one process (tests) remove their own.
             let dir = std::env::temp_dir().join(format!(
@@ -260,8 +312,8 @@ async fn run_one(
                         "bulk"
                     },
                 ]);
-            if s.sampled() {
-                cmd.args(["--limit", &rows.to_string()]);
+            if let Some(n) = limit {
+                cmd.args(["--limit", &n.to_string()]);
             }
             let r = run_child(cmd, s.name()).await;
             let _ = std::fs::remove_dir_all(&dir);
@@ -275,33 +327,16 @@ async fn run_one(
             let secs = out["seconds"]
                 .as_f64()
                 .ok_or_else(|| Error::Bench(format!("{}: no time in {stdout:?}", s.name())))?;
-            Ok((secs, peak))
+            Ok((secs, peak, None))
         }
         Strategy::OrmRow | Strategy::OrmRowTx | Strategy::MultiInsert => {
-            create_orm_table(client, &schema, p).await?;
+            let mut inserter = crate::engine::row_inserter(&opts.to, &schema).await?;
+            inserter.create_table(p).await?;
             let started = Instant::now();
-            let limit = if s.sampled() { Some(rows) } else { None };
-            orm_insert(s, pool, &opts.from, database, client, &schema, p, limit).await?;
-            Ok((started.elapsed().as_secs_f64(), None))
+            let sent = orm_insert(s, opts, &mut *inserter, p, limit).await?;
+            Ok((started.elapsed().as_secs_f64(), None, Some(sent)))
         }
     }
-}
-
-/// The ORM's tables exist before it inserts (its migrations ran): made here, not timed.
-async fn create_orm_table(
-    client: &tokio_postgres::Client,
-    schema: &str,
-    p: &TablePlan,
-) -> Result<()> {
-    let mut ddl = vec![
-        format!("DROP SCHEMA IF EXISTS {} CASCADE", quote_ident(schema)),
-        format!("CREATE SCHEMA {}", quote_ident(schema)),
-    ];
-    ddl.extend(schema_only_sql(schema, p));
-    client
-        .batch_execute(&ddl.join(";\n"))
-        .await
-        .ctx("creating the bench table")
 }
 
 const DJANGO_SCRIPT: &str = include_str!("../../benches/django_bench.py");
@@ -378,11 +413,9 @@ async fn django_python() -> Result<PathBuf> {
 async fn run_barge(opts: &BenchOptions, schema: &str, table: &str) -> Result<(f64, Option<u64>)> {
     let mut cmd = tokio::process::Command::new(&opts.barge_exe);
     // URLs through the environment: arguments are visible to every user in `ps`.
-    cmd.env("BARGE_FROM", opts.from.expose())
-        .env("BARGE_TO", opts.to.expose())
-        .args([
-            "copy", "--drop", "--json", "--schema", schema, "--tables", table,
-        ])
+    cmd.env("BARGE_FROM", opts.from.full())
+        .env("BARGE_TO", place_url(&opts.to, schema).full())
+        .args(["copy", "--drop", "--json", "--tables", table])
         .args(["--jobs", &opts.jobs.to_string()]);
     let (wall, peak, _) = run_child(cmd, "barge copy").await?;
     Ok((wall, peak))
@@ -472,148 +505,58 @@ fn vm_hwm_kb(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// A value of a record batch as a query parameter, in its binary send format.
-struct Cell<'a> {
-    batch: &'a BatchEncoder<'a>,
-    col: usize,
-    row: usize,
-}
-
-impl std::fmt::Debug for Cell<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Cell(col {}, row {})", self.col, self.row)
-    }
-}
-
-impl ToSql for Cell<'_> {
-    fn to_sql(
-        &self,
-        _ty: &Type,
-        out: &mut BytesMut,
-    ) -> std::result::Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        if self.batch.is_null(self.col, self.row) {
-            return Ok(IsNull::Yes);
-        }
-        self.batch.write_value(self.col, self.row, out)?;
-        Ok(IsNull::No)
-    }
-
-    // The table was created from the same mapping that encodes the values.
-    fn accepts(_: &Type) -> bool {
-        true
-    }
-
-    to_sql_checked!();
-}
-
-fn insert_sql(schema: &str, p: &TablePlan, rows: usize) -> String {
-    let n = p.target_columns.len();
-    let cols: Vec<String> = p
-        .target_columns
-        .iter()
-        .map(|c| quote_ident(&c.name))
-        .collect();
-    let tuples: Vec<String> = (0..rows)
-        .map(|r| {
-            let ps: Vec<String> = (1..=n).map(|i| format!("${}", r * n + i)).collect();
-            format!("({})", ps.join(", "))
-        })
-        .collect();
-    format!(
-        "INSERT INTO {} ({}) VALUES {}",
-        qualified(schema, &p.target),
-        cols.join(", "),
-        tuples.join(", ")
-    )
-}
-
-/// The ORM-style strategies: rows from barge's reader, inserted with parameterized INSERTs.
-#[allow(clippy::too_many_arguments)]
+/// The ORM-style strategies: rows from barge's reader (in key order, the first `limit` of
+/// them when sampled), inserted as an ORM sends them. Returns the checksum of the rows
+/// given to the inserter.
 async fn orm_insert(
     s: Strategy,
-    pool: &mysql_async::Pool,
-    from: &DbUrl,
-    database: &str,
-    client: &tokio_postgres::Client,
-    schema: &str,
+    opts: &BenchOptions,
+    inserter: &mut dyn crate::engine::RowInserter,
     p: &TablePlan,
     limit: Option<u64>,
-) -> Result<u64> {
-    let mut conn = mysql_conn(pool, from, Side::Source).await?;
+) -> Result<Checksum> {
+    let source = crate::engine::open_source(&opts.from, 1).await?;
     let (tx, mut rx) = tokio::sync::mpsc::channel(2);
-    let spec = ReadSpec {
-        database: database.to_string(),
-        table: p.source.clone(),
-        columns: Arc::new(p.read_columns()),
+    let req = crate::engine::ReadRequest {
+        plan: std::sync::Arc::new(p.clone()),
         schema: p.reader_schema(),
         range: None,
-        key_column: p.primary_key.first().cloned(),
         limit,
-        filter: p.filter.clone(),
         batch_rows: 1000,
         batch_bytes: 8 << 20,
         zero_dates: Default::default(),
         rejects: None,
-        nul_in_text: false,
+        nul_in_text: opts.to.engine() == Engine::Mysql,
     };
-    let reader = tokio::spawn(async move { read_partition(&mut conn, &spec, tx).await });
-    let encoder = CopyEncoder::new(
-        p.target_columns.iter().map(|c| c.name.clone()).collect(),
-        p.target_columns.iter().map(|c| c.ty.clone()).collect(),
-    );
-    let ncols = p.target_columns.len();
-    let ctx = || format!("{} into {}", s.name(), p.target);
-    if s != Strategy::OrmRow {
-        client.batch_execute("BEGIN").await.ctx(ctx())?;
-    }
-    let one = client.prepare(&insert_sql(schema, p, 1)).await.ctx(ctx())?;
-    // PostgreSQL takes at most 65535 parameters a statement.
-    let per_stmt = (65_535 / ncols.max(1)).clamp(1, 1000);
-    let mut multi: HashMap<usize, tokio_postgres::Statement> = HashMap::new();
-    let mut written = 0u64;
-    while let Some(batch) = rx.recv().await {
-        let be = encoder.for_batch(&batch)?;
-        let cells: Vec<Cell<'_>> = (0..batch.num_rows())
-            .flat_map(|row| (0..ncols).map(move |col| (row, col)))
-            .map(|(row, col)| Cell {
-                batch: &be,
-                col,
-                row,
-            })
-            .collect();
-        let params: Vec<&(dyn ToSql + Sync)> =
-            cells.iter().map(|c| c as &(dyn ToSql + Sync)).collect();
-        match s {
-            Strategy::MultiInsert => {
-                for chunk in params.chunks(per_stmt * ncols) {
-                    let k = chunk.len() / ncols;
-                    let stmt = match multi.get(&k) {
-                        Some(st) => st.clone(),
-                        None => {
-                            let st = client.prepare(&insert_sql(schema, p, k)).await.ctx(ctx())?;
-                            multi.insert(k, st.clone());
-                            st
-                        }
-                    };
-                    client.execute(&stmt, chunk).await.ctx(ctx())?;
-                }
-            }
-            _ => {
-                for row in params.chunks(ncols) {
-                    client.execute(&one, row).await.ctx(ctx())?;
-                }
-            }
+    let reader = {
+        let source = source.clone();
+        tokio::spawn(async move { source.read(req, tx).await })
+    };
+    let per_statement = if s == Strategy::MultiInsert { 1000 } else { 1 };
+    let mut hasher = RowsHasher::for_plan(p);
+    let inserted = async {
+        if s != Strategy::OrmRow {
+            inserter.begin().await?;
         }
-        written += batch.num_rows() as u64;
+        while let Some(batch) = rx.recv().await {
+            hasher.add(&batch).map_err(Error::Bench)?;
+            inserter.insert(p, &batch, per_statement).await?;
+        }
+        if s != Strategy::OrmRow {
+            inserter.commit().await?;
+        }
+        Ok::<_, Error>(())
     }
-    if s != Strategy::OrmRow {
-        client.batch_execute("COMMIT").await.ctx(ctx())?;
-    }
-    reader.await.map_err(|source| Error::Task {
+    .await;
+    drop(rx);
+    let read = reader.await.map_err(|source| Error::Task {
         what: "the bench's reader".into(),
         source,
-    })??;
-    Ok(written)
+    });
+    source.close().await;
+    inserted?;
+    read??;
+    Ok(hasher.sum)
 }
 
 /// Scaling: barge alone at several sizes and job counts (the cost should grow linearly).

@@ -25,6 +25,8 @@ pub struct ReadRequest {
     pub schema: SchemaRef,
     /// `None`: the whole table.
     pub range: Option<KeyRange>,
+    /// Only the first this many rows in primary key order (`barge bench`'s sampled runs).
+    pub limit: Option<u64>,
     pub batch_rows: usize,
     /// Flush a batch early once its values exceed this many bytes (wide rows).
     pub batch_bytes: usize,
@@ -300,6 +302,40 @@ pub fn source_types(engine: Engine) -> crate::types::SourceTypes {
         Engine::Mysql => |c, _| crate::types::map_mysql(c),
         Engine::Postgres => postgres::types::map_pg,
     }
+}
+
+/// Row-by-row inserts as an ORM sends them: the baselines `barge bench` measures barge
+/// against. Each engine spells them in its own SQL.
+#[async_trait::async_trait]
+pub trait RowInserter: Send {
+    /// Replace the inserter's place (a PostgreSQL schema, a MySQL database) with one holding
+    /// the plan's table, keys and indexes included, and no rows (an ORM's migrations ran).
+    async fn create_table(&mut self, plan: &TablePlan) -> Result<()>;
+    async fn begin(&mut self) -> Result<()>;
+    /// Insert the batch's rows, `per_statement` at a time (1: an INSERT a row).
+    async fn insert(
+        &mut self,
+        plan: &TablePlan,
+        batch: &RecordBatch,
+        per_statement: usize,
+    ) -> Result<()>;
+    async fn commit(&mut self) -> Result<()>;
+}
+
+/// An inserter into `place` of the target server `to`: a PostgreSQL schema of its database,
+/// or a MySQL database (created by `create_table`).
+pub async fn row_inserter(to: &DbUrl, place: &str) -> Result<Box<dyn RowInserter>> {
+    Ok(match to.engine() {
+        Engine::Postgres => Box::new(postgres::orm::PgRows::new(
+            postgres::connect::pg_connect(to, crate::error::Side::Target).await?,
+            place,
+        )),
+        Engine::Mysql => {
+            let pool = mysql::connect::mysql_pool_in(to, 1, None).await?;
+            let conn = mysql::connect::mysql_conn(&pool, to, crate::error::Side::Target).await?;
+            Box::new(mysql::orm::MysqlRows::new(conn, place))
+        }
+    })
 }
 
 /// The ledger of runs kept in the database a URL names (`barge work`, `barge status`).

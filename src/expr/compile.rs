@@ -696,6 +696,7 @@ impl Compiler<'_> {
                     Logical::Text(Some(_))
                         | Logical::Timestamp(0..=5)
                         | Logical::TimestampUtc(0..=5)
+                        | Logical::Duration(0..=5)
                 );
                 if e.ty == target && !modifier {
                     return Ok(e);

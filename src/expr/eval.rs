@@ -253,8 +253,8 @@ fn signed_zero(v: Value) -> Value {
     wrap(out, v.is_scalar())
 }
 
-/// A type modifier of an explicit cast: `varchar(n)` keeps n characters, `timestamp(p)` rounds
-/// to p fractional digits (half away from zero, as PostgreSQL does).
+/// A type modifier of an explicit cast: `varchar(n)` keeps n characters, `timestamp(p)` and
+/// `interval(p)` round to p fractional digits (half away from zero, as PostgreSQL does).
 fn modifier(a: ArrayRef, ty: &crate::types::Logical) -> ArrayRef {
     use crate::types::Logical;
     match ty {
@@ -274,21 +274,22 @@ fn modifier(a: ArrayRef, ty: &crate::types::Logical) -> ArrayRef {
             Arc::new(b.finish())
         }
         Logical::Timestamp(p) | Logical::TimestampUtc(p) if *p < 6 => {
+            use crate::temporal::{round_micros, PG_EPOCH_MICROS};
             use arrow_array::types::TimestampMicrosecondType as T;
-            let unit = 10i64.pow(6 - p);
             let t = a.as_primitive::<T>();
             let zone = t.timezone().map(str::to_string);
-            // Half away from zero from PostgreSQL's epoch (2000-01-01), as it rounds.
-            const PG_EPOCH: i64 = 946_684_800_000_000;
-            let rounded = t.unary::<_, T>(|v| {
-                let (d, half) = (v.saturating_sub(PG_EPOCH), unit / 2);
-                let m = (d.unsigned_abs() as i64).saturating_add(half) / unit * unit;
-                PG_EPOCH.saturating_add(if d < 0 { -m } else { m })
-            });
+            let rounded = t.unary::<_, T>(|v| round_micros(v, *p, PG_EPOCH_MICROS));
             Arc::new(match zone {
                 Some(z) => rounded.with_timezone(z),
                 None => rounded,
             })
+        }
+        Logical::Duration(p) if *p < 6 => {
+            use arrow_array::types::DurationMicrosecondType as T;
+            let rounded = a
+                .as_primitive::<T>()
+                .unary::<_, T>(|v| crate::temporal::round_micros(v, *p, 0));
+            Arc::new(rounded)
         }
         _ => a,
     }

@@ -553,13 +553,28 @@ impl Parser<'_> {
         Ok(e)
     }
 
-    /// A type name (`Logical::parse`): words, an optional `(n[, m])`, an optional `[]`.
+    /// A type name (`Logical::parse`): a word and the words of a longer name (`double
+    /// precision`, `bigint unsigned`), an optional `(n[, m])` and what may follow it, an
+    /// optional `[]`. Other words end it: `x::int AND y` casts to int.
     fn type_name(&mut self) -> Result<(Logical, usize), ParseError> {
+        const MORE: [&str; 7] = [
+            "precision",
+            "varying",
+            "unsigned",
+            "with",
+            "without",
+            "time",
+            "zone",
+        ];
         let start = self.span.0;
-        let mut words = Vec::new();
+        let mut words: Vec<String> = Vec::new();
         let mut end = self.span.1;
         while let Tok::Word(w) = &self.tok {
-            words.push(w.to_ascii_lowercase());
+            let w = w.to_ascii_lowercase();
+            if !words.is_empty() && !MORE.contains(&w.as_str()) {
+                break;
+            }
+            words.push(w);
             end = self.span.1;
             self.advance()?;
         }
@@ -589,6 +604,16 @@ impl Parser<'_> {
             }
             end = self.expect_sym(")", "to close the type's arguments")?;
             text = format!("{text}({})", args.join(","));
+            // What may follow the arguments: `int(10) unsigned`, `timestamp(3) with time zone`.
+            while let Tok::Word(w) = &self.tok {
+                let w = w.to_ascii_lowercase();
+                if !MORE.contains(&w.as_str()) {
+                    break;
+                }
+                text = format!("{text} {w}");
+                end = self.span.1;
+                self.advance()?;
+            }
         }
         if self.tok == Tok::Sym("[]") {
             end = self.span.1;

@@ -439,6 +439,16 @@ fn postgres_semantics_in_the_corners() {
         texts("seen::timestamptz(0)::text")[0],
         Some("2010-06-07 12:34:57+00".into())
     );
+    // Type names end where the expression goes on; either engine's words are read.
+    assert_eq!(
+        bools("(id > 2)::boolean AND id > 3"),
+        [Some(false), Some(false), Some(false), Some(true)]
+    );
+    assert_eq!(texts("id::int(10) unsigned::text")[0], Some("1".into()));
+    assert_eq!(
+        texts("seen::timestamp(0) with time zone::text")[0],
+        Some("2010-06-07 12:34:57+00".into())
+    );
     // Rounded half away from zero from PostgreSQL's epoch, 2000-01-01, as it rounds.
     assert_eq!(
         texts("'1999-12-31 23:59:59.9995'::timestamp::timestamp(3)::text")[0],

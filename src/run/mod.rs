@@ -21,7 +21,9 @@ use std::time::Instant;
 #[derive(Debug, Clone)]
 pub struct CopyOptions {
     pub selection: Selection,
-    /// Target schema (created if missing).
+    /// The PostgreSQL target schema (created if missing). Empty (the default): the one the
+    /// target URL names (`?schema=`), else `public`. Naming one the URL contradicts is an
+    /// error. A MySQL target is the database of its URL.
     pub schema: String,
     /// Connections on each side, and partitions read at once.
     pub jobs: usize,
@@ -129,7 +131,7 @@ impl Default for CopyOptions {
     fn default() -> Self {
         CopyOptions {
             selection: Selection::default(),
-            schema: "public".into(),
+            schema: String::new(),
             jobs: 4,
             batch_rows: 4096,
             max_per_table: 0,
@@ -521,11 +523,11 @@ pub async fn copy(from: &DbUrl, to: &DbUrl, opts: &CopyOptions) -> Result<Report
 }
 
 /// A PostgreSQL target may name its schema in its URL (`?schema=NAME`), as a source does:
-/// it is the schema when the options name only the default, `public`; two different names
-/// are an error rather than a guess.
+/// it is the schema when the options name none; two different names are an error rather
+/// than a guess.
 fn with_target_schema(to: &DbUrl, opts: &CopyOptions) -> Result<CopyOptions> {
     let mut opts = opts.clone();
-    let named = Some(opts.schema.as_str()).filter(|s| *s != "public");
+    let named = Some(opts.schema.as_str()).filter(|s| !s.is_empty());
     opts.schema = to.target_schema(named).map_err(|s| Error::Url {
         url: to.redacted(),
         reason: format!(

@@ -367,6 +367,7 @@ async fn run_partition(
         plan: plan.clone(),
         schema: shared.arrow[t].clone(),
         range: claim.range.clone(),
+        limit: None,
         batch_rows: plan.batch_rows.unwrap_or(shared.batch_rows),
         batch_bytes: BATCH_BYTES,
         zero_dates: shared.zero_dates,

@@ -189,6 +189,25 @@ impl DbUrl {
         }
     }
 
+    /// The same PostgreSQL server and database, naming `schema` (`?schema=`).
+    pub fn with_schema(&self, schema: &str) -> DbUrl {
+        DbUrl {
+            schema: Some(schema.to_string()),
+            ..self.clone()
+        }
+    }
+
+    /// The URL as barge reads it, password and `?schema=` included: for a child barge
+    /// process (through its environment), never for output.
+    pub fn full(&self) -> String {
+        let Some(schema) = &self.schema else {
+            return self.url.to_string();
+        };
+        let mut url = self.url.clone();
+        url.query_pairs_mut().append_pair("schema", schema);
+        url.to_string()
+    }
+
     /// The URL without its password, for files that must not hold one.
     pub fn without_password(&self) -> String {
         let mut url = self.url.clone();
@@ -339,5 +358,10 @@ mod tests {
         assert_eq!(my.destination("public"), "database shop");
         let pg = DbUrl::parse("postgres://u@h/db?schema=app").unwrap();
         assert_eq!(pg.destination("app"), "schema app");
+        let again = DbUrl::parse(&pg.full()).unwrap();
+        assert_eq!((again.schema(), again.expose()), (Some("app"), pg.expose()));
+        let tls = DbUrl::parse("postgres://u@h/db?sslmode=require&schema=a b").unwrap();
+        assert_eq!(DbUrl::parse(&tls.full()).unwrap().schema(), Some("a b"));
+        assert_eq!(tls.with_schema("c").schema(), Some("c"));
     }
 }

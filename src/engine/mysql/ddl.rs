@@ -258,10 +258,13 @@ pub fn column_type(plan: &TablePlan, c: &TargetColumn, server: Server) -> Result
         Logical::Int32 => "int".into(),
         Logical::Int64 => "bigint".into(),
         Logical::UInt64 => "bigint unsigned".into(),
-        Logical::Decimal(Some((p, s))) if *p <= 65 && *s <= 30 => format!("decimal({p},{s})"),
+        Logical::Decimal(Some((p, s))) if *p <= 65 && *s <= 30 && s <= p => {
+            format!("decimal({p},{s})")
+        }
         Logical::Decimal(Some(_)) => {
             return Err(refuse(
-                "MySQL DECIMAL holds at most 65 digits, 30 after the point",
+                "MySQL DECIMAL holds at most 65 digits, 30 after the point, and no more after \
+                 it than in all",
             ))
         }
         Logical::Decimal(None) => "decimal(65,30)".into(),

@@ -8,7 +8,7 @@
 //! past 9999, a TIME beyond ±838:59:59) is an error naming the column, never a silent change.
 
 use crate::error::{Error, Result};
-use crate::temporal::{civil_from_days, MICROS_PER_DAY};
+use crate::temporal::{civil_from_days, MICROS_PER_DAY, PG_EPOCH_MICROS};
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
 use arrow_array::{Array, ArrayRef, RecordBatch};
@@ -29,7 +29,8 @@ pub enum LoadAs {
     /// A YEAR: four digits, since the text `0` means 2000 and only `0000` means 0000.
     Year,
     /// Text of a time rounded to this many fractional digits, half away from zero as
-    /// PostgreSQL rounds: MySQL would cut the digits a DATETIME(p) or TIME(p) has no room for.
+    /// PostgreSQL rounds: MariaDB would cut the digits a DATETIME(p) or TIME(p) has no room
+    /// for, and MySQL rounds a half up where PostgreSQL rounds one before 2000 down.
     Rounded(u32),
     /// A signed integer into BIGINT UNSIGNED (a cast): a negative one is refused here,
     /// naming its value and row, where MySQL would name only the column.
@@ -48,16 +49,12 @@ impl LoadAs {
     }
 }
 
-/// Microseconds rounded to the digits `Rounded` keeps: half away from zero from
-/// `origin` (PostgreSQL rounds timestamps from its epoch, 2000-01-01, and spans from 0).
+/// Microseconds rounded to the digits `Rounded` keeps (`temporal::round_micros`).
 fn rounded(v: i64, load_as: LoadAs, origin: i64) -> i64 {
-    let LoadAs::Rounded(p) = load_as else {
-        return v;
-    };
-    let unit = 10i64.pow(6 - p.min(6));
-    let d = v.saturating_sub(origin);
-    let m = (d.unsigned_abs() as i64).saturating_add(unit / 2) / unit * unit;
-    origin.saturating_add(if d < 0 { -m } else { m })
+    match load_as {
+        LoadAs::Rounded(p) => crate::temporal::round_micros(v, p, origin),
+        _ => v,
+    }
 }
 
 /// The integer as it is written, refused when negative into an unsigned column.
@@ -67,9 +64,6 @@ fn unsigned(v: i64, load_as: LoadAs) -> Result<i128, String> {
     }
     Ok(v as i128)
 }
-
-/// 2000-01-01 in Unix microseconds.
-const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 
 /// Which text form a value is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -570,7 +564,7 @@ mod tests {
             one(t, LoadAs::Text, Dialect::Sql).unwrap(),
             "'-838:59:59.000000'|'25:00:00.000001'"
         );
-        // Into DATETIME(3) and TIME(0), rounded as PostgreSQL rounds (MySQL would cut).
+        // Into DATETIME(3) and TIME(0), rounded as PostgreSQL rounds (MariaDB would cut).
         let ts: ArrayRef = Arc::new(TimestampMicrosecondArray::from(vec![
             1_577_934_245_678_901,
             946_684_799_999_500,

@@ -7,6 +7,7 @@ pub mod connect;
 pub mod ddl;
 pub mod ledger;
 pub mod load_format;
+pub mod orm;
 mod pg_check;
 pub mod read;
 mod remap;
@@ -174,7 +175,7 @@ impl Source for MysqlSource {
             schema: req.schema.clone(),
             range: req.range.clone(),
             key_column: plan.primary_key.first().cloned(),
-            limit: None,
+            limit: req.limit,
             filter: plan.filter.clone(),
             batch_rows: req.batch_rows,
             batch_bytes: req.batch_bytes,

@@ -34,7 +34,29 @@ use tokio::sync::{mpsc, Mutex};
 /// insert into an empty table in bulk mode, which locks the table: the other writers'
 /// partitions wait behind the first (measured on 1M posts, 4 writers: 10.4 s against
 /// 9.2–9.8 s, and 11.3 against 8.6–9.3 mariadbd CPU seconds).
-const WRITER_SESSION: &[&str] = &[
+/// How a plan's batches of this schema are spelled for MySQL.
+pub fn text_encoder(plan: &TablePlan, batch_schema: &arrow_schema::Schema) -> TextEncoder {
+    TextEncoder {
+        names: plan.target_columns.iter().map(|c| c.name.clone()).collect(),
+        load_as: plan
+            .target_columns
+            .iter()
+            .zip(batch_schema.fields())
+            .map(|(c, f)| ddl::load_as(plan, c, f.data_type()))
+            .collect(),
+        set_lists: plan
+            .target_columns
+            .iter()
+            .map(|c| {
+                ddl::column_type(plan, c, ddl::Server::default())
+                    .is_ok_and(|t| t.to_ascii_lowercase().starts_with("set("))
+            })
+            .collect(),
+        table: plan.source.clone(),
+    }
+}
+
+pub(super) const WRITER_SESSION: &[&str] = &[
     "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'",
     "SET SESSION foreign_key_checks = 0",
 ];
@@ -520,24 +542,7 @@ impl MysqlWriter {
     }
 
     fn encoder(&self, plan: &TablePlan, batch_schema: &arrow_schema::Schema) -> TextEncoder {
-        TextEncoder {
-            names: plan.target_columns.iter().map(|c| c.name.clone()).collect(),
-            load_as: plan
-                .target_columns
-                .iter()
-                .zip(batch_schema.fields())
-                .map(|(c, f)| ddl::load_as(plan, c, f.data_type()))
-                .collect(),
-            set_lists: plan
-                .target_columns
-                .iter()
-                .map(|c| {
-                    ddl::column_type(plan, c, ddl::Server::default())
-                        .is_ok_and(|t| t.to_ascii_lowercase().starts_with("set("))
-                })
-                .collect(),
-            table: plan.source.clone(),
-        }
+        text_encoder(plan, batch_schema)
     }
 
     /// Fail on any warning: LOAD DATA LOCAL turns value errors into warnings (the server

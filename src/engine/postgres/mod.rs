@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod connect;
 pub mod copy_format;
 pub mod ledger;
+pub mod orm;
 pub mod source;
 pub mod tls;
 pub mod types;

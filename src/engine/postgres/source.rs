@@ -144,7 +144,7 @@ impl PgSource {
     }
 
     /// The SELECT of one partition: each column as barge reads it.
-    fn select_sql(&self, plan: &TablePlan, range: Option<&KeyRange>) -> String {
+    fn select_sql(&self, plan: &TablePlan, range: Option<&KeyRange>, limit: Option<u64>) -> String {
         let cols: Vec<String> = plan
             .read_columns()
             .iter()
@@ -187,6 +187,13 @@ impl PgSource {
         if !conditions.is_empty() {
             sql.push_str(" WHERE ");
             sql.push_str(&conditions.join(" AND "));
+        }
+        if let Some(n) = limit {
+            if !plan.primary_key.is_empty() {
+                let keys: Vec<String> = plan.primary_key.iter().map(|k| quote_ident(k)).collect();
+                sql.push_str(&format!(" ORDER BY {}", keys.join(", ")));
+            }
+            sql.push_str(&format!(" LIMIT {n}"));
         }
         sql
     }
@@ -488,7 +495,7 @@ impl Source for PgSource {
         }
         let sql = format!(
             "COPY ({}) TO STDOUT (FORMAT binary)",
-            self.select_sql(plan, req.range.as_ref())
+            self.select_sql(plan, req.range.as_ref(), req.limit)
         );
         let client = self.take().await?;
         let mut stats = ReadStats {

@@ -548,7 +548,10 @@ pub fn check_encodable(plan: &TablePlan) -> Result<()> {
             table: plan.source.clone(),
             // Found before any data moves, it is the plan's (a cast), not a bug.
             detail: match e {
-                Error::Internal(m) => format!("{m}: cast the column to a type its values are"),
+                Error::Internal(m) => format!(
+                    "{m}: barge writes a cast only where it keeps every value (integers to \
+                     integers or decimals, decimals to decimals, text to text); name another type"
+                ),
                 e => e.to_string(),
             },
         })
