@@ -706,17 +706,12 @@ async fn a_cast_in_either_engines_words_is_declared_by_each_target_in_its_own() 
     let (code, out, err) = run(&pg_to, &["--schema", &db.name]);
     assert_eq!(code, 0, "{out}{err}");
     let pg = db.pg().await;
-    let declared: Vec<String> = pg
-        .query(
-            "SELECT a.attname || ' ' || format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
-             WHERE a.attrelid = 'casts'::regclass AND a.attnum > 0 ORDER BY a.attnum",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let declared: Vec<String> = common::first_column(
+        &pg,
+        "SELECT a.attname || ' ' || format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
+         WHERE a.attrelid = 'casts'::regclass AND a.attnum > 0 ORDER BY a.attnum",
+    )
+    .await;
     assert_eq!(
         declared,
         [
@@ -726,18 +721,13 @@ async fn a_cast_in_either_engines_words_is_declared_by_each_target_in_its_own() 
             "flag integer"
         ]
     );
-    let values: Vec<String> = pg
-        .query(
-            "SELECT concat_ws('|', id, coalesce(n::text, '-'), \
-             coalesce(to_char(d, 'YYYY-MM-DD HH24:MI:SS.MS'), '-'), coalesce(flag::text, '-')) \
-             FROM casts ORDER BY id",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let values: Vec<String> = common::first_column(
+        &pg,
+        "SELECT concat_ws('|', id, coalesce(n::text, '-'), \
+         coalesce(to_char(d, 'YYYY-MM-DD HH24:MI:SS.MS'), '-'), coalesce(flag::text, '-')) \
+         FROM casts ORDER BY id",
+    )
+    .await;
     assert_eq!(values, want);
 
     // A negative value does not fit bigint unsigned: its table fails, naming it, in both.

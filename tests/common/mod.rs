@@ -290,6 +290,19 @@ impl Drop for TestDb {
 }
 
 /// Run the barge binary; returns (exit success, stdout, stderr).
+/// The first column of every row `sql` returns.
+pub async fn first_column<T>(pg: &tokio_postgres::Client, sql: &str) -> Vec<T>
+where
+    T: for<'a> tokio_postgres::types::FromSql<'a>,
+{
+    pg.query(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
 pub fn barge(args: &[&str]) -> (bool, String, String) {
     barge_with_env(args, &[])
 }

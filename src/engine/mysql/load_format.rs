@@ -184,6 +184,10 @@ impl BatchText<'_> {
         self.encs.first().map_or(0, |e| e.len())
     }
 
+    pub fn columns(&self) -> usize {
+        self.encs.len()
+    }
+
     /// Write one value in `dialect` (NULL included).
     pub fn write(
         &self,

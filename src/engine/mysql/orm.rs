@@ -4,11 +4,12 @@
 
 use crate::engine::mysql::connect::mysql_version;
 use crate::engine::mysql::ddl::{create_table_sql, Server};
-use crate::engine::mysql::load_format::Dialect;
 use crate::engine::mysql::read::quote_ident;
-use crate::engine::mysql::write::{text_encoder, WRITER_SESSION};
+use crate::engine::mysql::write::{
+    insert_head, push_row, send_insert, text_encoder, WRITER_SESSION,
+};
 use crate::engine::RowInserter;
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Result};
 use crate::plan::TablePlan;
 use arrow_array::RecordBatch;
 use bytes::BytesMut;
@@ -69,16 +70,12 @@ impl RowInserter for MysqlRows {
         batch: &RecordBatch,
         per_statement: usize,
     ) -> Result<()> {
-        let head = format!(
-            "INSERT INTO {}.{} ({}) VALUES ",
+        let table = format!(
+            "{}.{}",
             quote_ident(&self.database),
-            quote_ident(&plan.target),
-            plan.target_columns
-                .iter()
-                .map(|c| quote_ident(&c.name))
-                .collect::<Vec<_>>()
-                .join(", ")
+            quote_ident(&plan.target)
         );
+        let head = insert_head(&table, plan);
         let encoder = text_encoder(plan, &batch.schema());
         let b = encoder.for_batch(batch)?;
         let mut sql = BytesMut::new();
@@ -89,23 +86,9 @@ impl RowInserter for MysqlRows {
             sql.clear();
             sql.extend_from_slice(head.as_bytes());
             for row in start..end {
-                sql.extend_from_slice(if row == start { b"(" } else { b",(" });
-                for col in 0..batch.num_columns() {
-                    if col > 0 {
-                        sql.extend_from_slice(b",");
-                    }
-                    b.write(col, row, Dialect::Sql, &mut sql)?;
-                }
-                sql.extend_from_slice(b")");
+                push_row(&b, row, row == start, &mut sql)?;
             }
-            let text = std::str::from_utf8(&sql).map_err(|_| Error::Table {
-                table: plan.source.clone(),
-                detail: "an INSERT was not valid UTF-8".into(),
-            })?;
-            self.conn
-                .query_drop(text)
-                .await
-                .ctx(format!("inserting into {}", plan.target))?;
+            send_insert(&mut self.conn, plan, &sql).await?;
             start = end;
         }
         Ok(())

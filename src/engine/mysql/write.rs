@@ -682,15 +682,7 @@ impl MysqlWriter {
         rows: &mut mpsc::Receiver<RecordBatch>,
         on_rows: crate::engine::OnRows<'_>,
     ) -> Result<Written> {
-        let head = format!(
-            "INSERT INTO {} ({}) VALUES ",
-            self.table(&staging_name(&plan.target)),
-            plan.target_columns
-                .iter()
-                .map(|c| quote_ident(&c.name))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        let head = insert_head(&self.table(&staging_name(&plan.target)), plan);
         // Leave room for the packet header and one more row.
         let limit = (self.max_packet / 2).clamp(64 << 10, 16 << 20);
         let mut written = Written::default();
@@ -709,17 +701,8 @@ impl MysqlWriter {
             for row in 0..batch.num_rows() {
                 if in_stmt == 0 {
                     sql.extend_from_slice(head.as_bytes());
-                } else {
-                    sql.extend_from_slice(b",");
                 }
-                sql.extend_from_slice(b"(");
-                for col in 0..batch.num_columns() {
-                    if col > 0 {
-                        sql.extend_from_slice(b",");
-                    }
-                    b.write(col, row, Dialect::Sql, &mut sql)?;
-                }
-                sql.extend_from_slice(b")");
+                push_row(&b, row, in_stmt == 0, &mut sql)?;
                 in_stmt += 1;
                 if sql.len() >= limit {
                     written.rows += self.run_insert(plan, &mut sql).await?;
@@ -736,18 +719,56 @@ impl MysqlWriter {
     }
 
     async fn run_insert(&mut self, plan: &TablePlan, sql: &mut BytesMut) -> Result<u64> {
-        let stmt = sql.split();
-        let text = std::str::from_utf8(&stmt).map_err(|_| Error::Table {
-            table: plan.source.clone(),
-            detail: "an INSERT was not valid UTF-8".into(),
-        })?;
-        self.conn
-            .query_drop(text)
-            .await
-            .ctx(format!("INSERT into {}", plan.target))?;
+        send_insert(&mut self.conn, plan, &sql.split()).await?;
         self.check_warnings(plan).await?;
         Ok(self.conn.affected_rows())
     }
+}
+
+/// `INSERT INTO db.t (columns) VALUES `: the head of a multi-row INSERT into `table_ref`.
+pub(super) fn insert_head(table_ref: &str, plan: &TablePlan) -> String {
+    format!(
+        "INSERT INTO {table_ref} ({}) VALUES ",
+        plan.target_columns
+            .iter()
+            .map(|c| quote_ident(&c.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// One row's values as SQL literals, `(v1,v2,…)`, after a comma unless it is the first of
+/// its statement.
+pub(super) fn push_row(
+    b: &crate::engine::mysql::load_format::BatchText<'_>,
+    row: usize,
+    first: bool,
+    sql: &mut BytesMut,
+) -> Result<()> {
+    sql.extend_from_slice(if first { b"(" } else { b",(" });
+    for col in 0..b.columns() {
+        if col > 0 {
+            sql.extend_from_slice(b",");
+        }
+        b.write(col, row, Dialect::Sql, sql)?;
+    }
+    sql.extend_from_slice(b")");
+    Ok(())
+}
+
+/// Send an INSERT that `push_row` spelled.
+pub(super) async fn send_insert(
+    conn: &mut mysql_async::Conn,
+    plan: &TablePlan,
+    sql: &[u8],
+) -> Result<()> {
+    let text = std::str::from_utf8(sql).map_err(|_| Error::Table {
+        table: plan.source.clone(),
+        detail: "an INSERT was not valid UTF-8".into(),
+    })?;
+    conn.query_drop(text)
+        .await
+        .ctx(format!("INSERT into {}", plan.target))
 }
 
 /// Server errors that refuse the rows sent, not the statement (strict mode, constraints).
