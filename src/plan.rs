@@ -938,6 +938,14 @@ fn plan_table(
         if m.decode == Decode::Bool01 && numeric_cast {
             m = crate::types::tinyint_integer();
         }
+        // A key read as the bigint it holds, cast back to bigint unsigned: read as it is.
+        if cast == Some(&Logical::UInt64)
+            && catalog.engine == crate::url::Engine::Mysql
+            && c.data_type == "bigint"
+            && c.auto_increment
+        {
+            m = crate::types::map_mysql(c).unwrap_or(m);
+        }
         // A PostgreSQL enum or domain is created in a PostgreSQL target; other types the
         // source defines itself (composites, domains over them) become text.
         let recreated = c.type_def.is_some() && pg_to_pg;
@@ -1004,8 +1012,9 @@ fn plan_table(
             not_null: !c.nullable && !temporal,
             deferred_not_null: !c.nullable && temporal,
             default,
-            // PostgreSQL's identities are signed: a BIGINT UNSIGNED one (numeric there)
-            // keeps its AUTO_INCREMENT only in MySQL.
+            // PostgreSQL's identities are signed: a BIGINT UNSIGNED key is read as bigint
+            // into PostgreSQL (`map_mysql_into`), and stays unsigned, with its
+            // AUTO_INCREMENT, only into MySQL (cast back to numeric, it has none).
             identity: c.auto_increment
                 && (matches!(m.ty, Logical::Int16 | Logical::Int32 | Logical::Int64)
                     || (m.ty == Logical::UInt64

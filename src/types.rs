@@ -339,6 +339,14 @@ pub fn tinyint_integer() -> Mapping {
 /// The mapping table. `None` means barge cannot map the type; the caller turns that into an
 /// error naming table, column and type before any data moves.
 pub fn map_mysql(col: &Column) -> Option<Mapping> {
+    map_mysql_into(col, None)
+}
+
+/// `map_mysql`, knowing the engine written to. Into PostgreSQL, a BIGINT UNSIGNED
+/// AUTO_INCREMENT key (Laravel's `id()`) is read as the bigint it holds, so that it can
+/// be an identity there (numeric cannot); a key past 9223372036854775807 fails its table,
+/// naming it, and `--cast t.id=bigint unsigned` keeps numeric(20,0).
+pub fn map_mysql_into(col: &Column, target: Option<crate::url::Engine>) -> Option<Mapping> {
     use DataType as A;
     let ct = col.column_type.to_ascii_lowercase();
     let unsigned = ct.contains("unsigned");
@@ -355,6 +363,9 @@ pub fn map_mysql(col: &Column) -> Option<Mapping> {
         "int" | "integer" if !unsigned => m(Decode::Int32, A::Int32, Logical::Int32),
         "int" | "integer" => m(Decode::Int64, A::Int64, Logical::Int64),
         "bigint" if !unsigned => m(Decode::Int64, A::Int64, Logical::Int64),
+        "bigint" if col.auto_increment && target == Some(crate::url::Engine::Postgres) => {
+            m(Decode::Int64, A::Int64, Logical::Int64)
+        }
         "bigint" => m(Decode::UInt64, A::UInt64, Logical::UInt64),
         "decimal" | "numeric" | "fixed" => {
             let p = col.numeric_precision.unwrap_or(10).clamp(1, 76);
@@ -544,6 +555,16 @@ mod tests {
         ] {
             assert_eq!(p(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_bigint_unsigned_auto_increment_key_is_a_bigint_into_postgresql() {
+        let mut id = col("bigint", "bigint(20) unsigned");
+        id.auto_increment = true;
+        let into = |t| map_mysql_into(&id, Some(t)).unwrap().ty;
+        assert_eq!(into(crate::url::Engine::Postgres), Logical::Int64);
+        assert_eq!(into(crate::url::Engine::Mysql), Logical::UInt64);
+        assert_eq!(map_mysql(&id).unwrap().ty, Logical::UInt64);
     }
 
     #[test]

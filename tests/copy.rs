@@ -789,3 +789,58 @@ async fn the_library_takes_the_url_schema_unless_the_options_name_another() {
         .get(0);
     assert_eq!(in_public, 0);
 }
+
+/// Laravel's `$table->id()` (BIGINT UNSIGNED AUTO_INCREMENT) becomes a bigint identity in
+/// PostgreSQL, so that the app can insert there; a key past bigint fails its table naming
+/// it, and the cast the error's reader can give keeps numeric(20,0).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_bigint_unsigned_auto_increment_key_becomes_a_bigint_identity() {
+    let db = TestDb::new("laravel_pg").await;
+    let mut my = db.mysql().await;
+    my.query_drop(
+        "CREATE TABLE users (id bigint unsigned NOT NULL AUTO_INCREMENT PRIMARY KEY, \
+                             name varchar(20) NOT NULL);
+         INSERT INTO users (name) VALUES ('a'), ('b'), ('c');
+         CREATE TABLE big (id bigint unsigned NOT NULL AUTO_INCREMENT PRIMARY KEY);
+         INSERT INTO big VALUES (1), (18446744073709551000);",
+    )
+    .await
+    .unwrap();
+    let (code, out, err) = db.copy_cli(&db.name, &["--tables", "users"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let pg = db.pg().await;
+    let identity: String = pg
+        .query_one(
+            "SELECT format_type(atttypid, atttypmod) || ' ' || attidentity::text FROM pg_attribute \
+             WHERE attrelid = 'users'::regclass AND attname = 'id'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(identity, "bigint d");
+    let next: i64 = pg
+        .query_one("INSERT INTO users (name) VALUES ('next') RETURNING id", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(next, 4);
+
+    let (code, out, err) = db.copy_cli(&db.name, &["--tables", "big"]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(
+        format!("{out}{err}").contains("18446744073709551000"),
+        "{out}{err}"
+    );
+    let (code, out, err) = db.copy_cli(
+        &db.name,
+        &["--tables", "big", "--cast", "big.id=bigint unsigned"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let got: Vec<String> = common::first_column(
+        &pg,
+        "SELECT id::text || ' ' || pg_typeof(id)::text FROM big ORDER BY id",
+    )
+    .await;
+    assert_eq!(got, ["1 numeric", "18446744073709551000 numeric"]);
+}

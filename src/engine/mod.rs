@@ -299,7 +299,7 @@ pub fn check_clauses(target: Engine, plan: &TablePlan) -> Vec<std::result::Resul
 /// The type table of the engine a catalog was read from: what the plan maps columns with.
 pub fn source_types(engine: Engine) -> crate::types::SourceTypes {
     match engine {
-        Engine::Mysql => |c, _| crate::types::map_mysql(c),
+        Engine::Mysql => crate::types::map_mysql_into,
         Engine::Postgres => postgres::types::map_pg,
     }
 }
