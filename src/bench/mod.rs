@@ -186,7 +186,7 @@ pub async fn run(opts: &BenchOptions) -> Result<BenchReport> {
             let mut sent = None;
             for i in 0..opts.repeat.max(1) {
                 tracing::info!("bench {} {} run {}", p.source, s.name(), i + 1);
-                match run_one(s, opts, p, sampled.then_some(rows)).await {
+                match run_one(s, opts, p, rows, sampled).await {
                     Ok((wall, peak, hash)) => {
                         r.add_run(wall, peak);
                         sent = hash;
@@ -233,14 +233,17 @@ fn place_url(to: &DbUrl, place: &str) -> DbUrl {
     }
 }
 
-/// One timed run: (wall seconds, peak RSS in KiB of a child process, and for the ORM-style
-/// strategies the checksum of the rows they were given).
+/// One timed run of `rows` rows (the first of them in key order when `sampled`): (wall
+/// seconds, peak RSS in KiB of a child process, and for the ORM-style strategies the
+/// checksum of the rows they were given).
 async fn run_one(
     s: Strategy,
     opts: &BenchOptions,
     p: &TablePlan,
-    limit: Option<u64>,
+    rows: u64,
+    sampled: bool,
 ) -> Result<(f64, Option<u64>, Option<Checksum>)> {
+    let limit = sampled.then_some(rows);
     let schema = s.schema(&opts.schema_prefix);
     let database = opts.from.database().unwrap_or_default();
     match s {
@@ -272,7 +275,6 @@ async fn run_one(
                 .await
                 .ctx("counting pgloader's rows")?
                 .get(0);
-            let rows = limit.unwrap_or(n as u64);
             if n as u64 != rows {
                 return Err(Error::Bench(format!("pgloader loaded {n} of {rows} rows")));
             }
